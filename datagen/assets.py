@@ -1,0 +1,266 @@
+"""Asset loading: bg scenes with depth and ground geometry, fg cutouts as working copies.
+
+Every asset source (the built-in procedural set, or user folders) is normalised here into one
+:class:`Assets` value, which the build writes into the store once. Shard tasks then read the
+assets from the store, so a worker needs nothing but the store path.
+
+Ground geometry: each bg has a horizon row ``horizon_y`` and ``ground_k`` (focal length in
+pixels times camera height in metres); the ground plane then lies at depth
+``ground_k / (y + 0.5 - horizon_y)`` at the centre of pixel row ``y``. User photos carry no such
+geometry, so they get a documented prior (:data:`PRIOR_HORIZON`, :data:`PRIOR_HFOV_DEG`,
+:data:`PRIOR_CAMERA_HEIGHT`); when the user also gives a depth map, the fg's depth is read from
+that map at its contact point instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from datagen import procedural
+from datagen.config import BuildConfig
+from datagen.errors import InputError
+from datagen.imaging import (
+    alpha_bbox,
+    center_crop_resize,
+    premultiply,
+    resize_premultiplied,
+    unpremultiply,
+)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+#: Ground-plane prior for user photos: horizon at this fraction of the height ...
+PRIOR_HORIZON = 0.4
+#: ... seen by a camera of this horizontal field of view ...
+PRIOR_HFOV_DEG = 60.0
+#: ... held this many metres above the ground.
+PRIOR_CAMERA_HEIGHT = 1.5
+
+#: A cutout whose opaque part is shorter than this many pixels is rejected.
+MIN_FG_PIXELS = 16
+
+
+@dataclass(frozen=True)
+class Assets:
+    """All bg and fg assets of one build, at the build's size.
+
+    Attributes:
+        bg_names: File name (or procedural id) of every bg.
+        bg: (n_bg, S, S, 3) uint8 RGB.
+        bg_depth: (n_bg, S, S) float32 metres, in (0, max_depth].
+        bg_ground: (n_bg, 2) float32 ``[horizon_y, ground_k]``; ``ground_k`` is NaN when the
+            fg depth must be read from ``bg_depth`` at the contact point.
+        fg_names: File name (or procedural id) of every fg.
+        fg: (n_fg, S, S, 4) uint8 straight RGBA working copies, top-left aligned, each cropped
+            to its alpha and fitted inside S x S keeping its aspect.
+        fg_shape: (n_fg, 2) int32 height and width of each working copy.
+        digest: SHA-256 over the source files (or of the procedural recipe).
+    """
+
+    bg_names: list[str]
+    bg: np.ndarray
+    bg_depth: np.ndarray
+    bg_ground: np.ndarray
+    fg_names: list[str]
+    fg: np.ndarray
+    fg_shape: np.ndarray
+    digest: str
+
+
+def load_assets(
+    config: BuildConfig,
+    bg_depth_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Assets:
+    """Load or generate the assets `config` asks for.
+
+    Args:
+        config: The build configuration.
+        bg_depth_fn: With ``depth="teacher"``: maps (n, S, S, 3) uint8 bg images to their depth.
+
+    Raises:
+        InputError: For missing or empty folders, unreadable, non-image or unusable files.
+    """
+    digest = hashlib.sha256()
+    if config.bg is None:
+        bg_names, bg, bg_depth, bg_ground = _procedural_scenes(config)
+        digest.update(f"procedural-bg:{config.seed}:{len(bg_names)}".encode())
+    else:
+        bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
+    if config.fg is None:
+        cutouts = [
+            procedural.render_cutout(config.seed, i, config.size)
+            for i in range(config.n_fg or 100)
+        ]
+        digest.update(f"procedural-fg:{config.seed}:{len(cutouts)}".encode())
+    else:
+        cutouts = _user_cutouts(config, digest)
+    if bg_depth_fn is not None:
+        bg_depth = bg_depth_fn(bg)
+        bg_ground[:, 1] = np.nan
+    fg, fg_shape = _working_copies([rgba for _, rgba in cutouts], config.size)
+    return Assets(
+        bg_names=bg_names,
+        bg=bg,
+        bg_depth=np.clip(bg_depth, 1e-3, config.max_depth).astype(np.float32),
+        bg_ground=bg_ground.astype(np.float32),
+        fg_names=[name for name, _ in cutouts],
+        fg=fg,
+        fg_shape=fg_shape,
+        digest=digest.hexdigest(),
+    )
+
+
+def ground_prior(size: int, max_depth: float) -> tuple[np.ndarray, float, float]:
+    """Depth map, horizon row and ground_k of the ground-plane prior for a user photo.
+
+    Rows below the horizon see the ground plane; rows at or above it are set to ``max_depth``.
+    """
+    horizon_y = PRIOR_HORIZON * size
+    focal = (size / 2) / math.tan(math.radians(PRIOR_HFOV_DEG) / 2)
+    ground_k = focal * PRIOR_CAMERA_HEIGHT
+    rows = np.arange(size, dtype=np.float64) + 0.5 - horizon_y
+    with np.errstate(divide="ignore"):
+        depth_rows = np.where(rows > 0, ground_k / np.maximum(rows, 1e-9), max_depth)
+    depth = np.repeat(np.minimum(depth_rows, max_depth)[:, None], size, axis=1)
+    return depth.astype(np.float32), horizon_y, ground_k
+
+
+def _procedural_scenes(
+    config: BuildConfig,
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    scenes = [
+        procedural.render_scene(config.seed, i, config.size, config.max_depth)
+        for i in range(config.n_bg or 100)
+    ]
+    return (
+        [s.name for s in scenes],
+        np.stack([s.rgb for s in scenes]),
+        np.stack([s.depth for s in scenes]),
+        np.array([[s.horizon_y, s.ground_k] for s in scenes], dtype=np.float64),
+    )
+
+
+def _user_scenes(
+    config: BuildConfig, digest: hashlib._Hash
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    paths = _list_images("--bg", config.bg, config.n_bg)
+    images = []
+    for path in paths:
+        raw = path.read_bytes()
+        digest.update(raw)
+        image = _decode(path, raw, cv2.IMREAD_COLOR)
+        if min(image.shape[:2]) < config.size:
+            raise InputError(
+                f"--bg {path}: {image.shape[1]}x{image.shape[0]} is too small for "
+                f"--size {config.size} (the short side must be at least {config.size})"
+            )
+        images.append(cv2.cvtColor(center_crop_resize(image, config.size, cv2.INTER_AREA),
+                                   cv2.COLOR_BGR2RGB))
+    prior_depth, horizon_y, ground_k = ground_prior(config.size, config.max_depth)
+    if config.bg_depth is None:
+        depth = np.stack([prior_depth] * len(paths))
+    else:
+        depth = np.stack([_user_depth(config, path, digest) for path in paths])
+        ground_k = math.nan
+    ground = np.array([[horizon_y, ground_k]] * len(paths), dtype=np.float64)
+    return [p.name for p in paths], np.stack(images), depth, ground
+
+
+def _user_depth(config: BuildConfig, bg_path: Path, digest: hashlib._Hash) -> np.ndarray:
+    folder = Path(config.bg_depth or "")
+    candidates = [folder / f"{bg_path.stem}.npy", folder / f"{bg_path.stem}.png"]
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        raise InputError(
+            f"--bg-depth {folder}: no depth map for {bg_path.name} "
+            f"(expected {bg_path.stem}.npy in metres or {bg_path.stem}.png 16-bit millimetres)"
+        )
+    raw = path.read_bytes()
+    digest.update(raw)
+    if path.suffix == ".npy":
+        try:
+            depth = np.load(path, allow_pickle=False).astype(np.float32)
+        except ValueError as error:
+            raise InputError(f"--bg-depth {path}: not a numeric .npy array ({error})") from None
+    else:
+        decoded = _decode(path, raw, cv2.IMREAD_UNCHANGED)
+        if decoded.dtype != np.uint16 or decoded.ndim != 2:
+            raise InputError(f"--bg-depth {path}: expected a single-channel 16-bit PNG (mm)")
+        depth = decoded.astype(np.float32) / 1000.0
+    if depth.ndim != 2 or not np.isfinite(depth).all() or (depth <= 0).any():
+        raise InputError(f"--bg-depth {path}: need a 2-D map of finite, positive depths")
+    return center_crop_resize(depth, config.size, cv2.INTER_NEAREST)
+
+
+def _user_cutouts(config: BuildConfig, digest: hashlib._Hash) -> list[tuple[str, np.ndarray]]:
+    cutouts = []
+    for path in _list_images("--fg", config.fg, config.n_fg):
+        raw = path.read_bytes()
+        digest.update(raw)
+        image = _decode(path, raw, cv2.IMREAD_UNCHANGED)
+        if image.ndim != 3 or image.shape[2] != 4:
+            raise InputError(f"--fg {path}: has no alpha channel (need an RGBA PNG cutout)")
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        box = alpha_bbox(image[..., 3])
+        if box is None:
+            raise InputError(f"--fg {path}: fully transparent (the alpha channel is all 0)")
+        if box[2] - box[0] < MIN_FG_PIXELS or box[3] - box[1] < MIN_FG_PIXELS:
+            raise InputError(
+                f"--fg {path}: the visible object is {box[3] - box[1]}x{box[2] - box[0]} px, "
+                f"smaller than {MIN_FG_PIXELS}x{MIN_FG_PIXELS}"
+            )
+        cutouts.append((path.name, cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)))
+    return cutouts
+
+
+def _working_copies(cutouts: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Crop each cutout to its alpha and fit it inside size x size (premultiplied resize)."""
+    fg = np.zeros((len(cutouts), size, size, 4), dtype=np.uint8)
+    shapes = np.zeros((len(cutouts), 2), dtype=np.int32)
+    for i, rgba in enumerate(cutouts):
+        y0, x0, y1, x1 = alpha_bbox(rgba[..., 3])
+        cropped = rgba[y0:y1, x0:x1]
+        h, w = cropped.shape[:2]
+        fit = min(size / h, size / w)
+        height, width = max(1, min(size, round(h * fit))), max(1, min(size, round(w * fit)))
+        working = unpremultiply(resize_premultiplied(premultiply(cropped), width, height))
+        fg[i, :height, :width] = working
+        shapes[i] = height, width
+    return fg, shapes
+
+
+def _list_images(option: str, folder: str | None, limit: int | None) -> list[Path]:
+    root = Path(folder or "")
+    if not root.is_dir():
+        raise InputError(f"{option} {root}: no such folder")
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    for entry in entries:
+        if entry.is_file() and entry.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InputError(
+                f"{option} {entry}: not an image (expected {', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+    images = [p for p in entries if p.is_file()]
+    if not images:
+        raise InputError(f"{option} {root}: the folder holds no images")
+    if limit is not None:
+        if limit > len(images):
+            raise InputError(
+                f"{option} {root}: asked for {limit} images but the folder holds {len(images)}"
+            )
+        images = images[:limit]
+    return images
+
+
+def _decode(path: Path, raw: bytes, flags: int) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), flags)
+    if image is None:
+        raise InputError(f"{path}: cannot be decoded as an image (corrupt or not an image)")
+    return image

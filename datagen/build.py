@@ -1,0 +1,455 @@
+"""`fgd datagen build`: write the whole dataset into one sharded Zarr store, resumably.
+
+A build runs in three steps:
+
+1. :func:`prepare_store` validates the inputs, loads the assets and creates the store (or finds
+   the same build half done and resumes it); nothing is written before every input checked out.
+2. :func:`build_shard` renders and writes one whole shard. It is a plain function of
+   ``(store path, shard index)`` - it reads the config and the assets from the store - so local
+   processes (or a cluster) can run shards in any order. It fsyncs the shard's objects, then
+   records them with their checksums in an atomic marker file; only a marked shard is finished.
+3. :func:`finalize` gathers the markers into the root attributes and marks the store complete.
+
+A killed build rerun with the same command skips the marked shards; because every sample is a
+function of ``(seed, plan index)``, the result equals an uninterrupted build byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, fields
+from functools import cached_property, lru_cache
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import zarr
+from tqdm import tqdm
+
+from datagen import schema
+from datagen.assets import Assets, load_assets
+from datagen.composite import (
+    IDENTITY_JITTER,
+    draw_placement,
+    placement_rng,
+    plan_entry,
+    prepare_cutout,
+    render,
+)
+from datagen.config import BuildConfig
+from datagen.errors import InputError
+from datagen.imaging import encode_jpeg
+
+#: Folder inside the store that holds one marker per finished shard while a build runs.
+PROGRESS_DIR = "_build"
+_ORDER_SALT = 0x4F524452
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a build did: counts, time and size."""
+
+    path: str
+    n_samples: int
+    n_shards: int
+    shards_built: int
+    seconds: float
+    bytes_on_disk: int
+
+    def __str__(self) -> str:
+        rate = self.n_samples / self.seconds if self.seconds else float("inf")
+        return (
+            f"{self.path}: {self.n_samples:,} samples in {self.n_shards} shards "
+            f"({self.shards_built} built now) in {self.seconds:.1f} s "
+            f"({rate:,.0f} samples/s), {self.bytes_on_disk / 1e6:,.1f} MB on disk"
+        )
+
+
+def build_store(config: BuildConfig, progress: bool = True) -> BuildSummary:
+    """Build (or finish building) the store `config` describes."""
+    start = time.perf_counter()
+    group = prepare_store(config)
+    n_shards = int(group.attrs["n_shards"])
+    pending = [
+        s
+        for s in range(n_shards)
+        if group.attrs["status"] != "complete" and not _marker_path(config.out, s).exists()
+    ]
+    done_samples = int(group.attrs["n_samples"]) - sum(
+        _shard_length(group.attrs.asdict(), s) for s in pending
+    )
+    with tqdm(
+        total=int(group.attrs["n_samples"]),
+        initial=done_samples,
+        unit="sample",
+        desc="build",
+        disable=not progress,
+        smoothing=0.1,
+    ) as bar:
+        for result in _run_shards(config.out, pending, config.workers):
+            bar.update(result["n_samples"])
+    finalize(config.out)
+    return BuildSummary(
+        path=config.out,
+        n_samples=int(group.attrs["n_samples"]),
+        n_shards=n_shards,
+        shards_built=len(pending),
+        seconds=time.perf_counter() - start,
+        bytes_on_disk=directory_bytes(Path(config.out)),
+    )
+
+
+def prepare_store(config: BuildConfig) -> zarr.Group:
+    """Create the store for `config`, or reopen the same unfinished (or finished) build.
+
+    Raises:
+        InputError: For bad inputs, an unwritable ``--out``, or an existing store built with
+            another config (without ``--overwrite``).
+    """
+    teacher = _teacher(config)
+    assets = load_assets(config, bg_depth_fn=teacher.predict if teacher else None)
+    out = Path(config.out)
+    existing = _existing_build(out)
+    key = {"config": config.content_key(), "assets_digest": assets.digest}
+    if existing is not None:
+        if existing == key:
+            group = zarr.open_group(str(out), mode="r+")
+            if not _assets_marker(out).exists():
+                _write_assets(group, config, assets)
+            return group
+        if not config.overwrite:
+            changed = _changed_keys(existing, key)
+            raise InputError(
+                f"--out {out}: holds a store built with another config "
+                f"(differs in: {', '.join(changed)}); pass --overwrite or choose another --out"
+            )
+        shutil.rmtree(out)
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"--out {out}: exists and is not an fgd store; refusing to touch it")
+    _check_writable(out)
+    group = zarr.open_group(str(out), mode="w")
+    n = schema.n_samples(len(assets.bg_names), len(assets.fg_names), config.n_flips,
+                         config.positions)
+    group.attrs.update(
+        {
+            "fgd_format": schema.FORMAT_VERSION,
+            "status": "building",
+            **key,
+            "runtime": {k: v for k, v in config.to_dict().items() if k not in key["config"]},
+            "seed": config.seed,
+            "n_samples": n,
+            "size": config.size,
+            "chunk_size": config.chunk_size,
+            "shard_size": config.shard_size,
+            "n_shards": -(-n // config.shard_size),
+            "depth": {
+                "unit": "m",
+                "scale": schema.DEPTH_SCALE,
+                "max": config.max_depth,
+                "source": config.depth,
+            },
+            "bg_names": assets.bg_names,
+            "fg_names": assets.fg_names,
+            "plan": ["bg_id", "fg_id", "flip", "position"],
+            "n_flips": config.n_flips,
+        }
+    )
+    _write_assets(group, config, assets)
+    return group
+
+
+def build_shard(store_path: str, shard: int) -> dict[str, Any]:
+    """Render and durably write one whole shard; return its checksums.
+
+    Everything comes from the store (config, assets, sample order), so this runs anywhere the
+    store is reachable. A shard is finished only once its marker file exists.
+    """
+    context = _shard_context(store_path, (Path(store_path) / "zarr.json").stat().st_mtime_ns)
+    attrs = context.attrs
+    config = context.config
+    start = shard * config.shard_size
+    stop = min(start + config.shard_size, int(attrs["n_samples"]))
+    n = stop - start
+    size = config.size
+    slot = schema.jpeg_slot_bytes(size)
+    buffers = {
+        "fgbg_jpeg": np.zeros((n, slot), np.uint8),
+        "mask": np.zeros((n, size, size), np.uint8),
+        "depth": np.zeros((n, size, size), np.uint16),
+        "records": np.zeros((n, len(schema.RECORD_COLUMNS)), np.int32),
+        "records_f": np.zeros((n, len(schema.RECORD_F_COLUMNS)), np.float32),
+    }
+    full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
+    for row, plan_index in enumerate(context.order[start:stop]):
+        _render_into(context, int(plan_index), row, buffers, full_fgbg)
+    if context.teacher is not None:
+        depth_m = context.teacher.predict(full_fgbg)
+        buffers["depth"][:] = schema.quantize_depth(depth_m, config.max_depth)
+    group = context.group
+    for name, data in buffers.items():
+        group[name][start:stop] = data
+    checksums = {name: _sync_and_checksum(store_path, group[name], shard) for name in buffers}
+    result = {"shard": shard, "n_samples": n, "checksums": checksums}
+    _atomic_write_json(_marker_path(store_path, shard), result)
+    return result
+
+
+def finalize(store_path: str) -> None:
+    """Record every shard's checksums in the root attributes and mark the store complete."""
+    group = zarr.open_group(store_path, mode="r+")
+    if group.attrs.get("status") == "complete":
+        return
+    n_shards = int(group.attrs["n_shards"])
+    markers = [json.loads(_marker_path(store_path, s).read_text()) for s in range(n_shards)]
+    integrity = {
+        name: [m["checksums"][name] for m in markers] for name in schema.SAMPLE_ARRAYS
+    }
+    group.attrs.update({"integrity": integrity, "status": "complete"})
+    shutil.rmtree(Path(store_path) / PROGRESS_DIR, ignore_errors=True)
+
+
+def directory_bytes(path: Path) -> int:
+    """Bytes of all files below `path`."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def config_from_attrs(attrs: dict[str, Any], out: str) -> BuildConfig:
+    """Rebuild the BuildConfig a store was made with (runtime keys from its attributes)."""
+    values = {**attrs["runtime"], **attrs["config"], "out": out}
+    return BuildConfig(**{f.name: values[f.name] for f in fields(BuildConfig)})
+
+
+# --- internals -------------------------------------------------------------------------------
+
+
+@dataclass
+class _ShardContext:
+    group: zarr.Group
+    attrs: dict[str, Any]
+    config: BuildConfig
+    order: np.ndarray
+    bg: np.ndarray
+    bg_depth_units: np.ndarray
+    bg_depth: np.ndarray
+    bg_ground: np.ndarray
+    fg: list[np.ndarray]
+    teacher: Any
+
+    @cached_property
+    def cutouts(self) -> dict[tuple[int, bool], np.ndarray]:
+        """Premultiplied working copies by (fg id, flip), for builds without fg jitter."""
+        return {
+            (fg_id, flip): prepare_cutout(fg, flip, IDENTITY_JITTER)
+            for fg_id, fg in enumerate(self.fg)
+            for flip in (False, True)
+        }
+
+
+@lru_cache(maxsize=2)
+def _shard_context(store_path: str, stamp: int) -> _ShardContext:
+    """Per-process cache of what every shard of a store needs (`stamp`: its metadata's mtime)."""
+    cv2.setNumThreads(1)
+    group = zarr.open_group(store_path, mode="r+")
+    attrs = group.attrs.asdict()
+    config = config_from_attrs(attrs, store_path)
+    depth_units = group["bg_depth"][...]
+    fg, fg_shape = group["fg"][...], group["fg_shape"][...]
+    return _ShardContext(
+        group=group,
+        attrs=attrs,
+        config=config,
+        order=sample_order(config.seed, int(attrs["n_samples"])),
+        bg=group["bg"][...],
+        bg_depth_units=depth_units,
+        bg_depth=depth_units.astype(np.float32) * np.float32(schema.DEPTH_SCALE),
+        bg_ground=group["bg_ground"][...],
+        fg=[fg[i, :h, :w] for i, (h, w) in enumerate(fg_shape)],
+        teacher=_teacher(config),
+    )
+
+
+def sample_order(seed: int, n: int) -> np.ndarray:
+    """Plan index of the sample at each storage position (a seeded shuffle)."""
+    return np.random.default_rng([seed, _ORDER_SALT]).permutation(n)
+
+
+def _render_into(
+    context: _ShardContext,
+    plan_index: int,
+    row: int,
+    buffers: dict[str, np.ndarray],
+    full_fgbg: np.ndarray | None,
+) -> None:
+    config = context.config
+    entry = plan_entry(plan_index, len(context.fg), config.n_flips, config.positions)
+    horizon_y, ground_k = (float(v) for v in context.bg_ground[entry.bg_id])
+    bg_depth = context.bg_depth[entry.bg_id]
+    placement = draw_placement(
+        entry,
+        placement_rng(config.seed, plan_index),
+        size=config.size,
+        fg_shape=context.fg[entry.fg_id].shape[:2],
+        horizon_y=horizon_y,
+        ground_k=ground_k,
+        bg_depth=bg_depth,
+        scale_range=(config.scale_min, config.scale_max),
+        max_outside=config.max_outside,
+        max_depth=config.max_depth,
+        jitter=config.fg_jitter,
+    )
+    if placement.jitter == IDENTITY_JITTER:
+        cutout = context.cutouts[entry.fg_id, entry.flip]
+    else:
+        cutout = prepare_cutout(context.fg[entry.fg_id], entry.flip, placement.jitter)
+    composite = render(placement, context.bg[entry.bg_id], bg_depth, cutout)
+    y0, x0, y1, x1 = composite.box
+    jpeg, quality = _encode_in_slot(composite.rgb, config.jpeg_quality,
+                                    buffers["fgbg_jpeg"].shape[1])
+    buffers["fgbg_jpeg"][row, : len(jpeg)] = np.frombuffer(jpeg, np.uint8)
+    buffers["mask"][row, y0:y1, x0:x1] = composite.mask
+    fg_units = schema.quantize_depth(placement.contact_depth, config.max_depth)
+    buffers["depth"][row, y0:y1, x0:x1] = np.where(composite.mask > 0, fg_units, 0)
+    buffers["records"][row] = (
+        plan_index, entry.bg_id, entry.fg_id, entry.flip, entry.position,
+        placement.x, placement.y, placement.width, placement.height,
+        y0, x0, y1, x1, len(jpeg), quality,
+    )  # fmt: skip
+    buffers["records_f"][row] = (placement.scale, placement.contact_depth, *placement.jitter)
+    if full_fgbg is not None:
+        full_fgbg[row] = composite.paste(context.bg[entry.bg_id])[0]
+
+
+def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, int]:
+    """JPEG of `rgb` that fits in `slot` bytes, lowering the quality only if it must."""
+    if rgb.size == 0:
+        return b"", 0
+    while True:
+        data = encode_jpeg(rgb, quality)
+        if len(data) <= slot or quality <= 50:
+            return data[:slot], quality
+        quality -= 5
+
+
+def _write_assets(group: zarr.Group, config: BuildConfig, assets: Assets) -> None:
+    """(Re)create every array, write the assets, then mark the assets as durable."""
+    out = Path(config.out)
+    shutil.rmtree(out / PROGRESS_DIR, ignore_errors=True)
+    schema.write_asset_arrays(
+        group,
+        {
+            "bg": assets.bg,
+            "bg_depth": schema.quantize_depth(assets.bg_depth, config.max_depth),
+            "bg_ground": assets.bg_ground,
+            "fg": assets.fg,
+            "fg_shape": assets.fg_shape,
+        },
+    )
+    schema.create_sample_arrays(
+        group, int(group.attrs["n_samples"]), config.size, config.chunk_size, config.shard_size
+    )
+    _fsync_tree(out)
+    _atomic_write_json(_assets_marker(out), {"assets_digest": assets.digest})
+
+
+def _run_shards(store_path: str, shards: list[int], workers: int):
+    """Yield each shard's result as it finishes, in-process or across worker processes."""
+    if not shards:
+        return
+    if workers == 1 or len(shards) == 1:
+        for shard in shards:
+            yield build_shard(store_path, shard)
+        return
+    context = get_context("spawn")  # zarr runs an event-loop thread: never fork it
+    with ProcessPoolExecutor(min(workers, len(shards)), mp_context=context) as pool:
+        futures = [pool.submit(build_shard, store_path, s) for s in shards]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _teacher(config: BuildConfig):
+    if config.depth != "teacher":
+        return None
+    from datagen.teacher import DepthTeacher  # torch is imported only for teacher builds
+
+    return DepthTeacher.load(config.depth_model or "", config.max_depth)
+
+
+def _existing_build(out: Path) -> dict[str, Any] | None:
+    """The config key of the fgd store at `out`, or None if there is none."""
+    meta = out / "zarr.json"
+    if not meta.is_file():
+        return None
+    try:
+        attrs = json.loads(meta.read_text()).get("attributes", {})
+    except (OSError, ValueError):
+        return None
+    if "fgd_format" not in attrs:
+        return None
+    return {"config": attrs.get("config"), "assets_digest": attrs.get("assets_digest")}
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    changed = [
+        k for k in new["config"] if (old.get("config") or {}).get(k) != new["config"][k]
+    ]
+    if old.get("assets_digest") != new["assets_digest"]:
+        changed.append("asset files")
+    return changed or ["format"]
+
+
+def _check_writable(out: Path) -> None:
+    parent = out.parent if not out.exists() else out
+    if not parent.is_dir():
+        raise InputError(f"--out {out}: the parent folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: cannot write in {parent} (permission denied)")
+
+
+def _shard_length(attrs: dict[str, Any], shard: int) -> int:
+    start = shard * int(attrs["shard_size"])
+    return min(int(attrs["shard_size"]), int(attrs["n_samples"]) - start)
+
+
+def _marker_path(store_path: str | Path, shard: int) -> Path:
+    return Path(store_path) / PROGRESS_DIR / f"shard-{shard:06d}.json"
+
+
+def _assets_marker(store_path: str | Path) -> Path:
+    return Path(store_path) / PROGRESS_DIR / "assets.json"
+
+
+def _sync_and_checksum(store_path: str, array: zarr.Array, shard: int) -> str:
+    """fsync the object holding `shard` of `array` and return its CRC-32 as hex."""
+    path = Path(store_path) / array.path / schema.shard_key(array, shard)
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+        return f"{zlib.crc32(handle.read()):08x}"
+
+
+def _atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "w") as handle:
+        json.dump(payload, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())

@@ -1,0 +1,224 @@
+"""One sample: where the fg goes (a :class:`Placement`) and the composite it yields.
+
+Plan: samples are enumerated bg-major as ``plan_index = ((bg * n_fg + fg) * n_flips + flip) *
+positions + position``; each sample draws its placement from its own generator seeded by
+``(seed, plan_index)``, so a sample never depends on which process or shard renders it.
+
+Placement follows the bg's ground plane. A fg of relative height ``s`` (drawn from the scale
+range) stands with its feet on row ``horizon + (s / s_max) * (H - horizon)``: the largest fg
+touches the bottom of the frame, smaller ones stand farther back, so nearer is larger as in a
+perspective view. Its depth is the ground depth at its feet (or the bg depth map there when the
+bg has no ground model) and it occludes only what lies behind it: bg pixels nearer than the fg
+(furniture in front of it) stay in front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import albumentations.augmentations.pixel.functional as album
+import cv2
+import numpy as np
+
+from datagen.imaging import alpha_bbox, premultiply, resize_premultiplied
+
+#: Salt that separates placement randomness from the procedural assets' randomness.
+_PLACEMENT_SALT = 0x504C4143
+
+#: A fg pixel is hidden by bg pixels nearer than ``contact_depth * (1 - tolerance)``.
+OCCLUSION_TOLERANCE = 1e-3
+
+#: Ranges of the optional fg jitter: brightness and contrast factors, hue shift (fraction of
+#: the colour circle), Gaussian blur sigma in pixels (0 for half of the samples).
+JITTER_BRIGHTNESS = (0.75, 1.25)
+JITTER_CONTRAST = (0.75, 1.25)
+JITTER_HUE = (-0.05, 0.05)
+JITTER_BLUR = (0.3, 1.2)
+IDENTITY_JITTER = (1.0, 1.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """Which assets a sample combines: bg, fg, whether the fg is mirrored, which placement."""
+
+    bg_id: int
+    fg_id: int
+    flip: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Everything needed to regenerate a sample from its assets.
+
+    Attributes:
+        scale: Placed fg height as a fraction of the frame height.
+        x: Column of the placed fg's left edge (negative when it leaves the frame at the left).
+        y: Row of the placed fg's top edge.
+        width: Placed fg width in pixels.
+        height: Placed fg height in pixels.
+        contact_depth: Depth of the fg (its ground contact point), in metres.
+        jitter: (brightness, contrast, hue, blur sigma); identity (1, 1, 0, 0) when off.
+    """
+
+    entry: PlanEntry
+    scale: float
+    x: int
+    y: int
+    width: int
+    height: int
+    contact_depth: float
+    jitter: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Composite:
+    """The rendered sample, restricted to the box where it differs from its bg.
+
+    Attributes:
+        box: (y0, x0, y1, x1) in frame pixels; empty (y0 == y1) when the fg is fully hidden.
+        rgb: (y1-y0, x1-x0, 3) uint8 fg_bg pixels inside the box.
+        mask: (y1-y0, x1-x0) uint8, 255 where the composited alpha is >= 0.5, else 0.
+    """
+
+    box: tuple[int, int, int, int]
+    rgb: np.ndarray
+    mask: np.ndarray
+
+    def paste(self, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Full-frame (fg_bg, mask) of this sample over its (H, W, 3) bg."""
+        y0, x0, y1, x1 = self.box
+        fgbg = bg.copy()
+        fgbg[y0:y1, x0:x1] = self.rgb
+        mask = np.zeros(bg.shape[:2], dtype=np.uint8)
+        mask[y0:y1, x0:x1] = self.mask
+        return fgbg, mask
+
+
+def plan_entry(plan_index: int, n_fg: int, n_flips: int, positions: int) -> PlanEntry:
+    """Decode a plan index into (bg, fg, flip, position)."""
+    rest, position = divmod(plan_index, positions)
+    rest, flip = divmod(rest, n_flips)
+    bg_id, fg_id = divmod(rest, n_fg)
+    return PlanEntry(bg_id=bg_id, fg_id=fg_id, flip=bool(flip), position=position)
+
+
+def draw_placement(
+    entry: PlanEntry,
+    rng: np.random.Generator,
+    *,
+    size: int,
+    fg_shape: tuple[int, int],
+    horizon_y: float,
+    ground_k: float,
+    bg_depth: np.ndarray,
+    scale_range: tuple[float, float],
+    max_outside: float,
+    max_depth: float,
+    jitter: bool,
+) -> Placement:
+    """Draw where and how large the fg stands (see the module docstring for the model)."""
+    scale_min, scale_max = scale_range
+    scale = float(rng.uniform(scale_min, scale_max))
+    fg_h, fg_w = fg_shape
+    height = max(1, round(scale * size))
+    width = max(1, round(height * fg_w / fg_h))
+    if width > size:  # too wide for the frame at this height: shrink to fit
+        width, height = size, max(1, round(size * fg_h / fg_w))
+        scale = height / size
+    feet = horizon_y + (scale / scale_max) * (size - horizon_y)
+    bottom = min(size, max(height, round(feet)))
+    slack = int(max_outside * width)
+    x = int(rng.integers(-slack, size - width + slack + 1))
+    contact_row = bottom - 1
+    if np.isfinite(ground_k):
+        contact_depth = ground_k / max(contact_row + 0.5 - horizon_y, 0.5)
+    else:
+        column = min(size - 1, max(0, x + width // 2))
+        contact_depth = float(bg_depth[contact_row, column])
+    return Placement(
+        entry=entry,
+        scale=scale,
+        x=x,
+        y=bottom - height,
+        width=width,
+        height=height,
+        contact_depth=float(min(contact_depth, max_depth)),
+        jitter=_draw_jitter(rng) if jitter else IDENTITY_JITTER,
+    )
+
+
+def placement_rng(seed: int, plan_index: int) -> np.random.Generator:
+    """The generator a sample's placement is drawn from."""
+    return np.random.default_rng([seed, _PLACEMENT_SALT, plan_index])
+
+
+def prepare_cutout(
+    fg_working: np.ndarray, flip: bool, jitter: tuple[float, float, float, float]
+) -> np.ndarray:
+    """The fg as :func:`render` takes it: mirrored if asked, jittered, premultiplied float32.
+
+    Args:
+        fg_working: (h, w, 4) uint8 straight RGBA working copy of the fg (cropped to its size).
+        flip: Mirror it left to right.
+        jitter: (brightness, contrast, hue, blur sigma), see :func:`apply_jitter`.
+    """
+    rgba = fg_working[:, ::-1] if flip else fg_working
+    return premultiply(apply_jitter(rgba, jitter))
+
+
+def render(
+    placement: Placement,
+    bg: np.ndarray,
+    bg_depth: np.ndarray,
+    fg_premultiplied: np.ndarray,
+) -> Composite:
+    """Composite the placed fg over `bg` (premultiplied "over"), hidden where bg is nearer.
+
+    Args:
+        placement: Where the fg goes.
+        bg: (S, S, 3) uint8 RGB bg.
+        bg_depth: (S, S) float32 bg depth in metres.
+        fg_premultiplied: The fg from :func:`prepare_cutout` for this placement.
+    """
+    size = bg.shape[0]
+    placed = resize_premultiplied(fg_premultiplied, placement.width, placement.height)
+    x0, y0 = max(placement.x, 0), max(placement.y, 0)
+    x1 = min(placement.x + placement.width, size)
+    y1 = min(placement.y + placement.height, size)
+    placed = placed[y0 - placement.y : y1 - placement.y, x0 - placement.x : x1 - placement.x]
+    in_front = bg_depth[y0:y1, x0:x1] >= placement.contact_depth * (1 - OCCLUSION_TOLERANCE)
+    alpha = placed[..., 3] * in_front
+    box = alpha_bbox(alpha)
+    if box is None:
+        empty = (y0, x0, y0, x0)
+        return Composite(empty, np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8))
+    by0, bx0, by1, bx1 = box
+    alpha = alpha[by0:by1, bx0:bx1, None]
+    fg_rgb = placed[by0:by1, bx0:bx1, :3] * in_front[by0:by1, bx0:bx1, None]
+    region = bg[y0 + by0 : y0 + by1, x0 + bx0 : x0 + bx1].astype(np.float32)
+    rgb = np.rint(fg_rgb * 255.0 + region * (1.0 - alpha)).clip(0, 255).astype(np.uint8)
+    mask = np.where(alpha[..., 0] >= 0.5, np.uint8(255), np.uint8(0))
+    return Composite((y0 + by0, x0 + bx0, y0 + by1, x0 + bx1), rgb, mask)
+
+
+def apply_jitter(rgba: np.ndarray, jitter: tuple[float, float, float, float]) -> np.ndarray:
+    """Photometric variation of a cutout's colour (albumentations' torchvision-style ops)."""
+    brightness, contrast, hue, blur = jitter
+    if jitter == IDENTITY_JITTER:
+        return rgba
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    rgb = album.adjust_brightness_torchvision(rgb, np.array([brightness]))
+    rgb = album.adjust_contrast_torchvision(rgb, contrast)
+    rgb = album.adjust_hue_torchvision(rgb, hue)
+    if blur > 0:
+        rgb = cv2.GaussianBlur(rgb, (0, 0), sigmaX=blur)
+    return np.concatenate([rgb, rgba[..., 3:]], axis=-1)
+
+
+def _draw_jitter(rng: np.random.Generator) -> tuple[float, float, float, float]:
+    brightness = float(rng.uniform(*JITTER_BRIGHTNESS))
+    contrast = float(rng.uniform(*JITTER_CONTRAST))
+    hue = float(rng.uniform(*JITTER_HUE))
+    blur = float(rng.uniform(*JITTER_BLUR)) if rng.random() < 0.5 else 0.0
+    return brightness, contrast, hue, blur

@@ -1,0 +1,123 @@
+"""The build configuration: one frozen dataclass that fully determines a store's contents."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from datagen.errors import InputError
+
+DepthSource = Literal["geometric", "teacher"]
+
+#: Keys of :class:`BuildConfig` that change how a build runs but not a single stored byte.
+RUNTIME_ONLY_KEYS = frozenset({"out", "workers", "overwrite"})
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything `fgd datagen build` needs.
+
+    The stored arrays are a pure function of every field except :data:`RUNTIME_ONLY_KEYS`, so
+    two builds with equal :meth:`content_key` give byte-identical arrays.
+
+    Attributes:
+        out: Path of the Zarr store to write.
+        bg: Folder of bg photos, or None for the built-in procedural scenes.
+        fg: Folder of RGBA fg cutouts, or None for the built-in procedural cutouts.
+        size: Height and width of every stored image.
+        n_bg: Number of bg scenes (procedural), or the first N files of `bg` in name order
+            (None: all of them).
+        n_fg: Likewise for fg cutouts.
+        positions: Random placements per (bg, fg, flip).
+        flip: Whether each (bg, fg) pair is also composited with the fg mirrored.
+        seed: Seed of everything random (procedural assets, sample order, placements).
+        workers: Processes writing shards in parallel.
+        overwrite: Replace an existing store built with another config.
+        depth: Where the depth map comes from: the scene geometry or a teacher network.
+        depth_model: TorchScript monocular depth model (required by ``depth="teacher"``).
+        bg_depth: Folder with one depth map per bg photo (`<stem>.npy` in metres or
+            `<stem>.png` 16-bit in millimetres); None uses the ground-plane prior.
+        scale_min: Smallest fg height, as a fraction of the frame height.
+        scale_max: Largest fg height, as a fraction of the frame height.
+        max_outside: Fraction of the fg width allowed to leave the frame at either side.
+        fg_jitter: Per-composite photometric variation of the cutout (albumentations).
+        max_depth: Far clip of every depth map, in metres.
+        jpeg_quality: Quality of the JPEG-coded fg region of each fg_bg image (4:4:4).
+        chunk_size: Samples per Zarr chunk (the unit the loader reads).
+        shard_size: Samples per Zarr shard (the unit one build task writes).
+    """
+
+    out: str
+    bg: str | None = None
+    fg: str | None = None
+    size: int = 224
+    n_bg: int | None = None
+    n_fg: int | None = None
+    positions: int = 20
+    flip: bool = True
+    seed: int = 0
+    workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
+    overwrite: bool = False
+    depth: DepthSource = "geometric"
+    depth_model: str | None = None
+    bg_depth: str | None = None
+    scale_min: float = 0.3
+    scale_max: float = 0.8
+    max_outside: float = 0.1
+    fg_jitter: bool = False
+    max_depth: float = 30.0
+    jpeg_quality: int = 95
+    chunk_size: int = 64
+    shard_size: int = 1024
+
+    def __post_init__(self) -> None:
+        _check_range("--size", self.size, 32, 2048)
+        for option, value in (("--n-bg", self.n_bg), ("--n-fg", self.n_fg)):
+            if value is not None:
+                _check_range(option, value, 1, 1_000_000)
+        _check_range("--positions", self.positions, 1, 100_000)
+        _check_range("--workers", self.workers, 1, 1024)
+        _check_range("--jpeg-quality", self.jpeg_quality, 50, 100)
+        _check_range("--chunk-size", self.chunk_size, 1, 65536)
+        _check_range("--shard-size", self.shard_size, 1, 1 << 20)
+        if self.shard_size % self.chunk_size:
+            raise InputError(
+                f"--shard-size {self.shard_size}: must be a multiple of --chunk-size "
+                f"{self.chunk_size}"
+            )
+        if not 0.0 < self.scale_min <= self.scale_max <= 1.0:
+            raise InputError(
+                f"--scale-range {self.scale_min},{self.scale_max}: need 0 < min <= max <= 1"
+            )
+        if not 0.0 <= self.max_outside < 0.5:
+            raise InputError(f"--max-outside {self.max_outside}: need 0 <= value < 0.5")
+        if not 0.0 < self.max_depth <= 65.0:
+            raise InputError(f"--max-depth {self.max_depth}: need 0 < metres <= 65")
+        if self.depth not in ("geometric", "teacher"):
+            raise InputError(f"--depth {self.depth!r}: choose 'geometric' or 'teacher'")
+        if self.depth == "teacher" and not self.depth_model:
+            raise InputError("--depth teacher needs --depth-model PATH (a TorchScript model)")
+        if self.depth == "geometric" and self.depth_model:
+            raise InputError("--depth-model is only used with --depth teacher")
+        if self.bg_depth and not self.bg:
+            raise InputError("--bg-depth needs --bg (procedural scenes carry exact depth)")
+
+    @property
+    def n_flips(self) -> int:
+        """Number of fg orientations per (bg, fg) pair."""
+        return 2 if self.flip else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain JSON types."""
+        return dataclasses.asdict(self)
+
+    def content_key(self) -> dict[str, Any]:
+        """The fields that determine the stored bytes (everything but runtime-only keys)."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_ONLY_KEYS}
+
+
+def _check_range(option: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{option} {value!r}: must be an integer from {low} to {high}")

@@ -1,0 +1,73 @@
+"""Small image operations shared by asset loading and compositing.
+
+Alpha is handled premultiplied whenever pixels are resampled: resizing straight RGBA mixes the
+colour of transparent pixels into the edge and leaves dark or coloured fringes.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def premultiply(rgba: np.ndarray) -> np.ndarray:
+    """(h, w, 4) uint8 straight RGBA -> float32 premultiplied RGBA in [0, 1]."""
+    out = rgba.astype(np.float32) * (1.0 / 255.0)
+    out[..., :3] *= out[..., 3:4]
+    return out
+
+
+def unpremultiply(pm: np.ndarray) -> np.ndarray:
+    """Float32 premultiplied RGBA in [0, 1] -> (h, w, 4) uint8 straight RGBA."""
+    alpha = pm[..., 3:4]
+    rgb = np.divide(pm[..., :3], alpha, out=np.zeros_like(pm[..., :3]), where=alpha > 0)
+    straight = np.concatenate([rgb, alpha], axis=-1)
+    return np.clip(np.rint(straight * 255.0), 0, 255).astype(np.uint8)
+
+
+def resize_premultiplied(pm: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize premultiplied RGBA: area averaging when shrinking, bilinear when growing."""
+    if (pm.shape[1], pm.shape[0]) == (width, height):
+        return pm
+    shrinking = width * height < pm.shape[0] * pm.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(pm, (width, height), interpolation=interpolation)
+
+
+def alpha_bbox(alpha: np.ndarray, threshold: float = 0) -> tuple[int, int, int, int] | None:
+    """(y0, x0, y1, x1) of the pixels whose alpha exceeds `threshold`, or None if there are none."""
+    rows = np.flatnonzero((alpha > threshold).any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero((alpha > threshold).any(axis=0))
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def center_crop_resize(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
+    """Crop the central square of `image` and resize it to (size, size)."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = image[top : top + side, left : left + side]
+    return cv2.resize(square, (size, size), interpolation=interpolation)
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    """JPEG-encode an RGB uint8 image with 4:4:4 chroma (no subsampling: sharper fg edges)."""
+    params = [
+        cv2.IMWRITE_JPEG_QUALITY,
+        quality,
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    ]
+    ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], params)
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def decode_jpeg(data: np.ndarray | bytes) -> np.ndarray:
+    """Decode JPEG bytes to an RGB uint8 image."""
+    buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
