@@ -1,8 +1,8 @@
 """`fgd`: the command line. Each package defines its commands; this module assembles them.
 
-Bad input raises :class:`datagen.errors.InputError` anywhere below; the group turns it into one
-line on stderr and exit code 2, like click's own usage errors. Anything else is a bug and keeps
-its traceback.
+Bad input raises :class:`datagen.errors.InputError` anywhere below; the group turns it, and
+click's own usage errors, into one line on stderr and exit code 2. Anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -25,13 +25,16 @@ class BadInput(click.ClickException):
 
 
 class FgdGroup(click.Group):
-    """A click group whose commands' InputErrors become :class:`BadInput`."""
+    """A click group whose commands' bad input (ours or click's) becomes :class:`BadInput`."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except InputError as error:
             raise BadInput(str(error)) from None
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx else ctx.command_path
+            raise BadInput(f"{where}: {error.format_message()} (see --help)") from None
 
 
 @click.group(cls=FgdGroup)

@@ -113,10 +113,14 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
         InputError: For bad inputs, an unwritable ``--out``, or an existing store built with
             another config (without ``--overwrite``).
     """
-    teacher = _teacher(config)
-    assets = load_assets(config, bg_depth_fn=teacher.predict if teacher else None)
     out = Path(config.out)
     existing = _existing_build(out)
+    if existing is None:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise InputError(f"--out {out}: exists and is not an fgd store; refusing to touch it")
+        _check_writable(out)
+    teacher = _teacher(config)
+    assets = load_assets(config, bg_depth_fn=teacher.predict if teacher else None)
     key = {"config": config.content_key(), "assets_digest": assets.digest}
     if existing is not None:
         if existing == key:
@@ -131,9 +135,6 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
                 f"(differs in: {', '.join(changed)}); pass --overwrite or choose another --out"
             )
         shutil.rmtree(out)
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"--out {out}: exists and is not an fgd store; refusing to touch it")
-    _check_writable(out)
     group = zarr.open_group(str(out), mode="w")
     n = schema.n_samples(len(assets.bg_names), len(assets.fg_names), config.n_flips,
                          config.positions)

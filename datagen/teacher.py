@@ -8,6 +8,7 @@ pickle); anything else is rejected with a one-line error before the build writes
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,9 @@ class DepthTeacher:
             raise InputError(f"--depth-model {path}: no such file")
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            model = torch.jit.load(path, map_location=device).eval()
+            with warnings.catch_warnings():  # TorchScript is deprecated but is the contract
+                warnings.simplefilter("ignore", FutureWarning)
+                model = torch.jit.load(path, map_location=device).eval()
         except (RuntimeError, ValueError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
             raise InputError(f"--depth-model {path}: not a TorchScript model ({first})") from None

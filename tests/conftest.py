@@ -1,0 +1,17 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REAL_SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "real-samples"
+
+
+@pytest.fixture(scope="session")
+def real_samples() -> Path:
+    """`../shared/real-samples` beside the checkout (10 bg photos, 10 RGBA cutouts), if present."""
+    if not (REAL_SAMPLES / "bg").is_dir() or not (REAL_SAMPLES / "fg").is_dir():
+        pytest.skip("../shared/real-samples is not present")
+    return REAL_SAMPLES

@@ -1,0 +1,189 @@
+"""Every bad input gets one line naming the file or option, exit code 2, and no store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import fgd
+
+
+def write_bg(folder: Path, count: int = 2, size: int = 80) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        cv2.imwrite(str(folder / f"bg_{i}.jpg"), rng.integers(0, 256, (size, size + 10, 3),
+                                                               dtype=np.uint8))
+    return folder
+
+
+def write_fg(folder: Path, count: int = 2) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        rgba = np.zeros((60, 30, 4), np.uint8)
+        rgba[5:55, 5:25] = (40 * i, 200, 90, 255)
+        cv2.imwrite(str(folder / f"fg_{i}.png"), rgba)
+    return folder
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(fgd, list(args))
+    return result.exit_code, result.output
+
+
+def assert_one_line_error(code: int, output: str, *needles: str) -> None:
+    assert code == 2, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def build_args(tmp_path: Path, *extra: str) -> list[str]:
+    return ["datagen", "build", "--out", str(tmp_path / "out.zarr"), "--size", "64",
+            "--positions", "1", "--workers", "1", "--quiet", *extra]  # fmt: skip
+
+
+Case = Callable[[Path], tuple[list[str], tuple[str, ...]]]
+
+
+def missing_bg(tmp: Path):
+    return ["--bg", str(tmp / "nope"), "--fg", str(write_fg(tmp / "fg"))], ("--bg", "no such folder")
+
+
+def empty_bg(tmp: Path):
+    (tmp / "empty").mkdir()
+    return ["--bg", str(tmp / "empty"), "--fg", str(write_fg(tmp / "fg"))], ("holds no images",)
+
+
+def non_image(tmp: Path):
+    bg = write_bg(tmp / "bg")
+    (bg / "notes.txt").write_text("hello")
+    return ["--bg", str(bg), "--fg", str(write_fg(tmp / "fg"))], ("notes.txt", "not an image")
+
+
+def corrupt_image(tmp: Path):
+    fg = write_fg(tmp / "fg")
+    (fg / "fg_9.png").write_bytes(b"\x89PNG garbage")
+    return ["--bg", str(write_bg(tmp / "bg")), "--fg", str(fg)], ("fg_9.png", "cannot be decoded")
+
+
+def fg_without_alpha(tmp: Path):
+    fg = tmp / "fg"
+    fg.mkdir()
+    cv2.imwrite(str(fg / "rgb.png"), np.full((40, 20, 3), 128, np.uint8))
+    return ["--bg", str(write_bg(tmp / "bg")), "--fg", str(fg)], ("rgb.png", "no alpha channel")
+
+
+def transparent_fg(tmp: Path):
+    fg = tmp / "fg"
+    fg.mkdir()
+    cv2.imwrite(str(fg / "ghost.png"), np.zeros((40, 20, 4), np.uint8))
+    return ["--bg", str(write_bg(tmp / "bg")), "--fg", str(fg)], ("ghost.png", "transparent")
+
+
+def small_bg(tmp: Path):
+    bg = write_bg(tmp / "bg", size=40)
+    return ["--bg", str(bg), "--fg", str(write_fg(tmp / "fg"))], ("bg_0.jpg", "too small")
+
+
+def too_many_files(tmp: Path):
+    args = ["--bg", str(write_bg(tmp / "bg")), "--fg", str(write_fg(tmp / "fg")), "--n-bg", "5"]
+    return args, ("--bg", "asked for 5")
+
+
+def bad_size(tmp: Path):
+    return ["--size", "7"], ("--size",)
+
+
+def non_numeric_size(tmp: Path):
+    return ["--size", "big"], ("fgd datagen build", "--size", "big")
+
+
+def zero_bg(tmp: Path):
+    return ["--n-bg", "0"], ("--n-bg",)
+
+
+def bad_scale(tmp: Path):
+    return ["--scale-range", "0.9,0.2"], ("--scale-range",)
+
+
+def not_torchscript(tmp: Path):
+    model = tmp / "model.pt"
+    model.write_bytes(b"definitely not a model")
+    return ["--depth", "teacher", "--depth-model", str(model)], ("--depth-model", "TorchScript")
+
+
+def teacher_without_model(tmp: Path):
+    return ["--depth", "teacher"], ("--depth-model",)
+
+
+def not_a_depth_model(tmp: Path):
+    torch = pytest.importorskip("torch")
+
+    class Classifier(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.mean(dim=(2, 3))
+
+    path = tmp / "classifier.pt"
+    torch.jit.script(Classifier()).save(str(path))
+    return ["--depth", "teacher", "--depth-model", str(path)], ("not a depth model",)
+
+
+def out_under_a_file(tmp: Path):
+    (tmp / "file").write_text("x")
+    return ["--out", str(tmp / "file" / "s.zarr")], ("--out", "does not exist")
+
+
+def out_is_foreign_folder(tmp: Path):
+    (tmp / "precious").mkdir()
+    (tmp / "precious" / "thesis.tex").write_text("x")
+    return ["--out", str(tmp / "precious"), "--overwrite"], ("not an fgd store",)
+
+
+CASES: list[Case] = [
+    missing_bg, empty_bg, non_image, corrupt_image, fg_without_alpha, transparent_fg, small_bg,
+    too_many_files, bad_size, non_numeric_size, zero_bg, bad_scale, not_torchscript, teacher_without_model,
+    not_a_depth_model, out_under_a_file, out_is_foreign_folder,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, case: Case) -> None:
+    extra, needles = case(tmp_path)
+    code, output = run(*build_args(tmp_path), *extra)
+    assert_one_line_error(code, output, *needles)
+    assert not (tmp_path / "out.zarr").exists()
+    if case is out_is_foreign_folder:
+        assert (tmp_path / "precious" / "thesis.tex").read_text() == "x"
+
+
+def test_existing_store_with_another_config_needs_overwrite(tmp_path: Path) -> None:
+    bg, fg = write_bg(tmp_path / "bg"), write_fg(tmp_path / "fg")
+    first = build_args(tmp_path, "--bg", str(bg), "--fg", str(fg))
+    assert run(*first)[0] == 0
+    code, output = run(*first, "--seed", "3")
+    assert_one_line_error(code, output, "--out", "another config", "seed", "--overwrite")
+    assert run(*first, "--seed", "3", "--overwrite")[0] == 0
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_unwritable_out(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    code, output = run(*build_args(tmp_path), "--out", str(locked / "s.zarr"))
+    assert_one_line_error(code, output, "permission denied")
+
+
+@pytest.mark.parametrize("command", ["verify", "stats", "info"])
+def test_reading_commands_reject_a_missing_or_foreign_store(tmp_path: Path, command: str) -> None:
+    assert_one_line_error(*run("datagen", command, str(tmp_path / "nope.zarr")), "no such store")
+    (tmp_path / "plain").mkdir()
+    assert_one_line_error(*run("datagen", command, str(tmp_path / "plain")), "plain")

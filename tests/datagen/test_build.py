@@ -1,0 +1,248 @@
+"""End-to-end builds: the CLI, the reader, plain zarr, determinism, resume, integrity."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from click.testing import CliRunner
+
+from cli import fgd
+from datagen import audit, schema
+from datagen.build import build_store
+from datagen.imaging import decode_jpeg
+from datagen.store import open_store
+from tests.datagen.conftest import tiny_config
+
+
+def stored_arrays(path: Path) -> dict[str, np.ndarray]:
+    group = zarr.open_group(str(path), mode="r")
+    return {name: group[name][...] for name in (*schema.SAMPLE_ARRAYS, *schema.ASSET_ARRAYS)}
+
+
+def assert_same_arrays(a: Path, b: Path) -> None:
+    left, right = stored_arrays(a), stored_arrays(b)
+    for name in left:
+        np.testing.assert_array_equal(left[name], right[name], err_msg=name)
+
+
+def test_cli_build_reads_back_through_open_store(tmp_path: Path) -> None:
+    out = tmp_path / "s.zarr"
+    args = ["datagen", "build", "--out", str(out), "--size", "64", "--n-bg", "2", "--n-fg", "3",
+            "--positions", "2", "--workers", "1", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(fgd, args)
+    assert result.exit_code == 0, result.output
+    assert "24 samples" in result.output
+    ds = open_store(out)
+    assert len(ds) == 2 * 3 * 2 * 2
+    sample = ds[5]
+    assert sample["bg"].shape == sample["fgbg"].shape == (64, 64, 3)
+    assert sample["mask"].shape == sample["depth"].shape == (64, 64)
+    assert sample["fgbg"].dtype == np.uint8 and sample["depth"].dtype == np.float32
+    meta = ds.meta(5)
+    assert meta["bg_name"] == ds.bg_names[meta["bg_id"]]
+    assert {"bg_id", "fg_id", "flip", "x", "y", "scale", "box"} <= meta.keys()
+
+
+def test_every_sample_is_consistent(tiny_store: Path) -> None:
+    ds = open_store(tiny_store)
+    batch = ds.read_range(0, len(ds))
+    assert set(np.unique(batch["mask"])) <= {0, 255}
+    assert (batch["mask"] > 0).any(axis=(1, 2)).mean() > 0.9  # fgs are mostly visible
+    depth = batch["depth"]
+    assert np.isfinite(depth).all() and (depth > 0).all() and depth.max() <= ds.depth_max
+    for i in range(len(ds)):
+        y0, x0, y1, x1 = ds.meta(i)["box"]
+        outside = np.ones((ds.size, ds.size), bool)
+        outside[y0:y1, x0:x1] = False
+        np.testing.assert_array_equal(batch["fgbg"][i][outside], batch["bg"][i][outside])
+        assert not batch["mask"][i][outside].any()
+        bg_depth = ds.bg_depth[ds.meta(i)["bg_id"]]
+        fg = batch["mask"][i] > 0
+        np.testing.assert_array_equal(depth[i][~fg], bg_depth[~fg])
+        if fg.any():  # the fg is at its contact depth and in front of what it covers
+            assert np.allclose(depth[i][fg], ds.meta(i)["contact_depth"], atol=1e-3)
+            assert (depth[i][fg] <= bg_depth[fg] * (1 + 1e-3) + 1e-3).all()
+
+
+def test_read_batch_equals_single_reads_in_any_order(tiny_store: Path) -> None:
+    ds = open_store(tiny_store)
+    indices = [17, 3, 3, 30, 0]
+    batch = ds.read_batch(indices)
+    for row, index in enumerate(indices):
+        single = ds[index]
+        for key in single:
+            np.testing.assert_array_equal(batch[key][row], single[key], err_msg=key)
+    chunk = ds.read_chunk(1)
+    np.testing.assert_array_equal(chunk["fgbg"], ds.read_batch(range(8, 16))["fgbg"])
+
+
+def test_plain_zarr_reading_as_documented(tiny_store: Path) -> None:
+    """data/README.md's recipe, with zarr and OpenCV only, gives what open_store gives."""
+    root = zarr.open_group(str(tiny_store), mode="r")
+    i = 11
+    record = dict(zip(root["records"].attrs["columns"], root["records"][i], strict=True))
+    fgbg = root["bg"][record["bg_id"]].copy()
+    jpeg = root["fgbg_jpeg"][i, : record["jpeg_bytes"]]
+    fgbg[record["box_y0"] : record["box_y1"], record["box_x0"] : record["box_x1"]] = (
+        decode_jpeg(jpeg)
+    )
+    layer = root["depth"][i]
+    depth_units = np.where(layer > 0, layer, root["bg_depth"][record["bg_id"]])
+    depth = depth_units * root.attrs["depth"]["scale"]
+    sample = open_store(tiny_store)[i]
+    np.testing.assert_array_equal(fgbg, sample["fgbg"])
+    np.testing.assert_allclose(depth, sample["depth"], rtol=1e-6)
+    np.testing.assert_array_equal(root["mask"][i], sample["mask"])
+
+
+def test_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
+    build_store(tiny_config(tmp_path / "one.zarr", workers=1), progress=False)
+    build_store(tiny_config(tmp_path / "two.zarr", workers=2), progress=False)
+    assert_same_arrays(tmp_path / "one.zarr", tmp_path / "two.zarr")
+    for name in schema.SAMPLE_ARRAYS:  # the shard objects themselves are identical
+        for shard in (tmp_path / "one.zarr" / name / "c").rglob("*"):
+            if shard.is_file():
+                twin = tmp_path / "two.zarr" / shard.relative_to(tmp_path / "one.zarr")
+                assert shard.read_bytes() == twin.read_bytes(), shard
+
+
+def test_another_seed_gives_another_dataset(tmp_path: Path, tiny_store: Path) -> None:
+    build_store(tiny_config(tmp_path / "seed1.zarr", seed=1), progress=False)
+    assert not np.array_equal(
+        stored_arrays(tmp_path / "seed1.zarr")["fgbg_jpeg"], stored_arrays(tiny_store)["fgbg_jpeg"]
+    )
+
+
+def test_sigkilled_build_resumes_to_the_same_arrays(tmp_path: Path, tiny_store: Path) -> None:
+    out = tmp_path / "killed.zarr"
+    args = [sys.executable, "-m", "cli", "datagen", "build", "--out", str(out), "--size", "64",
+            "--n-bg", "3", "--n-fg", "3", "--positions", "2", "--workers", "1",
+            "--chunk-size", "8", "--shard-size", "8", "--quiet"]  # fmt: skip
+    process = subprocess.Popen(args, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    markers = out / "_build"
+    deadline = time.monotonic() + 120
+    while not list(markers.glob("shard-*.json")) and time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    done_before = {p.name for p in markers.glob("shard-*.json")}
+    assert 0 < len(done_before) < 5
+    with pytest.raises(Exception, match="unfinished build"):
+        open_store(out)
+
+    rerun = subprocess.run(args, capture_output=True, text=True, check=True)
+    built_now = int(rerun.stdout.split("(")[1].split()[0])
+    assert built_now == 5 - len(done_before)  # finished shards were not redone
+    assert_same_arrays(out, tiny_store)
+
+
+def test_rerunning_a_finished_build_changes_nothing(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path / "s.zarr")
+    build_store(config, progress=False)
+    before = stored_arrays(tmp_path / "s.zarr")
+    summary = build_store(config, progress=False)
+    assert summary.shards_built == 0
+    after = stored_arrays(tmp_path / "s.zarr")
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name])
+
+
+def test_verify_finds_corrupt_and_missing_shards(tmp_path: Path) -> None:
+    out = tmp_path / "s.zarr"
+    build_store(tiny_config(out), progress=False)
+    runner = CliRunner()
+    assert runner.invoke(fgd, ["datagen", "verify", str(out)]).exit_code == 0
+    group = zarr.open_group(str(out), mode="r")
+    corrupt = out / "mask" / schema.shard_key(group["mask"], 1)
+    data = bytearray(corrupt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    (out / "depth" / schema.shard_key(group["depth"], 2)).unlink()
+    result = runner.invoke(fgd, ["datagen", "verify", str(out)])
+    assert result.exit_code == 1
+    assert "mask shard 1: checksum" in result.output
+    assert "depth shard 2: missing" in result.output
+    assert "shard 0" not in result.output
+
+
+def test_stats_match_a_direct_computation(tmp_path: Path) -> None:
+    out = tmp_path / "s.zarr"
+    build_store(tiny_config(out), progress=False)
+    result = CliRunner().invoke(fgd, ["datagen", "stats", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    ds = open_store(out)
+    everything = ds.read_range(0, len(ds))
+    fgbg = everything["fgbg"].reshape(-1, 3) / 255.0
+    bg = everything["bg"].reshape(-1, 3) / 255.0
+    np.testing.assert_allclose(printed["fgbg_mean"], fgbg.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(printed["fgbg_std"], fgbg.std(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(printed["bg_mean"], bg.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(printed["bg_std"], bg.std(axis=0), rtol=1e-6)
+    assert printed["mask_coverage"] == pytest.approx((everything["mask"] > 0).mean())
+    assert printed["depth_max"] == pytest.approx(everything["depth"].max())
+    assert open_store(out).attrs["stats"] == printed
+
+
+def test_info_reports_arrays_and_bytes(tiny_store: Path) -> None:
+    result = CliRunner().invoke(fgd, ["datagen", "info", str(tiny_store)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["n_samples"] == 36
+    assert report["arrays"]["mask"]["shape"] == [36, 64, 64]
+    assert report["arrays"]["mask"]["shards"] == [16, 64, 64]
+    assert all(a["bytes_on_disk"] > 0 for a in report["arrays"].values())
+    assert report["bytes_on_disk"] >= sum(a["bytes_on_disk"] for a in report["arrays"].values())
+    assert report["config"]["seed"] == 0
+
+
+def test_real_photos_and_cutouts(tmp_path: Path, real_samples: Path) -> None:
+    out = tmp_path / "real.zarr"
+    build_store(
+        tiny_config(out, bg=str(real_samples / "bg"), fg=str(real_samples / "fg"), n_bg=None,
+                    n_fg=None, size=96, positions=1),
+        progress=False,
+    )  # fmt: skip
+    ds = open_store(out)
+    assert len(ds) == 10 * 10 * 2
+    assert ds.bg_names[0] == "bg_005.jpg" and ds.fg_names[-1] == "fg_012.png"
+    shapes = [c.shape for c in ds.fg_cutouts]
+    assert all(max(h, w) == 96 for h, w, _ in shapes)  # fitted into the frame, aspect kept
+    masks = ds.read_range(0, len(ds))["mask"]
+    assert (masks > 0).any(axis=(1, 2)).all()
+
+
+def test_teacher_depth_comes_from_the_model(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+
+    class Brightness(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 1.0 + 10.0 * x.mean(dim=1, keepdim=True)
+
+    model_path = tmp_path / "teacher.pt"
+    torch.jit.script(Brightness()).save(str(model_path))
+    out = tmp_path / "t.zarr"
+    build_store(tiny_config(out, depth="teacher", depth_model=str(model_path)), progress=False)
+    ds = open_store(out)
+    sample = ds[4]
+    expected = 1.0 + 10.0 * sample_mean_exact(ds, 4)
+    # the teacher saw the exact composite; the store holds a JPEG of it, so allow its error
+    np.testing.assert_allclose(sample["depth"], expected, atol=0.15)
+    np.testing.assert_allclose(ds.bg_depth[0], 1.0 + 10.0 * ds.bg_images[0].mean(-1) / 255,
+                               atol=1e-3)  # fmt: skip
+
+
+def sample_mean_exact(ds: object, index: int) -> np.ndarray:
+    return ds[index]["fgbg"].astype(np.float32).mean(-1) / 255.0  # type: ignore[index]
+
