@@ -43,7 +43,9 @@ def verify(path: str, progress: bool = True) -> list[BadShard]:
             continue
         crc = f"{zlib.crc32(object_path.read_bytes()):08x}"
         if crc != integrity[name][shard]:
-            bad.append(BadShard(name, shard, f"checksum {crc} != recorded {integrity[name][shard]}"))
+            bad.append(
+                BadShard(name, shard, f"checksum {crc} != recorded {integrity[name][shard]}")
+            )
     return bad
 
 

@@ -136,8 +136,9 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
             )
         shutil.rmtree(out)
     group = zarr.open_group(str(out), mode="w")
-    n = schema.n_samples(len(assets.bg_names), len(assets.fg_names), config.n_flips,
-                         config.positions)
+    n = schema.n_samples(
+        len(assets.bg_names), len(assets.fg_names), config.n_flips, config.positions
+    )
     group.attrs.update(
         {
             "fgd_format": schema.FORMAT_VERSION,
@@ -179,14 +180,7 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     stop = min(start + config.shard_size, int(attrs["n_samples"]))
     n = stop - start
     size = config.size
-    slot = schema.jpeg_slot_bytes(size)
-    buffers = {
-        "fgbg_jpeg": np.zeros((n, slot), np.uint8),
-        "mask": np.zeros((n, size, size), np.uint8),
-        "depth": np.zeros((n, size, size), np.uint16),
-        "records": np.zeros((n, len(schema.RECORD_COLUMNS)), np.int32),
-        "records_f": np.zeros((n, len(schema.RECORD_F_COLUMNS)), np.float32),
-    }
+    buffers = _empty_buffers(n, size)
     full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
     for row, plan_index in enumerate(context.order[start:stop]):
         _render_into(context, int(plan_index), row, buffers, full_fgbg)
@@ -202,6 +196,25 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     return result
 
 
+def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
+    """Render sample `index` again from its placement record and the stored assets.
+
+    Returns the exact composite (``fgbg`` before JPEG coding), ``mask`` and the depth layer
+    (``depth``, uint16 units, 0 where the bg depth shows) - what the build stored, bar the JPEG.
+    """
+    context = _shard_context(store_path, (Path(store_path) / "zarr.json").stat().st_mtime_ns)
+    plan_index = int(zarr.open_group(store_path, mode="r")["records"][index, 0])
+    size = context.config.size
+    buffers = _empty_buffers(1, size)
+    fgbg = np.zeros((1, size, size, 3), np.uint8)
+    _render_into(context, plan_index, 0, buffers, fgbg)
+    if context.teacher is not None:
+        buffers["depth"][:] = schema.quantize_depth(
+            context.teacher.predict(fgbg), context.config.max_depth
+        )
+    return {"fgbg": fgbg[0], "mask": buffers["mask"][0], "depth": buffers["depth"][0]}
+
+
 def finalize(store_path: str) -> None:
     """Record every shard's checksums in the root attributes and mark the store complete."""
     group = zarr.open_group(store_path, mode="r+")
@@ -209,9 +222,7 @@ def finalize(store_path: str) -> None:
         return
     n_shards = int(group.attrs["n_shards"])
     markers = [json.loads(_marker_path(store_path, s).read_text()) for s in range(n_shards)]
-    integrity = {
-        name: [m["checksums"][name] for m in markers] for name in schema.SAMPLE_ARRAYS
-    }
+    integrity = {name: [m["checksums"][name] for m in markers] for name in schema.SAMPLE_ARRAYS}
     group.attrs.update({"integrity": integrity, "status": "complete"})
     shutil.rmtree(Path(store_path) / PROGRESS_DIR, ignore_errors=True)
 
@@ -311,8 +322,9 @@ def _render_into(
         cutout = prepare_cutout(context.fg[entry.fg_id], entry.flip, placement.jitter)
     composite = render(placement, context.bg[entry.bg_id], bg_depth, cutout)
     y0, x0, y1, x1 = composite.box
-    jpeg, quality = _encode_in_slot(composite.rgb, config.jpeg_quality,
-                                    buffers["fgbg_jpeg"].shape[1])
+    jpeg, quality = _encode_in_slot(
+        composite.rgb, config.jpeg_quality, buffers["fgbg_jpeg"].shape[1]
+    )
     buffers["fgbg_jpeg"][row, : len(jpeg)] = np.frombuffer(jpeg, np.uint8)
     buffers["mask"][row, y0:y1, x0:x1] = composite.mask
     fg_units = schema.quantize_depth(placement.contact_depth, config.max_depth)
@@ -325,6 +337,17 @@ def _render_into(
     buffers["records_f"][row] = (placement.scale, placement.contact_depth, *placement.jitter)
     if full_fgbg is not None:
         full_fgbg[row] = composite.paste(context.bg[entry.bg_id])[0]
+
+
+def _empty_buffers(n: int, size: int) -> dict[str, np.ndarray]:
+    """Zeroed per-sample arrays of `n` samples, as one shard write takes them."""
+    return {
+        "fgbg_jpeg": np.zeros((n, schema.jpeg_slot_bytes(size)), np.uint8),
+        "mask": np.zeros((n, size, size), np.uint8),
+        "depth": np.zeros((n, size, size), np.uint16),
+        "records": np.zeros((n, len(schema.RECORD_COLUMNS)), np.int32),
+        "records_f": np.zeros((n, len(schema.RECORD_F_COLUMNS)), np.float32),
+    }
 
 
 def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, int]:
@@ -397,9 +420,7 @@ def _existing_build(out: Path) -> dict[str, Any] | None:
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    changed = [
-        k for k in new["config"] if (old.get("config") or {}).get(k) != new["config"][k]
-    ]
+    changed = [k for k in new["config"] if (old.get("config") or {}).get(k) != new["config"][k]]
     if old.get("assets_digest") != new["assets_digest"]:
         changed.append("asset files")
     return changed or ["format"]

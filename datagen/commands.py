@@ -30,23 +30,40 @@ def datagen_group() -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed of everything random.")
 @click.option("--workers", type=int, help="Processes writing shards [default: all cores].")
 @click.option("--overwrite", is_flag=True, help="Replace a store built with another config.")
-@click.option("--depth", type=click.Choice(["geometric", "teacher"]), default="geometric",
-              show_default=True, help="Depth from scene geometry or from a teacher network.")
+@click.option(
+    "--depth",
+    type=click.Choice(["geometric", "teacher"]),
+    default="geometric",
+    show_default=True,
+    help="Depth from scene geometry or from a teacher network.",
+)
 @click.option("--depth-model", type=click.Path(), help="TorchScript depth model (--depth teacher).")
-@click.option("--bg-depth", type=click.Path(),
-              help="Folder of bg depth maps (<stem>.npy metres or <stem>.png 16-bit mm).")
-@click.option("--scale-range", default="0.3,0.8", show_default=True,
-              help="fg height range as fractions of the frame height: MIN,MAX.")
-@click.option("--max-outside", default=0.1, show_default=True,
-              help="Fraction of the fg width that may leave the frame.")
+@click.option(
+    "--bg-depth",
+    type=click.Path(),
+    help="Folder of bg depth maps (<stem>.npy metres or <stem>.png 16-bit mm).",
+)
+@click.option(
+    "--scale-range",
+    default="0.3,0.8",
+    show_default=True,
+    help="fg height range as fractions of the frame height: MIN,MAX.",
+)
+@click.option(
+    "--max-outside",
+    default=0.1,
+    show_default=True,
+    help="Fraction of the fg width that may leave the frame.",
+)
 @click.option("--fg-jitter", is_flag=True, help="Photometric variation of each composited fg.")
 @click.option("--max-depth", default=30.0, show_default=True, help="Far clip of depth, metres.")
 @click.option("--jpeg-quality", default=95, show_default=True, help="Quality of the fg region.")
 @click.option("--chunk-size", default=64, show_default=True, help="Samples per Zarr chunk.")
 @click.option("--shard-size", default=1024, show_default=True, help="Samples per Zarr shard.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def build_command(no_flip: bool, scale_range: str, workers: int | None, quiet: bool,
-                  **options: object) -> None:
+def build_command(
+    no_flip: bool, scale_range: str, workers: int | None, quiet: bool, **options: object
+) -> None:
     """Composite fg cutouts onto bg scenes into one chunked Zarr store (resumable)."""
     config = BuildConfig(
         **options,  # type: ignore[arg-type]
@@ -89,5 +106,7 @@ def _scale_range(text: str) -> dict[str, float]:
     try:
         low, high = (float(part) for part in text.split(","))
     except ValueError:
-        raise click.BadParameter("expected MIN,MAX, e.g. 0.3,0.8", param_hint="--scale-range")
+        raise click.BadParameter(
+            "expected MIN,MAX, e.g. 0.3,0.8", param_hint="--scale-range"
+        ) from None
     return {"scale_min": low, "scale_max": high}

@@ -151,8 +151,9 @@ class FgdStore:
 
     def meta(self, index: int) -> dict[str, Any]:
         """The placement record of sample `index`, with its asset names."""
-        record = dict(zip(schema.RECORD_COLUMNS, (int(v) for v in self.records[index]),
-                          strict=True))
+        record = dict(
+            zip(schema.RECORD_COLUMNS, (int(v) for v in self.records[index]), strict=True)
+        )
         floats = self._group["records_f"][index]
         record.update(zip(schema.RECORD_F_COLUMNS, (float(v) for v in floats), strict=True))
         record["flip"] = bool(record["flip"])
@@ -162,15 +163,27 @@ class FgdStore:
         return record
 
     def _read(self, selection: slice | np.ndarray) -> Sample:
-        group = self._group
         if isinstance(selection, slice):
-            jpegs, masks = group["fgbg_jpeg"][selection], group["mask"][selection]
-            layers, records = group["depth"][selection], self.records[selection]
-        else:
-            jpegs = group["fgbg_jpeg"].oindex[selection]
-            masks = group["mask"].oindex[selection]
-            layers = group["depth"].oindex[selection]
-            records = self.records[selection]
+            parts = [self._read_span(selection.start, selection.stop)]
+        else:  # one contiguous read per touched chunk: zarr decodes a chunk whole anyway
+            chunk_of = selection // self.chunk_size
+            groups = np.split(selection, np.flatnonzero(np.diff(chunk_of)) + 1)
+            parts = [
+                {
+                    k: v[group - group[0]]
+                    for k, v in self._read_span(group[0], group[-1] + 1).items()
+                }
+                for group in groups
+                if group.size
+            ]
+        if len(parts) == 1:
+            return parts[0]
+        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+    def _read_span(self, start: int, stop: int) -> Sample:
+        group = self._group
+        jpegs, masks, layers = (group[name][start:stop] for name in ("fgbg_jpeg", "mask", "depth"))
+        records = self.records[start:stop]
         bg_ids = records[:, schema.COLUMN["bg_id"]]
         fgbg = self.bg_images[bg_ids]
         for sample, record in enumerate(records):

@@ -18,8 +18,9 @@ def write_bg(folder: Path, count: int = 2, size: int = 80) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for i in range(count):
-        cv2.imwrite(str(folder / f"bg_{i}.jpg"), rng.integers(0, 256, (size, size + 10, 3),
-                                                               dtype=np.uint8))
+        cv2.imwrite(
+            str(folder / f"bg_{i}.jpg"), rng.integers(0, 256, (size, size + 10, 3), dtype=np.uint8)
+        )
     return folder
 
 
@@ -55,7 +56,10 @@ Case = Callable[[Path], tuple[list[str], tuple[str, ...]]]
 
 
 def missing_bg(tmp: Path):
-    return ["--bg", str(tmp / "nope"), "--fg", str(write_fg(tmp / "fg"))], ("--bg", "no such folder")
+    return ["--bg", str(tmp / "nope"), "--fg", str(write_fg(tmp / "fg"))], (
+        "--bg",
+        "no such folder",
+    )
 
 
 def empty_bg(tmp: Path):
@@ -150,8 +154,8 @@ def out_is_foreign_folder(tmp: Path):
 
 CASES: list[Case] = [
     missing_bg, empty_bg, non_image, corrupt_image, fg_without_alpha, transparent_fg, small_bg,
-    too_many_files, bad_size, non_numeric_size, zero_bg, bad_scale, not_torchscript, teacher_without_model,
-    not_a_depth_model, out_under_a_file, out_is_foreign_folder,
+    too_many_files, bad_size, non_numeric_size, zero_bg, bad_scale, not_torchscript,
+    teacher_without_model, not_a_depth_model, out_under_a_file, out_is_foreign_folder,
 ]  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import zarr
 from click.testing import CliRunner
 
 from cli import fgd
-from datagen import audit, schema
+from datagen import schema
 from datagen.build import build_store
 from datagen.imaging import decode_jpeg
 from datagen.store import open_store
@@ -91,8 +91,8 @@ def test_plain_zarr_reading_as_documented(tiny_store: Path) -> None:
     record = dict(zip(root["records"].attrs["columns"], root["records"][i], strict=True))
     fgbg = root["bg"][record["bg_id"]].copy()
     jpeg = root["fgbg_jpeg"][i, : record["jpeg_bytes"]]
-    fgbg[record["box_y0"] : record["box_y1"], record["box_x0"] : record["box_x1"]] = (
-        decode_jpeg(jpeg)
+    fgbg[record["box_y0"] : record["box_y1"], record["box_x0"] : record["box_x1"]] = decode_jpeg(
+        jpeg
     )
     layer = root["depth"][i]
     depth_units = np.where(layer > 0, layer, root["bg_depth"][record["bg_id"]])
@@ -245,4 +245,3 @@ def test_teacher_depth_comes_from_the_model(tmp_path: Path) -> None:
 
 def sample_mean_exact(ds: object, index: int) -> np.ndarray:
     return ds[index]["fgbg"].astype(np.float32).mean(-1) / 255.0  # type: ignore[index]
-

@@ -34,8 +34,9 @@ def soft_disc(height: int, width: int, seed: int = 0) -> np.ndarray:
     return rgba
 
 
-def placement(x: int, y: int, width: int, height: int, depth: float = 5.0,
-              flip: bool = False) -> Placement:
+def placement(
+    x: int, y: int, width: int, height: int, depth: float = 5.0, flip: bool = False
+) -> Placement:
     return Placement(
         entry=PlanEntry(bg_id=0, fg_id=0, flip=flip, position=0),
         scale=height / SIZE, x=x, y=y, width=width, height=height,
@@ -50,8 +51,9 @@ def test_composite_matches_pil_alpha_composite(x: int, y: int) -> None:
     place = placement(x, y, 30, 40)
     composite = render(place, bg, FAR, prepare_cutout(cutout, False, IDENTITY_JITTER))
 
-    placed = unpremultiply(resize_premultiplied(prepare_cutout(cutout, False, IDENTITY_JITTER),
-                                                30, 40))
+    placed = unpremultiply(
+        resize_premultiplied(prepare_cutout(cutout, False, IDENTITY_JITTER), 30, 40)
+    )
     layer = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
     layer.paste(Image.fromarray(placed), (x, y))
     reference = np.asarray(Image.alpha_composite(Image.fromarray(bg).convert("RGBA"), layer))
@@ -77,8 +79,9 @@ def test_mask_is_alpha_at_least_half_and_box_is_tight() -> None:
 
 def test_outside_the_box_fgbg_equals_bg() -> None:
     bg = np.random.default_rng(2).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
-    composite = render(placement(5, 5, 20, 30), bg, FAR,
-                       prepare_cutout(soft_disc(30, 20), False, IDENTITY_JITTER))
+    composite = render(
+        placement(5, 5, 20, 30), bg, FAR, prepare_cutout(soft_disc(30, 20), False, IDENTITY_JITTER)
+    )
     fgbg, _ = composite.paste(bg)
     y0, x0, y1, x1 = composite.box
     outside = np.ones((SIZE, SIZE), bool)
@@ -101,8 +104,12 @@ def test_nearer_bg_occludes_the_fg() -> None:
     cutout = np.full((40, 20, 4), 255, np.uint8)  # opaque white block
     depth = FAR.copy()
     depth[:, 30:] = 2.0  # a pillar nearer than the fg (at 5 m) covers the right half
-    composite = render(placement(20, 10, 20, 40, depth=5.0), bg, depth,
-                       prepare_cutout(cutout, False, IDENTITY_JITTER))
+    composite = render(
+        placement(20, 10, 20, 40, depth=5.0),
+        bg,
+        depth,
+        prepare_cutout(cutout, False, IDENTITY_JITTER),
+    )
     fgbg, mask = composite.paste(bg)
     assert (mask[10:50, 20:30] == 255).all()  # in front of the far wall: visible
     assert (mask[:, 30:] == 0).all()  # behind the pillar: hidden
@@ -112,8 +119,12 @@ def test_nearer_bg_occludes_the_fg() -> None:
 def test_fully_hidden_fg_gives_an_empty_box() -> None:
     bg = np.zeros((SIZE, SIZE, 3), np.uint8)
     near = np.full((SIZE, SIZE), 1.0, np.float32)
-    composite = render(placement(10, 10, 20, 20, depth=5.0), bg, near,
-                       prepare_cutout(soft_disc(20, 20), False, IDENTITY_JITTER))
+    composite = render(
+        placement(10, 10, 20, 20, depth=5.0),
+        bg,
+        near,
+        prepare_cutout(soft_disc(20, 20), False, IDENTITY_JITTER),
+    )
     y0, x0, y1, x1 = composite.box
     assert y0 == y1 and x0 == x1
     assert composite.mask.size == 0
@@ -123,8 +134,10 @@ def test_plan_entry_enumerates_every_combination_once() -> None:
     n_bg, n_fg, n_flips, positions = 3, 4, 2, 5
     entries = {
         (e.bg_id, e.fg_id, e.flip, e.position)
-        for e in (plan_entry(i, n_fg, n_flips, positions)
-                  for i in range(n_bg * n_fg * n_flips * positions))
+        for e in (
+            plan_entry(i, n_fg, n_flips, positions)
+            for i in range(n_bg * n_fg * n_flips * positions)
+        )
     }
     assert len(entries) == n_bg * n_fg * n_flips * positions
     assert max(e[0] for e in entries) == n_bg - 1

@@ -1,0 +1,76 @@
+"""How chunk size trades read speed against random access, on one plan built several ways.
+
+For each chunk size the same plan is built (one shard per 1024 samples) and read back through
+``open_store``: whole chunks (what the training loader does), random single samples (what a
+naive loader does), and random batches of 64 indices. Medians over ``--repeats`` passes.
+
+Usage: ``python -m benchmarks.store_layout [--chunks 16,32,64,128,256] [--bg DIR --fg DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from datagen.build import build_store, directory_bytes
+from datagen.config import BuildConfig
+from datagen.store import open_store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chunks", default="16,32,64,128,256")
+    parser.add_argument("--n-bg", type=int, default=10)
+    parser.add_argument("--n-fg", type=int, default=10)
+    parser.add_argument("--positions", type=int, default=20)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--bg")
+    parser.add_argument("--fg")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="fgd-layout-"))
+    print(f"{'chunk':>6s} {'chunk read ms/sample':>21s} {'random read ms/sample':>22s} "
+          f"{'batch-64 ms/sample':>19s} {'bytes/sample':>13s}")  # fmt: skip
+    try:
+        for chunk in (int(c) for c in args.chunks.split(",")):
+            out = work / f"c{chunk}.zarr"
+            build_store(
+                BuildConfig(
+                    out=str(out), bg=args.bg, fg=args.fg, size=args.size, n_bg=args.n_bg,
+                    n_fg=args.n_fg, positions=args.positions, chunk_size=chunk,
+                    shard_size=max(1024, chunk),
+                ),
+                progress=False,
+            )  # fmt: skip
+            ds = open_store(out)
+            _ = ds.bg_images, ds.bg_depth, ds.records  # warm the per-store caches
+            rng = np.random.default_rng(0)
+            whole = _median_ms(args.repeats, len(ds),
+                               lambda: [ds.read_chunk(c) for c in range(ds.n_chunks)])  # fmt: skip
+            singles = rng.choice(len(ds), 200, replace=False)
+            single = _median_ms(args.repeats, len(singles), lambda: [ds[int(i)] for i in singles])
+            batches = [rng.choice(len(ds), 64, replace=False) for _ in range(10)]
+            batch = _median_ms(args.repeats, 640, lambda: [ds.read_batch(b) for b in batches])
+            size = directory_bytes(out) / len(ds)
+            print(f"{chunk:6d} {whole:21.3f} {single:22.3f} {batch:19.3f} {size:13,.0f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _median_ms(repeats: int, samples: int, work) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3 / samples
+
+
+if __name__ == "__main__":
+    main()
