@@ -48,19 +48,24 @@ def main() -> None:
                 ),
                 progress=False,
             )  # fmt: skip
-            ds = open_store(out)
-            _ = ds.bg_images, ds.bg_depth, ds.records  # warm the per-store caches
-            rng = np.random.default_rng(0)
-            whole = _median_ms(args.repeats, len(ds),
-                               lambda: [ds.read_chunk(c) for c in range(ds.n_chunks)])  # fmt: skip
-            singles = rng.choice(len(ds), 200, replace=False)
-            single = _median_ms(args.repeats, len(singles), lambda: [ds[int(i)] for i in singles])
-            batches = [rng.choice(len(ds), 64, replace=False) for _ in range(10)]
-            batch = _median_ms(args.repeats, 640, lambda: [ds.read_batch(b) for b in batches])
-            size = directory_bytes(out) / len(ds)
+            whole, single, batch = _measure(out, args.repeats)
+            size = directory_bytes(out) / len(open_store(out))
             print(f"{chunk:6d} {whole:21.3f} {single:22.3f} {batch:19.3f} {size:13,.0f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(out: Path, repeats: int) -> tuple[float, float, float]:
+    """ms per sample: whole-chunk reads, random single reads, random batches of 64."""
+    ds = open_store(out)
+    _ = ds.bg_images, ds.bg_depth, ds.records  # warm the per-store caches
+    rng = np.random.default_rng(0)
+    singles = rng.choice(len(ds), 200, replace=False)
+    batches = [rng.choice(len(ds), 64, replace=False) for _ in range(10)]
+    whole = _median_ms(repeats, len(ds), lambda: [ds.read_chunk(c) for c in range(ds.n_chunks)])
+    single = _median_ms(repeats, len(singles), lambda: [ds[int(i)] for i in singles])
+    batch = _median_ms(repeats, 640, lambda: [ds.read_batch(b) for b in batches])
+    return whole, single, batch
 
 
 def _median_ms(repeats: int, samples: int, work) -> float:

@@ -123,13 +123,13 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
     assets = load_assets(config, bg_depth_fn=teacher.predict if teacher else None)
     key = {"config": config.content_key(), "assets_digest": assets.digest}
     if existing is not None:
-        if existing == key:
+        if _build_key(existing) == key:
             group = zarr.open_group(str(out), mode="r+")
-            if not _assets_marker(out).exists():
+            if existing.get("status") != "complete" and not _assets_marker(out).exists():
                 _write_assets(group, config, assets)
             return group
         if not config.overwrite:
-            changed = _changed_keys(existing, key)
+            changed = _changed_keys(_build_key(existing), key)
             raise InputError(
                 f"--out {out}: holds a store built with another config "
                 f"(differs in: {', '.join(changed)}); pass --overwrite or choose another --out"
@@ -280,7 +280,7 @@ def _shard_context(store_path: str, stamp: int) -> _ShardContext:
         order=sample_order(config.seed, int(attrs["n_samples"])),
         bg=group["bg"][...],
         bg_depth_units=depth_units,
-        bg_depth=depth_units.astype(np.float32) * np.float32(schema.DEPTH_SCALE),
+        bg_depth=schema.depth_metres(depth_units),
         bg_ground=group["bg_ground"][...],
         fg=[fg[i, :h, :w] for i, (h, w) in enumerate(fg_shape)],
         teacher=_teacher(config),
@@ -406,7 +406,7 @@ def _teacher(config: BuildConfig):
 
 
 def _existing_build(out: Path) -> dict[str, Any] | None:
-    """The config key of the fgd store at `out`, or None if there is none."""
+    """The root attributes of the fgd store at `out`, or None if there is none."""
     meta = out / "zarr.json"
     if not meta.is_file():
         return None
@@ -414,8 +414,11 @@ def _existing_build(out: Path) -> dict[str, Any] | None:
         attrs = json.loads(meta.read_text()).get("attributes", {})
     except (OSError, ValueError):
         return None
-    if "fgd_format" not in attrs:
-        return None
+    return attrs if "fgd_format" in attrs else None
+
+
+def _build_key(attrs: dict[str, Any]) -> dict[str, Any]:
+    """What must match for a rerun to continue a build: content config and asset digest."""
     return {"config": attrs.get("config"), "assets_digest": attrs.get("assets_digest")}
 
 

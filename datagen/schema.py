@@ -28,8 +28,9 @@ from zarr.codecs import ZstdCodec
 
 FORMAT_VERSION = 1
 
-#: Stored depth units per metre is 1 / DEPTH_SCALE (millimetres).
-DEPTH_SCALE = 0.001
+#: Depth is stored in millimetres: units per metre, and metres per unit.
+UNITS_PER_METRE = 1000
+DEPTH_SCALE = 1 / UNITS_PER_METRE
 
 RECORD_COLUMNS = (
     "plan_index",
@@ -86,8 +87,13 @@ def n_samples(n_bg: int, n_fg: int, n_flips: int, positions: int) -> int:
 
 def quantize_depth(depth_m: np.ndarray, max_depth: float) -> np.ndarray:
     """Metres -> uint16 units of DEPTH_SCALE, clipped to [1 unit, max_depth]."""
-    units = np.rint(np.asarray(depth_m, dtype=np.float64) / DEPTH_SCALE)
-    return np.clip(units, 1, round(max_depth / DEPTH_SCALE)).astype(np.uint16)
+    units = np.rint(np.asarray(depth_m, dtype=np.float64) * UNITS_PER_METRE)
+    return np.clip(units, 1, round(max_depth * UNITS_PER_METRE)).astype(np.uint16)
+
+
+def depth_metres(units: np.ndarray) -> np.ndarray:
+    """uint16 depth units -> float32 metres (a correctly rounded division: 30000 -> 30.0)."""
+    return units.astype(np.float32) / np.float32(UNITS_PER_METRE)
 
 
 def create_sample_arrays(

@@ -114,7 +114,7 @@ class FgdStore:
     @cached_property
     def bg_depth(self) -> np.ndarray:
         """(n_bg, S, S) float32 bg depth in metres."""
-        return self._depth_m(self._bg_depth_units)
+        return schema.depth_metres(self._bg_depth_units)
 
     @cached_property
     def fg_cutouts(self) -> list[np.ndarray]:
@@ -193,7 +193,7 @@ class FgdStore:
             "bg": self.bg_images[bg_ids],
             "fgbg": fgbg,
             "mask": masks,
-            "depth": self._depth_m(units),
+            "depth": schema.depth_metres(units),
         }
 
     @staticmethod
@@ -203,7 +203,3 @@ class FgdStore:
             return
         y0, x0, y1, x1 = record[schema.COLUMN["box_y0"] : schema.COLUMN["box_x1"] + 1]
         frame[y0:y1, x0:x1] = decode_jpeg(jpeg_slot[:n_bytes])
-
-    @staticmethod
-    def _depth_m(units: np.ndarray) -> np.ndarray:
-        return units.astype(np.float32) * np.float32(schema.DEPTH_SCALE)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cli import fgd
 from datagen import schema
-from datagen.build import build_store
+from datagen.build import build_store, regenerate
 from datagen.imaging import decode_jpeg
 from datagen.store import open_store
 from tests.datagen.conftest import tiny_config
@@ -181,7 +181,7 @@ def test_stats_match_a_direct_computation(tmp_path: Path) -> None:
     build_store(tiny_config(out), progress=False)
     result = CliRunner().invoke(fgd, ["datagen", "stats", str(out)])
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     ds = open_store(out)
     everything = ds.read_range(0, len(ds))
     fgbg = everything["fgbg"].reshape(-1, 3) / 255.0
@@ -198,7 +198,7 @@ def test_stats_match_a_direct_computation(tmp_path: Path) -> None:
 def test_info_reports_arrays_and_bytes(tiny_store: Path) -> None:
     result = CliRunner().invoke(fgd, ["datagen", "info", str(tiny_store)])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["n_samples"] == 36
     assert report["arrays"]["mask"]["shape"] == [36, 64, 64]
     assert report["arrays"]["mask"]["shards"] == [16, 64, 64]
@@ -235,13 +235,23 @@ def test_teacher_depth_comes_from_the_model(tmp_path: Path) -> None:
     out = tmp_path / "t.zarr"
     build_store(tiny_config(out, depth="teacher", depth_model=str(model_path)), progress=False)
     ds = open_store(out)
-    sample = ds[4]
-    expected = 1.0 + 10.0 * sample_mean_exact(ds, 4)
-    # the teacher saw the exact composite; the store holds a JPEG of it, so allow its error
-    np.testing.assert_allclose(sample["depth"], expected, atol=0.15)
-    np.testing.assert_allclose(ds.bg_depth[0], 1.0 + 10.0 * ds.bg_images[0].mean(-1) / 255,
-                               atol=1e-3)  # fmt: skip
+    exact = regenerate(str(out), 4)  # the composite the teacher saw, before JPEG coding
+    brightness = exact["fgbg"].astype(np.float32).mean(-1) / 255.0
+    np.testing.assert_allclose(ds[4]["depth"], 1.0 + 10.0 * brightness, atol=1e-3)
+    np.testing.assert_array_equal(ds[4]["depth"], schema.depth_metres(exact["depth"]))
+    bg_brightness = ds.bg_images[0].astype(np.float32).mean(-1) / 255.0
+    np.testing.assert_allclose(ds.bg_depth[0], 1.0 + 10.0 * bg_brightness, atol=1e-3)
 
 
-def sample_mean_exact(ds: object, index: int) -> np.ndarray:
-    return ds[index]["fgbg"].astype(np.float32).mean(-1) / 255.0  # type: ignore[index]
+def test_samples_regenerate_from_their_records(tiny_store: Path) -> None:
+    ds = open_store(tiny_store)
+    errors = []
+    for index in range(0, len(ds), 5):
+        exact = regenerate(str(tiny_store), index)
+        stored = ds[index]
+        np.testing.assert_array_equal(exact["mask"], stored["mask"])
+        depth = np.where(exact["depth"] > 0, exact["depth"], 0)
+        fg = stored["mask"] > 0
+        np.testing.assert_array_equal(schema.depth_metres(depth)[fg], stored["depth"][fg])
+        errors.append(np.square(exact["fgbg"].astype(float) - stored["fgbg"]).mean())
+    assert 10 * np.log10(255**2 / np.mean(errors)) >= 40  # JPEG-coded box, lossless elsewhere
