@@ -95,8 +95,7 @@ def load_assets(
         bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
     if config.fg is None:
         cutouts = [
-            procedural.render_cutout(config.seed, i, config.size)
-            for i in range(config.n_fg or 100)
+            procedural.render_cutout(config.seed, i, config.size) for i in range(config.n_fg or 100)
         ]
         digest.update(f"procedural-fg:{config.seed}:{len(cutouts)}".encode())
     else:
@@ -161,8 +160,9 @@ def _user_scenes(
                 f"--bg {path}: {image.shape[1]}x{image.shape[0]} is too small for "
                 f"--size {config.size} (the short side must be at least {config.size})"
             )
-        images.append(cv2.cvtColor(center_crop_resize(image, config.size, cv2.INTER_AREA),
-                                   cv2.COLOR_BGR2RGB))
+        images.append(
+            cv2.cvtColor(center_crop_resize(image, config.size, cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        )
     prior_depth, horizon_y, ground_k = ground_prior(config.size, config.max_depth)
     if config.bg_depth is None:
         depth = np.stack([prior_depth] * len(paths))

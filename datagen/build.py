@@ -45,7 +45,7 @@ from datagen.composite import (
 )
 from datagen.config import BuildConfig
 from datagen.errors import InputError
-from datagen.imaging import encode_jpeg
+from datagen.imaging import encode_jpeg, mip_levels, pick_level
 
 #: Folder inside the store that holds one marker per finished shard while a build runs.
 PROGRESS_DIR = "_build"
@@ -255,10 +255,10 @@ class _ShardContext:
     teacher: Any
 
     @cached_property
-    def cutouts(self) -> dict[tuple[int, bool], np.ndarray]:
-        """Premultiplied working copies by (fg id, flip), for builds without fg jitter."""
+    def cutouts(self) -> dict[tuple[int, bool], list[np.ndarray]]:
+        """Mip levels of the premultiplied working copies by (fg id, flip), without jitter."""
         return {
-            (fg_id, flip): prepare_cutout(fg, flip, IDENTITY_JITTER)
+            (fg_id, flip): mip_levels(prepare_cutout(fg, flip, IDENTITY_JITTER))
             for fg_id, fg in enumerate(self.fg)
             for flip in (False, True)
         }
@@ -317,7 +317,8 @@ def _render_into(
         jitter=config.fg_jitter,
     )
     if placement.jitter == IDENTITY_JITTER:
-        cutout = context.cutouts[entry.fg_id, entry.flip]
+        levels = context.cutouts[entry.fg_id, entry.flip]
+        cutout = pick_level(levels, placement.height, placement.width)
     else:
         cutout = prepare_cutout(context.fg[entry.fg_id], entry.flip, placement.jitter)
     composite = render(placement, context.bg[entry.bg_id], bg_depth, cutout)

@@ -179,7 +179,8 @@ def render(
         placement: Where the fg goes.
         bg: (S, S, 3) uint8 RGB bg.
         bg_depth: (S, S) float32 bg depth in metres.
-        fg_premultiplied: The fg from :func:`prepare_cutout` for this placement.
+        fg_premultiplied: The fg from :func:`prepare_cutout` for this placement, or one of its
+            :func:`~datagen.imaging.mip_levels` (at least as large as the placed fg).
     """
     size = bg.shape[0]
     placed = resize_premultiplied(fg_premultiplied, placement.width, placement.height)
@@ -188,18 +189,21 @@ def render(
     y1 = min(placement.y + placement.height, size)
     placed = placed[y0 - placement.y : y1 - placement.y, x0 - placement.x : x1 - placement.x]
     in_front = bg_depth[y0:y1, x0:x1] >= placement.contact_depth * (1 - OCCLUSION_TOLERANCE)
-    alpha = placed[..., 3] * in_front
-    box = alpha_bbox(alpha)
+    if not in_front.all():
+        placed = placed * in_front[..., None]
+    box = alpha_bbox(placed[..., 3])
     if box is None:
         empty = (y0, x0, y0, x0)
         return Composite(empty, np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8))
     by0, bx0, by1, bx1 = box
-    alpha = alpha[by0:by1, bx0:bx1, None]
-    fg_rgb = placed[by0:by1, bx0:bx1, :3] * in_front[by0:by1, bx0:bx1, None]
-    region = bg[y0 + by0 : y0 + by1, x0 + bx0 : x0 + bx1].astype(np.float32)
-    rgb = np.rint(fg_rgb * 255.0 + region * (1.0 - alpha)).clip(0, 255).astype(np.uint8)
+    placed = placed[by0:by1, bx0:bx1]
+    alpha = placed[..., 3:]
+    # out = fg_premultiplied + bg * (1 - alpha); it stays within [0, 255] by construction
+    rgb = bg[y0 + by0 : y0 + by1, x0 + bx0 : x0 + bx1].astype(np.float32)
+    rgb *= 1.0 - alpha
+    rgb += placed[..., :3] * 255.0
     mask = np.where(alpha[..., 0] >= 0.5, np.uint8(255), np.uint8(0))
-    return Composite((y0 + by0, x0 + bx0, y0 + by1, x0 + bx1), rgb, mask)
+    return Composite((y0 + by0, x0 + bx0, y0 + by1, x0 + bx1), np.rint(rgb).astype(np.uint8), mask)
 
 
 def apply_jitter(rgba: np.ndarray, jitter: tuple[float, float, float, float]) -> np.ndarray:
