@@ -16,9 +16,12 @@ function of ``(seed, plan index)``, the result equals an uninterrupted build byt
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
+import sys
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -49,6 +52,7 @@ from datagen.imaging import encode_jpeg, mip_levels, pick_level
 
 #: Folder inside the store that holds one marker per finished shard while a build runs.
 PROGRESS_DIR = "_build"
+_PR_SET_PDEATHSIG = 1
 _ORDER_SALT = 0x4F524452
 
 
@@ -392,10 +396,24 @@ def _run_shards(store_path: str, shards: list[int], workers: int):
             yield build_shard(store_path, shard)
         return
     context = get_context("spawn")  # zarr runs an event-loop thread: never fork it
-    with ProcessPoolExecutor(min(workers, len(shards)), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(shards)), mp_context=context, initializer=_die_with_parent
+    ) as pool:
         futures = [pool.submit(build_shard, store_path, s) for s in shards]
         for future in as_completed(futures):
             yield future.result()
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, have the kernel kill this worker when its parent dies.
+
+    A SIGKILLed build then leaves no orphan writing shards while the user reruns the command.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before the request took effect
+            os._exit(1)
 
 
 def _teacher(config: BuildConfig):
