@@ -1,5 +1,8 @@
 """`fgd`: the command line. Each package defines its commands; this module assembles them.
 
+Commands are imported only when they run (a lazy group): `fgd datagen build` and each of its
+worker processes (which re-import this module) never pay for importing torch.
+
 Bad input raises :class:`datagen.errors.InputError` anywhere below; the group turns it, and
 click's own usage errors, into one line on stderr and exit code 2. Anything else is a bug and
 keeps its traceback.
@@ -7,12 +10,21 @@ keeps its traceback.
 
 from __future__ import annotations
 
+import importlib
 from typing import IO, Any
 
 import click
 
-from datagen.commands import datagen_group
 from datagen.errors import InputError
+
+#: Subcommand name -> "module:attribute" of its click command.
+COMMANDS = {
+    "datagen": "datagen.commands:datagen_group",
+    "train": "training.commands:train_command",
+    "eval": "training.commands:eval_command",
+    "export-samples": "training.viz_commands:export_samples_command",
+    "predict": "training.viz_commands:predict_command",
+}
 
 
 class BadInput(click.ClickException):
@@ -25,7 +37,16 @@ class BadInput(click.ClickException):
 
 
 class FgdGroup(click.Group):
-    """A click group whose commands' bad input (ours or click's) becomes :class:`BadInput`."""
+    """Lazily imported subcommands whose bad input (ours or click's) becomes :class:`BadInput`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name].split(":")
+        return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,9 +62,6 @@ class FgdGroup(click.Group):
 @click.version_option(package_name="fgd")
 def fgd() -> None:
     """fgd: foreground mask and depth from a (bg, fg_bg) image pair."""
-
-
-fgd.add_command(datagen_group)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The `fgd datagen` command group: build, verify, stats, info (and export, see datagen.export)."""
+"""The `fgd datagen` command group: build, verify, stats, info and export (datagen.export)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from datagen import audit
 from datagen.build import build_store
 from datagen.config import BuildConfig
+from datagen.export import export_command
 
 
 @click.group("datagen")
@@ -110,3 +111,6 @@ def _scale_range(text: str) -> dict[str, float]:
             "expected MIN,MAX, e.g. 0.3,0.8", param_hint="--scale-range"
         ) from None
     return {"scale_min": low, "scale_max": high}
+
+
+datagen_group.add_command(export_command)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import albumentations.augmentations.pixel.functional as album
 import cv2
 import numpy as np
 
@@ -211,6 +210,9 @@ def apply_jitter(rgba: np.ndarray, jitter: tuple[float, float, float, float]) ->
     brightness, contrast, hue, blur = jitter
     if jitter == IDENTITY_JITTER:
         return rgba
+    # Imported here: albumentations imports torch, ~5 s that every build worker would pay.
+    import albumentations.augmentations.pixel.functional as album
+
     rgb = np.ascontiguousarray(rgba[..., :3])
     rgb = album.adjust_brightness_torchvision(rgb, np.array([brightness]))
     rgb = album.adjust_contrast_torchvision(rgb, contrast)
