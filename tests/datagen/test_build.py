@@ -255,3 +255,17 @@ def test_samples_regenerate_from_their_records(tiny_store: Path) -> None:
         np.testing.assert_array_equal(schema.depth_metres(depth)[fg], stored["depth"][fg])
         errors.append(np.square(exact["fgbg"].astype(float) - stored["fgbg"]).mean())
     assert 10 * np.log10(255**2 / np.mean(errors)) >= 40  # JPEG-coded box, lossless elsewhere
+
+
+def test_fg_jitter_is_recorded_and_regenerates(tmp_path: Path, tiny_store: Path) -> None:
+    out = tmp_path / "jitter.zarr"
+    build_store(tiny_config(out, fg_jitter=True), progress=False)
+    ds = open_store(out)
+    jitter = np.array([[ds.meta(i)[f"jitter_{k}"] for k in ("brightness", "contrast", "hue")]
+                       for i in range(len(ds))])  # fmt: skip
+    assert (jitter != [1.0, 1.0, 0.0]).any(axis=1).all()
+    assert len(np.unique(jitter[:, 0])) == len(ds)
+    plain = open_store(tiny_store)
+    assert not np.array_equal(ds[3]["fgbg"], plain[3]["fgbg"])  # same placements, new colours
+    np.testing.assert_array_equal(ds[3]["mask"], plain[3]["mask"])
+    np.testing.assert_array_equal(regenerate(str(out), 3)["mask"], ds[3]["mask"])
