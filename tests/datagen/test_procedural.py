@@ -7,6 +7,11 @@ import numpy as np
 import pytest
 
 from datagen import procedural
+from datagen.procedural.scenes.camera import _Camera
+from datagen.procedural.scenes.lighting import _indoor_lighting
+from datagen.procedural.scenes.materials import _flat
+from datagen.procedural.scenes.primitives import _Box, _Ground
+from datagen.procedural.scenes.render import _render, _World
 
 SIZE = 64
 KINDS = ("room", "corridor", "warehouse", "street", "courtyard", "park")
@@ -129,12 +134,12 @@ def test_objects_occlude_the_ground(scenes: list[procedural.Scene]) -> None:
 
 def test_box_front_face_depth_is_exact() -> None:
     """A box's front face is at its exact Z, nearer than the floor it stands on."""
-    camera = procedural._Camera(size=SIZE, focal=50.0, height=1.5, horizon_y=24.0)
-    lighting = procedural._indoor_lighting(np.random.default_rng(0))
-    paint = procedural._flat(np.full(3, 0.5, np.float32))
-    box = procedural._Box((-1.0, 0.0, 6.0), (1.0, 1.0, 7.0), paint)
-    world = procedural._World(camera, lighting, (procedural._Ground(paint), box))
-    _, depth = procedural._render(world, 30.0)
+    camera = _Camera(size=SIZE, focal=50.0, height=1.5, horizon_y=24.0)
+    lighting = _indoor_lighting(np.random.default_rng(0))
+    paint = _flat(np.full(3, 0.5, np.float32))
+    box = _Box((-1.0, 0.0, 6.0), (1.0, 1.0, 7.0), paint)
+    world = _World(camera, lighting, (_Ground(paint), box))
+    _, depth = _render(world, 30.0)
     row = 40  # the box's front face spans rows 24 + 50 * 0.5 / 6 ~ 28 to 24 + 50 * 1.5 / 6 ~ 36.5
     assert depth[30, SIZE // 2] == pytest.approx(6.0, rel=1e-6)
     assert depth[row, SIZE // 2] == pytest.approx(1.5 * 50.0 / (row + 0.5 - 24.0), rel=1e-6)

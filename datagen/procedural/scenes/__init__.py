@@ -1,0 +1,1 @@
+"""Procedural bg scenes: analytic worlds ray cast with exact depth."""
