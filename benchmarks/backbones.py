@@ -1,11 +1,13 @@
 """Forward+backward speed of the whole DualHeadNet per timm backbone, on this machine's CPU.
 
 Used to pick ``training.models.DEFAULT_BACKBONE`` (a ~15 min CPU training at 96 px). Prints a
-markdown table: parameters, forward+backward ms per batch (best of ``--iters``: the machine is
-shared, and the minimum is the least disturbed run), training samples/s.
+markdown table per backbone: parameters, forward+backward GFLOP per batch (counted, so immune to
+other load), wall and process-CPU milliseconds per batch (best of ``--iters``: on a shared
+machine the minimum is the least disturbed run; with ``--threads 1`` the CPU time is close to the
+work itself even under contention), and training samples/s from the wall time.
 
     .venv/bin/python -m benchmarks.backbones                      # default candidates
-    .venv/bin/python -m benchmarks.backbones --backbones resnet18 efficientnet_b0 --batch 16
+    .venv/bin/python -m benchmarks.backbones --backbones resnet18 efficientnet_b0 --threads 1
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from training.models import ModelConfig, build_model
 
@@ -33,23 +36,32 @@ CANDIDATES = (
 )
 
 
-def time_step(
+def step(model: torch.nn.Module, bg: torch.Tensor, fgbg: torch.Tensor) -> None:
+    """One training forward+backward pass."""
+    out = model(bg, fgbg)
+    (out["mask_logits"].mean() + out["depth"].mean()).backward()
+    model.zero_grad(set_to_none=True)
+
+
+def measure(
     model: torch.nn.Module, batch: int, size: int, iters: int, warmup: int, channels_last: bool
-) -> float:
-    """Best milliseconds of one forward+backward pass (training mode, random inputs)."""
+) -> tuple[float, float, float]:
+    """(GFLOP, best wall ms, best process-CPU ms) of one forward+backward pass."""
     model.train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model.to(memory_format=fmt)
     bg, fgbg = (x.contiguous(memory_format=fmt) for x in torch.randn(2, batch, 3, size, size))
-    times = []
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(model, bg, fgbg)
+    wall, cpu = [], []
     for i in range(warmup + iters):
-        t0 = time.perf_counter()
-        out = model(bg, fgbg)
-        (out["mask_logits"].mean() + out["depth"].mean()).backward()
-        model.zero_grad(set_to_none=True)
+        t0, c0 = time.perf_counter(), time.process_time()
+        step(model, bg, fgbg)
         if i >= warmup:
-            times.append((time.perf_counter() - t0) * 1000)
-    return min(times)
+            wall.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+    return counter.get_total_flops() / 1e9, min(wall), min(cpu)
 
 
 def main() -> None:
@@ -62,24 +74,33 @@ def main() -> None:
     p.add_argument("--decoder", choices=("shared", "separate"), default="shared")
     p.add_argument("--decoder-channels", type=int, default=ModelConfig.decoder_channels)
     p.add_argument("--channels-last", action="store_true", help="model and inputs channels-last")
+    p.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default")
     args = p.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(
         f"batch {args.batch} x {args.size} px, decoder {args.decoder}/{args.decoder_channels}, "
         f"{'channels-last' if args.channels_last else 'NCHW'}, best of {args.iters}, "
         f"{torch.get_num_threads()} threads, torch {torch.__version__}\n"
     )
-    print("| backbone | params (M) | fwd+bwd ms/batch | samples/s |")
-    print("|---|---:|---:|---:|")
+    print("| backbone | params (M) | GFLOP/batch | wall ms/batch | CPU ms/batch | samples/s |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in args.backbones:
         cfg = ModelConfig(
             backbone=name, decoder=args.decoder, decoder_channels=args.decoder_channels
         )
         model = build_model(cfg)
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        ms = time_step(model, args.batch, args.size, args.iters, args.warmup, args.channels_last)
-        print(f"| {name} | {params:.2f} | {ms:.0f} | {args.batch * 1000 / ms:.0f} |", flush=True)
+        gflop, wall, cpu = measure(
+            model, args.batch, args.size, args.iters, args.warmup, args.channels_last
+        )
+        print(
+            f"| {name} | {params:.2f} | {gflop:.1f} | {wall:.0f} | {cpu:.0f} "
+            f"| {args.batch * 1000 / wall:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

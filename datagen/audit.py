@@ -1,18 +1,19 @@
-"""Looking at a finished store: integrity (`verify`), statistics (`stats`) and layout (`info`)."""
+"""Looking at a finished store: integrity (`verify`), statistics (`stats`) and layout (`info`).
+
+Each takes a store path or fsspec URL, as :func:`datagen.store.open_store` does.
+"""
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import zarr
 from tqdm import tqdm
 
 from datagen import schema
-from datagen.build import directory_bytes
+from datagen.storage import storage_at
 from datagen.store import FgdStore, open_store
 
 
@@ -31,17 +32,18 @@ class BadShard:
 def verify(path: str, progress: bool = True) -> list[BadShard]:
     """Check every shard of every per-sample array against the checksums recorded at build."""
     ds = open_store(path)
-    group = zarr.open_group(path, mode="r")
+    storage = storage_at(path)
+    group = storage.open_group(mode="r")
     integrity = ds.attrs["integrity"]
     bad = []
     jobs = [(name, s) for name in schema.SAMPLE_ARRAYS for s in range(len(integrity[name]))]
     for name, shard in tqdm(jobs, desc="verify", unit="shard", disable=not progress):
-        key = schema.shard_key(group[name], shard)
-        object_path = Path(path) / name / key
-        if not object_path.is_file():
+        try:
+            data = storage.read_bytes(f"{name}/{schema.shard_key(group[name], shard)}")
+        except FileNotFoundError:
             bad.append(BadShard(name, shard, "missing"))
             continue
-        crc = f"{zlib.crc32(object_path.read_bytes()):08x}"
+        crc = f"{zlib.crc32(data):08x}"
         if crc != integrity[name][shard]:
             bad.append(
                 BadShard(name, shard, f"checksum {crc} != recorded {integrity[name][shard]}")
@@ -86,14 +88,15 @@ def compute_stats(path: str, progress: bool = True) -> dict[str, Any]:
         "n_samples": len(ds),
         "note": "means and stds of images are in [0, 1] units, RGB order; depth in metres",
     }
-    zarr.open_group(path, mode="r+").attrs["stats"] = stats
+    storage_at(path).open_group(mode="r+").attrs["stats"] = stats
     return stats
 
 
 def info(path: str) -> dict[str, Any]:
     """Counts, shapes, chunking, bytes on disk per array, and the build config."""
     ds = open_store(path)
-    group = zarr.open_group(path, mode="r")
+    storage = storage_at(path)
+    group = storage.open_group(mode="r")
     arrays = {}
     for name in (*schema.SAMPLE_ARRAYS, *schema.ASSET_ARRAYS):
         array = group[name]
@@ -102,7 +105,7 @@ def info(path: str) -> dict[str, Any]:
             "dtype": str(array.dtype),
             "chunks": list(array.chunks),
             "shards": list(array.shards) if array.shards else None,
-            "bytes_on_disk": directory_bytes(Path(path) / name),
+            "bytes_on_disk": storage.total_bytes(name),
         }
     return {
         "path": path,
@@ -113,7 +116,7 @@ def info(path: str) -> dict[str, Any]:
         "size": ds.size,
         "depth": ds.attrs["depth"],
         "arrays": arrays,
-        "bytes_on_disk": directory_bytes(Path(path)),
+        "bytes_on_disk": storage.total_bytes(),
         "config": {**ds.attrs["config"], **ds.attrs["runtime"]},
         "stats": ds.attrs.get("stats"),
     }

@@ -5,28 +5,30 @@ A build runs in three steps:
 1. :func:`prepare_store` validates the inputs, loads the assets and creates the store (or finds
    the same build half done and resumes it); nothing is written before every input checked out.
 2. :func:`build_shard` renders and writes one whole shard. It is a plain function of
-   ``(store path, shard index)`` - it reads the config and the assets from the store - so local
-   processes (or a cluster) can run shards in any order. It fsyncs the shard's objects, then
-   records them with their checksums in an atomic marker file; only a marked shard is finished.
+   ``(store URL, shard index)`` - it reads the config and the assets from the store - so local
+   processes or a Dask cluster (:mod:`datagen.cluster`) can run shards in any order. It makes
+   the shard's objects durable, then records them with their checksums in an atomic marker;
+   only a marked shard is finished.
 3. :func:`finalize` gathers the markers into the root attributes and marks the store complete.
 
 A killed build rerun with the same command skips the marked shards; because every sample is a
-function of ``(seed, plan index)``, the result equals an uninterrupted build byte for byte.
+function of ``(seed, plan index)``, the result equals an uninterrupted build byte for byte. The
+store may be a local folder or any fsspec URL (:mod:`datagen.storage`).
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
-import shutil
 import signal
 import sys
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -49,9 +51,11 @@ from datagen.composite import (
 from datagen.config import BuildConfig
 from datagen.errors import InputError
 from datagen.imaging import encode_jpeg, mip_levels, pick_level
+from datagen.storage import Storage, storage_at
 
 #: Folder inside the store that holds one marker per finished shard while a build runs.
 PROGRESS_DIR = "_build"
+_ASSETS_MARKER = f"{PROGRESS_DIR}/assets.json"
 _PR_SET_PDEATHSIG = 1
 _ORDER_SALT = 0x4F524452
 
@@ -76,16 +80,47 @@ class BuildSummary:
         )
 
 
-def build_store(config: BuildConfig, progress: bool = True) -> BuildSummary:
-    """Build (or finish building) the store `config` describes."""
+def build_store(
+    config: BuildConfig, progress: bool = True, dask: str | None = None
+) -> BuildSummary:
+    """Build (or finish building) the store `config` describes.
+
+    Args:
+        config: What to build, and where (a folder or an fsspec URL).
+        progress: Show a progress bar.
+        dask: Run the shards on a Dask cluster instead of ``config.workers`` local processes:
+            a scheduler address, or ``"local:N"`` for a LocalCluster of N workers. How the
+            shards run changes no stored byte.
+    """
     start = time.perf_counter()
-    group = prepare_store(config)
-    n_shards = int(group.attrs["n_shards"])
-    pending = [
-        s
-        for s in range(n_shards)
-        if group.attrs["status"] != "complete" and not _marker_path(config.out, s).exists()
-    ]
+    storage = storage_at(config.out)
+    with _shard_runner(storage, config.workers, dask) as run:
+        group = prepare_store(config)
+        n_shards = int(group.attrs["n_shards"])
+        finished = set(storage.keys(PROGRESS_DIR))
+        pending = [
+            s
+            for s in range(n_shards)
+            if group.attrs["status"] != "complete" and _marker_name(s) not in finished
+        ]
+        _build_pending(group, pending, run, progress)
+    finalize(config.out)
+    return BuildSummary(
+        path=config.out,
+        n_samples=int(group.attrs["n_samples"]),
+        n_shards=n_shards,
+        shards_built=len(pending),
+        seconds=time.perf_counter() - start,
+        bytes_on_disk=storage.total_bytes(),
+    )
+
+
+def _build_pending(
+    group: zarr.Group,
+    pending: list[int],
+    run: Callable[[list[int]], Iterator[dict[str, Any]]],
+    progress: bool,
+) -> None:
     done_samples = int(group.attrs["n_samples"]) - sum(
         _shard_length(group.attrs.asdict(), s) for s in pending
     )
@@ -97,17 +132,8 @@ def build_store(config: BuildConfig, progress: bool = True) -> BuildSummary:
         disable=not progress,
         smoothing=0.1,
     ) as bar:
-        for result in _run_shards(config.out, pending, config.workers):
+        for result in run(pending):
             bar.update(result["n_samples"])
-    finalize(config.out)
-    return BuildSummary(
-        path=config.out,
-        n_samples=int(group.attrs["n_samples"]),
-        n_shards=n_shards,
-        shards_built=len(pending),
-        seconds=time.perf_counter() - start,
-        bytes_on_disk=directory_bytes(Path(config.out)),
-    )
 
 
 def prepare_store(config: BuildConfig) -> zarr.Group:
@@ -117,20 +143,23 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
         InputError: For bad inputs, an unwritable ``--out``, or an existing store built with
             another config (without ``--overwrite``).
     """
-    out = Path(config.out)
-    existing = _existing_build(out)
+    out = config.out
+    storage = storage_at(out)
+    existing = _existing_build(storage)
     if existing is None:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if storage.occupied():
             raise InputError(f"--out {out}: exists and is not an fgd store; refusing to touch it")
-        _check_writable(out)
+        problem = storage.write_problem()
+        if problem:
+            raise InputError(f"--out {out}: {problem}")
     teacher = _teacher(config)
     assets = load_assets(config, bg_depth_fn=teacher.predict if teacher else None)
     key = {"config": config.content_key(), "assets_digest": assets.digest}
     if existing is not None:
         if _build_key(existing) == key:
-            group = zarr.open_group(str(out), mode="r+")
-            if existing.get("status") != "complete" and not _assets_marker(out).exists():
-                _write_assets(group, config, assets)
+            group = storage.open_group(mode="r+")
+            if existing.get("status") != "complete" and storage.read_json(_ASSETS_MARKER) is None:
+                _write_assets(group, config, assets, storage)
             return group
         if not config.overwrite:
             changed = _changed_keys(_build_key(existing), key)
@@ -138,8 +167,8 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
                 f"--out {out}: holds a store built with another config "
                 f"(differs in: {', '.join(changed)}); pass --overwrite or choose another --out"
             )
-        shutil.rmtree(out)
-    group = zarr.open_group(str(out), mode="w")
+        storage.remove()
+    group = storage.open_group(mode="w")
     n = schema.n_samples(
         len(assets.bg_names), len(assets.fg_names), config.n_flips, config.positions
     )
@@ -167,7 +196,7 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
             "n_flips": config.n_flips,
         }
     )
-    _write_assets(group, config, assets)
+    _write_assets(group, config, assets, storage)
     return group
 
 
@@ -175,9 +204,12 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     """Render and durably write one whole shard; return its checksums.
 
     Everything comes from the store (config, assets, sample order), so this runs anywhere the
-    store is reachable. A shard is finished only once its marker file exists.
+    store is reachable. A shard is finished only once its marker exists. Running a shard twice
+    (a retried task whose first run went on) is harmless: it writes the same bytes, and each
+    object write is atomic.
     """
-    context = _shard_context(store_path, (Path(store_path) / "zarr.json").stat().st_mtime_ns)
+    storage = storage_at(store_path)
+    context = _shard_context(store_path, _stamp(storage))
     attrs = context.attrs
     config = context.config
     start = shard * config.shard_size
@@ -192,11 +224,12 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
         depth_m = context.teacher.predict(full_fgbg)
         buffers["depth"][:] = schema.quantize_depth(depth_m, config.max_depth)
     group = context.group
-    for name, data in buffers.items():
-        group[name][start:stop] = data
-    checksums = {name: _sync_and_checksum(store_path, group[name], shard) for name in buffers}
+    with zarr.config.set({"array.write_empty_chunks": True}):  # see schema.create_sample_arrays
+        for name, data in buffers.items():
+            group[name][start:stop] = data
+    checksums = {name: _sync_and_checksum(storage, group[name], shard) for name in buffers}
     result = {"shard": shard, "n_samples": n, "checksums": checksums}
-    _atomic_write_json(_marker_path(store_path, shard), result)
+    storage.write_json(f"{PROGRESS_DIR}/{_marker_name(shard)}", result)
     return result
 
 
@@ -206,8 +239,9 @@ def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
     Returns the exact composite (``fgbg`` before JPEG coding), ``mask`` and the depth layer
     (``depth``, uint16 units, 0 where the bg depth shows) - what the build stored, bar the JPEG.
     """
-    context = _shard_context(store_path, (Path(store_path) / "zarr.json").stat().st_mtime_ns)
-    plan_index = int(zarr.open_group(store_path, mode="r")["records"][index, 0])
+    storage = storage_at(store_path)
+    context = _shard_context(store_path, _stamp(storage))
+    plan_index = int(context.group["records"][index, 0])
     size = context.config.size
     buffers = _empty_buffers(1, size)
     fgbg = np.zeros((1, size, size, 3), np.uint8)
@@ -221,19 +255,23 @@ def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
 
 def finalize(store_path: str) -> None:
     """Record every shard's checksums in the root attributes and mark the store complete."""
-    group = zarr.open_group(store_path, mode="r+")
+    storage = storage_at(store_path)
+    group = storage.open_group(mode="r+")
     if group.attrs.get("status") == "complete":
         return
     n_shards = int(group.attrs["n_shards"])
-    markers = [json.loads(_marker_path(store_path, s).read_text()) for s in range(n_shards)]
+    markers = [storage.read_json(f"{PROGRESS_DIR}/{_marker_name(s)}") for s in range(n_shards)]
+    missing = [s for s, marker in enumerate(markers) if marker is None]
+    if missing:
+        raise RuntimeError(f"{store_path}: shards {missing} have no marker; rerun the build")
     integrity = {name: [m["checksums"][name] for m in markers] for name in schema.SAMPLE_ARRAYS}
     group.attrs.update({"integrity": integrity, "status": "complete"})
-    shutil.rmtree(Path(store_path) / PROGRESS_DIR, ignore_errors=True)
+    storage.remove(PROGRESS_DIR)
 
 
-def directory_bytes(path: Path) -> int:
-    """Bytes of all files below `path`."""
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def directory_bytes(path: str | Path) -> int:
+    """Bytes of all objects of the store (or of any folder) at `path`, a path or URL."""
+    return storage_at(path).total_bytes()
 
 
 def config_from_attrs(attrs: dict[str, Any], out: str) -> BuildConfig:
@@ -272,7 +310,7 @@ class _ShardContext:
 def _shard_context(store_path: str, stamp: int) -> _ShardContext:
     """Per-process cache of what every shard of a store needs (`stamp`: its metadata's mtime)."""
     cv2.setNumThreads(1)
-    group = zarr.open_group(store_path, mode="r+")
+    group = storage_at(store_path).open_group(mode="r+")
     attrs = group.attrs.asdict()
     config = config_from_attrs(attrs, store_path)
     depth_units = group["bg_depth"][...]
@@ -366,10 +404,9 @@ def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, in
         quality -= 5
 
 
-def _write_assets(group: zarr.Group, config: BuildConfig, assets: Assets) -> None:
+def _write_assets(group: zarr.Group, config: BuildConfig, assets: Assets, storage: Storage) -> None:
     """(Re)create every array, write the assets, then mark the assets as durable."""
-    out = Path(config.out)
-    shutil.rmtree(out / PROGRESS_DIR, ignore_errors=True)
+    storage.remove(PROGRESS_DIR)
     schema.write_asset_arrays(
         group,
         {
@@ -383,11 +420,33 @@ def _write_assets(group: zarr.Group, config: BuildConfig, assets: Assets) -> Non
     schema.create_sample_arrays(
         group, int(group.attrs["n_samples"]), config.size, config.chunk_size, config.shard_size
     )
-    _fsync_tree(out)
-    _atomic_write_json(_assets_marker(out), {"assets_digest": assets.digest})
+    storage.sync_all()
+    storage.write_json(_ASSETS_MARKER, {"assets_digest": assets.digest})
 
 
-def _run_shards(store_path: str, shards: list[int], workers: int):
+@contextmanager
+def _shard_runner(
+    storage: Storage, workers: int, dask: str | None
+) -> Iterator[Callable[[list[int]], Iterator[dict[str, Any]]]]:
+    """Check that the store is reachable from the workers; yield ``run(shards)``.
+
+    With `dask`, the cluster is reached (or started) before anything is written.
+    """
+    if dask is None:
+        if storage.in_process_only and workers > 1:
+            raise InputError(
+                f"--out {storage.name}: a memory:// store lives in this process only, where "
+                "worker processes cannot reach it: use --workers 1 (or --dask local:N, threads)"
+            )
+        yield partial(_run_shards, storage.name, workers=workers)
+        return
+    from datagen.cluster import DaskTarget, dask_runner
+
+    with dask_runner(DaskTarget.parse(dask), storage.in_process_only) as run:
+        yield partial(run, build_shard, storage.shared_url)
+
+
+def _run_shards(store_path: str, shards: list[int], workers: int) -> Iterator[dict[str, Any]]:
     """Yield each shard's result as it finishes, in-process or across worker processes."""
     if not shards:
         return
@@ -424,16 +483,10 @@ def _teacher(config: BuildConfig):
     return DepthTeacher.load(config.depth_model or "", config.max_depth)
 
 
-def _existing_build(out: Path) -> dict[str, Any] | None:
-    """The root attributes of the fgd store at `out`, or None if there is none."""
-    meta = out / "zarr.json"
-    if not meta.is_file():
-        return None
-    try:
-        attrs = json.loads(meta.read_text()).get("attributes", {})
-    except (OSError, ValueError):
-        return None
-    return attrs if "fgd_format" in attrs else None
+def _existing_build(storage: Storage) -> dict[str, Any] | None:
+    """The root attributes of the fgd store at `storage`, or None if there is none."""
+    attrs = (storage.read_json("zarr.json") or {}).get("attributes", {})
+    return attrs if isinstance(attrs, dict) and "fgd_format" in attrs else None
 
 
 def _build_key(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -448,52 +501,21 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return changed or ["format"]
 
 
-def _check_writable(out: Path) -> None:
-    parent = out.parent if not out.exists() else out
-    if not parent.is_dir():
-        raise InputError(f"--out {out}: the parent folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--out {out}: cannot write in {parent} (permission denied)")
-
-
 def _shard_length(attrs: dict[str, Any], shard: int) -> int:
     start = shard * int(attrs["shard_size"])
     return min(int(attrs["shard_size"]), int(attrs["n_samples"]) - start)
 
 
-def _marker_path(store_path: str | Path, shard: int) -> Path:
-    return Path(store_path) / PROGRESS_DIR / f"shard-{shard:06d}.json"
+def _marker_name(shard: int) -> str:
+    return f"shard-{shard:06d}.json"
 
 
-def _assets_marker(store_path: str | Path) -> Path:
-    return Path(store_path) / PROGRESS_DIR / "assets.json"
+def _stamp(storage: Storage) -> int:
+    """Identity of a store's root metadata (its config and assets digest), for caching."""
+    return zlib.crc32(storage.read_bytes("zarr.json"))
 
 
-def _sync_and_checksum(store_path: str, array: zarr.Array, shard: int) -> str:
-    """fsync the object holding `shard` of `array` and return its CRC-32 as hex."""
-    path = Path(store_path) / array.path / schema.shard_key(array, shard)
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-        return f"{zlib.crc32(handle.read()):08x}"
-
-
-def _atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with open(tmp, "w") as handle:
-        json.dump(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
+def _sync_and_checksum(storage: Storage, array: zarr.Array, shard: int) -> str:
+    """Make the object holding `shard` of `array` durable and return its CRC-32 as hex."""
+    data = storage.durable_bytes(f"{array.path}/{schema.shard_key(array, shard)}")
+    return f"{zlib.crc32(data):08x}"

@@ -20,7 +20,12 @@ def datagen_group() -> None:
 
 
 @datagen_group.command("build")
-@click.option("--out", required=True, type=click.Path(), help="Zarr store to write.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(),
+    help="Zarr store to write: a folder or an fsspec URL (file://, s3://bucket/x.zarr, memory://).",
+)
 @click.option("--bg", type=click.Path(), help="Folder of bg photos (default: procedural scenes).")
 @click.option("--fg", type=click.Path(), help="Folder of RGBA PNG cutouts (default: procedural).")
 @click.option("--size", default=224, show_default=True, help="Image height and width.")
@@ -30,6 +35,12 @@ def datagen_group() -> None:
 @click.option("--no-flip", is_flag=True, help="Do not add a mirrored copy of each fg.")
 @click.option("--seed", default=0, show_default=True, help="Seed of everything random.")
 @click.option("--workers", type=int, help="Processes writing shards [default: all cores].")
+@click.option(
+    "--dask",
+    metavar="ADDRESS|local:N",
+    help="Run the shards on a Dask cluster (a scheduler address, or local:N to start N local "
+    "workers) instead of --workers processes; needs fgd[scale].",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a store built with another config.")
 @click.option(
     "--depth",
@@ -63,7 +74,12 @@ def datagen_group() -> None:
 @click.option("--shard-size", default=1024, show_default=True, help="Samples per Zarr shard.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def build_command(
-    no_flip: bool, scale_range: str, workers: int | None, quiet: bool, **options: object
+    no_flip: bool,
+    scale_range: str,
+    workers: int | None,
+    dask: str | None,
+    quiet: bool,
+    **options: object,
 ) -> None:
     """Composite fg cutouts onto bg scenes into one chunked Zarr store (resumable)."""
     config = BuildConfig(
@@ -72,7 +88,7 @@ def build_command(
         workers=workers or os.cpu_count() or 1,
         **_scale_range(scale_range),
     )
-    summary = build_store(config, progress=not quiet)
+    summary = build_store(config, progress=not quiet, dask=dask)
     click.echo(str(summary))
 
 

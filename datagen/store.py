@@ -4,6 +4,8 @@ Samples come back as full-frame numpy arrays: the reader pastes each sample's JP
 onto its bg and lays its depth layer over its bg's depth (see :mod:`datagen.schema`). Reading
 whole chunks (:meth:`FgdStore.read_chunk`) or many indices at once (:meth:`FgdStore.read_batch`)
 decodes each touched chunk once; a loop over ``ds[i]`` pays zarr's per-read overhead each time.
+A store may be a local folder or any fsspec URL zarr opens (``s3://bucket/x.zarr``, ``file://``,
+``memory://``; see :mod:`datagen.storage`).
 """
 
 from __future__ import annotations
@@ -14,17 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import zarr
 
 from datagen import schema
 from datagen.errors import InputError
 from datagen.imaging import decode_jpeg
+from datagen.storage import storage_at
 
 Sample = dict[str, np.ndarray]
 
 
 def open_store(path: str | Path) -> FgdStore:
-    """Open the fgd store at `path` for reading.
+    """Open the fgd store at `path` (a folder or an fsspec URL) for reading.
 
     Raises:
         InputError: `path` is missing, is not an fgd store, has another format version, or is
@@ -41,11 +43,12 @@ class FgdStore:
         self._open()
 
     def _open(self) -> None:
-        path = Path(self.path)
-        if not path.exists():
+        path = self.path
+        storage = storage_at(path)
+        if not storage.occupied():
             raise InputError(f"{path}: no such store")
         try:
-            group = zarr.open_group(self.path, mode="r")
+            group = storage.open_group(mode="r")
         except (FileNotFoundError, ValueError, KeyError, TypeError) as error:
             raise InputError(f"{path}: not a Zarr store ({type(error).__name__})") from None
         attrs = group.attrs.asdict()

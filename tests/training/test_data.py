@@ -1,0 +1,128 @@
+"""Splits, epoch orders and the chunk-aligned loader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datagen.errors import InputError
+from datagen.store import open_store
+from training.data import Loader, epoch_order, eval_order, make_split, window_size
+
+
+def test_scene_split_holds_out_whole_scenes(tiny_store):
+    ds = open_store(tiny_store)
+    split = make_split(ds.bg_ids, "scene", 0.2, seed=0)
+    train_scenes, val_scenes = set(ds.bg_ids[split.train]), set(ds.bg_ids[split.val])
+    assert train_scenes.isdisjoint(val_scenes)
+    assert len(val_scenes) == 1  # round(0.2 * 5 scenes)
+    assert sorted([*split.train, *split.val]) == list(range(len(ds)))
+
+
+def test_scene_split_is_seeded():
+    bg_ids = np.repeat(np.arange(20), 7)
+    a, b = make_split(bg_ids, "scene", 0.1, 3), make_split(bg_ids, "scene", 0.1, 3)
+    assert np.array_equal(a.val, b.val)
+    held_out = {frozenset(bg_ids[make_split(bg_ids, "scene", 0.1, s).val]) for s in range(8)}
+    assert len(held_out) > 1
+
+
+def test_random_split_sizes():
+    split = make_split(np.zeros(1000, dtype=np.int32), "random", 0.1, seed=1)
+    assert len(split.val) == 100
+    assert np.intersect1d(split.train, split.val).size == 0
+
+
+def test_scene_split_needs_two_scenes():
+    with pytest.raises(InputError, match="--split random"):
+        make_split(np.zeros(10, dtype=np.int32), "scene", 0.1, 0)
+
+
+def _train_indices(n: int, holes: int, seed: int) -> np.ndarray:
+    """Sorted indices 0..n-1 minus a few (as a split leaves them, chunks partly filtered)."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=n - holes, replace=False))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(16, 400),
+    chunk=st.integers(1, 64),
+    batch=st.integers(1, 16),
+    shuffle_chunks=st.integers(1, 4),
+    world=st.integers(1, 4),
+    epoch=st.integers(0, 5),
+)
+def test_epoch_order_ranks_partition_the_split(n, chunk, batch, shuffle_chunks, world, epoch):
+    indices = _train_indices(n, n // 5, seed=n)
+    window = window_size(batch, chunk, shuffle_chunks)
+    parts = [epoch_order(indices, chunk, window, 7, epoch, r, world) for r in range(world)]
+    assert {len(p) for p in parts} == {len(indices) // world}
+    merged = np.concatenate(parts)
+    assert len(np.unique(merged)) == len(merged)  # no sample twice, no overlap between ranks
+    assert set(merged) <= set(indices)
+    assert len(indices) - len(merged) < world  # all but the remainder of n / world
+    for part in parts:  # windows are contiguous in chunk order: only boundary chunks shared
+        reads = [np.unique(part[s : s + window] // chunk) for s in range(0, len(part), window)]
+        if reads:
+            total = sum(len(r) for r in reads)
+            assert total <= len(np.unique(part // chunk)) + len(reads) - 1
+
+
+def test_epoch_orders_differ_and_each_covers_the_split():
+    indices = _train_indices(300, 30, seed=0)
+    orders = [epoch_order(indices, 16, 32, seed=0, epoch=e) for e in range(4)]
+    for order in orders:
+        assert np.array_equal(np.sort(order), indices)
+    assert all(not np.array_equal(orders[0], o) for o in orders[1:])
+    assert np.array_equal(orders[2], epoch_order(indices, 16, 32, seed=0, epoch=2))
+    assert not np.array_equal(orders[0], epoch_order(indices, 16, 32, seed=1, epoch=0))
+
+
+def test_epoch_order_mixes_beyond_chunks():
+    """A batch holds samples of several chunks, and the chunk order changes every epoch."""
+    indices = np.arange(512)
+    o0, o1 = (epoch_order(indices, 16, 64, seed=0, epoch=e) for e in (0, 1))
+    assert len(np.unique(o0[:16] // 16)) > 1
+    assert not np.array_equal(np.unique(o0[:64] // 16), np.unique(o1[:64] // 16))
+
+
+def test_eval_order_splits_ranks_without_overlap():
+    val = _train_indices(101, 10, seed=2)
+    parts = [eval_order(val, r, 3) for r in range(3)]
+    assert np.array_equal(np.concatenate(parts), val)
+
+
+def test_window_size_is_whole_batches():
+    assert window_size(32, 64, 4) == 256
+    assert window_size(48, 64, 1) == 96
+    assert window_size(512, 8, 2) == 512
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loader_delivers_the_order(tiny_store, workers):
+    ds = open_store(tiny_store)
+    indices = make_split(ds.bg_ids, "scene", 0.2, 0).train
+    order = epoch_order(indices, ds.chunk_size, 16, seed=0, epoch=0)
+    loader = Loader(tiny_store, batch_size=4, window=16, workers=workers)
+    batches = list(loader.batches(order))
+    assert [b for b, _ in batches] == list(range(len(order) // 4))
+    got = np.concatenate([batch["index"].numpy() for _, batch in batches])
+    assert np.array_equal(got, order[: len(got)])
+    _, first = batches[0]
+    expected = ds.read_batch(first["index"].numpy())
+    for key in ("bg", "fgbg", "mask", "depth"):
+        assert first[key].numpy().dtype == expected[key].dtype
+        assert np.array_equal(first[key].numpy(), expected[key])
+    # a second pass (next epoch) and a pass that starts mid-epoch, on the same workers
+    tail = [b for b, _ in loader.batches(order, start_batch=5)]
+    assert tail == list(range(5, len(order) // 4))
+
+
+def test_loader_keeps_last_partial_batch_for_eval(tiny_store):
+    loader = Loader(tiny_store, batch_size=8, window=16, workers=0)
+    order = np.arange(21)
+    sizes = [len(batch["index"]) for _, batch in loader.batches(order, drop_last=False)]
+    assert sizes == [8, 8, 5]

@@ -1,0 +1,231 @@
+"""DualHeadNet: one tester base class run over several timm backbones and both decoder modes."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import timm
+import torch
+
+from datagen.errors import InputError
+from training.models import DEFAULT_BACKBONE, ModelConfig, build_model
+
+
+def _pair(batch: int, h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, 3, h, w, generator=g), torch.randn(batch, 3, h, w, generator=g)
+
+
+class BaseModelTester:
+    """Every backbone and decoder mode must pass the same checks."""
+
+    backbone: str
+    size = 32
+    odd_size = (33, 47)  # not a multiple of any total stride
+
+    @pytest.fixture(params=["shared", "separate"])
+    def cfg(self, request: pytest.FixtureRequest) -> ModelConfig:
+        return ModelConfig(backbone=self.backbone, decoder=request.param, decoder_channels=32)
+
+    @pytest.fixture
+    def model(self, cfg: ModelConfig) -> torch.nn.Module:
+        torch.manual_seed(0)
+        return build_model(cfg)
+
+    def test_output_shapes_and_ranges(self, model, cfg):
+        assert len(model.decoders) == (1 if cfg.decoder == "shared" else 2)
+        out = model(*_pair(2, self.size, self.size))
+        assert set(out) == {"mask_logits", "depth"}
+        for v in out.values():
+            assert v.shape == (2, 1, self.size, self.size)
+            assert torch.isfinite(v).all()
+        assert ((out["depth"] >= 0) & (out["depth"] <= 1)).all()
+
+    def test_backward_reaches_encoder_and_both_heads(self, model):
+        out = model(*_pair(2, self.size, self.size))
+        (out["mask_logits"].mean() + out["depth"].mean()).backward()
+        for part in (model.encoder, *model.decoders, model.mask_head, model.depth_head):
+            grads = [p.grad for p in part.parameters() if p.requires_grad]
+            assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+            assert any(g.abs().sum() > 0 for g in grads)
+
+    def test_odd_input_size_keeps_its_shape(self, model):
+        h, w = self.odd_size
+        out = model.eval()(*_pair(1, h, w))
+        for v in out.values():
+            assert v.shape == (1, 1, h, w) and torch.isfinite(v).all()
+
+    def test_save_load_round_trip(self, model, cfg, tmp_path):
+        model.eval()
+        path = tmp_path / "ckpt.pt"
+        torch.save({"model_config": cfg.to_dict(), "model": model.state_dict()}, path)
+        ckpt = torch.load(path, weights_only=True)
+        again = build_model(ModelConfig.from_dict(ckpt["model_config"]))
+        again.load_state_dict(ckpt["model"])
+        again.eval()
+        inputs = _pair(2, self.size, self.size, seed=1)
+        with torch.no_grad():
+            want, got = model(*inputs), again(*inputs)
+        for k in want:
+            assert torch.equal(want[k], got[k])
+
+    def test_channels_last_and_bf16_autocast(self, model):
+        model.eval()
+        inputs = _pair(2, self.size, self.size)
+        with torch.no_grad():
+            ref = model(*inputs)
+            model.to(memory_format=torch.channels_last)
+            cl = [x.contiguous(memory_format=torch.channels_last) for x in inputs]
+            out = model(*cl)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                low = model(*cl)
+        for k in ref:
+            assert torch.allclose(out[k], ref[k], atol=1e-4)
+            assert low[k].shape == ref[k].shape and torch.isfinite(low[k]).all()
+        assert (low["depth"].float() - ref["depth"]).abs().mean() < 0.05
+
+
+class TestResnet(BaseModelTester):
+    backbone = "test_resnet"
+
+
+class TestEfficientnet(BaseModelTester):
+    backbone = "test_efficientnet"
+
+
+class TestConvnext(BaseModelTester):
+    """Stride-4 first feature (no stride-2 level)."""
+
+    backbone = "test_convnext"
+
+
+class TestMambaout(BaseModelTester):
+    """Its features come channels-last (NHWC) from timm."""
+
+    backbone = "test_mambaout"
+
+
+class TestVit(BaseModelTester):
+    """Three features at the same reduction (16): no upsampling between them."""
+
+    backbone = "test_vit"
+
+
+class TestDefaultBackbone(BaseModelTester):
+    backbone = DEFAULT_BACKBONE
+
+
+# ----------------------------------------------------------------------------- config, errors
+
+
+def test_config_round_trips_through_a_plain_dict():
+    cfg = ModelConfig(backbone="test_resnet", decoder="separate", out_indices=(1, 2, 3))
+    d = cfg.to_dict()
+    assert d["out_indices"] == [1, 2, 3]
+    assert ModelConfig.from_dict(d) == cfg
+    assert ModelConfig.from_dict(pickle.loads(pickle.dumps(d))) == cfg
+
+
+def test_out_indices_select_encoder_stages():
+    model = build_model(ModelConfig(backbone="test_resnet", out_indices=(2, 3, 4)))
+    assert model.encoder.feature_info.reduction() == [8, 16, 32]
+    assert len(model.decoders[0].blocks) == 3  # two skips + the full-resolution stage
+    assert model(*_pair(2, 24, 24))["depth"].shape == (2, 1, 24, 24)
+
+
+def test_unknown_backbone_is_an_input_error():
+    with pytest.raises(InputError, match=r"^--backbone 'xyz': unknown timm model"):
+        build_model(ModelConfig(backbone="xyz"))
+
+
+def test_backbone_timm_cannot_build_is_an_input_error(monkeypatch):
+    def refuse(name, **kwargs):
+        raise RuntimeError(f"features_only not implemented for {name}\nmore detail")
+
+    monkeypatch.setattr(timm, "create_model", refuse)
+    with pytest.raises(InputError, match=r"features_only encoder \(features_only not implem"):
+        build_model(ModelConfig(backbone="resnet18"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "flag"),
+    [({"decoder": "both"}, "--decoder"), ({"decoder_channels": 0}, "--decoder-channels")],
+)
+def test_bad_config_values_are_input_errors(kwargs, flag):
+    with pytest.raises(InputError, match=f"^{flag} "):
+        ModelConfig(**kwargs)
+
+
+def test_from_dict_rejects_unknown_fields():
+    with pytest.raises(InputError, match="unknown field"):
+        ModelConfig.from_dict({"backbone": "test_resnet", "width": 3})
+
+
+# ----------------------------------------------------------------------------- pretrained
+
+
+@pytest.fixture
+def rgb_weights(tmp_path):
+    """A 3-channel classification test_resnet's state dict in a file."""
+    torch.manual_seed(1)
+    src = timm.create_model("test_resnet", pretrained=False)
+    path = tmp_path / "w.pth"
+    torch.save(src.state_dict(), path)
+    return path, src.state_dict()
+
+
+def test_pretrained_weights_load_and_the_stem_is_inflated(rgb_weights):
+    path, sd = rgb_weights
+    model = build_model(ModelConfig(backbone="test_resnet", pretrained_path=str(path)))
+    enc = model.encoder.state_dict()
+    stem = sd["conv1.0.weight"]
+    assert enc["conv1.0.weight"].shape[1] == 6
+    assert torch.allclose(enc["conv1.0.weight"][:, :3], stem / 2)
+    assert torch.allclose(enc["conv1.0.weight"][:, 3:], stem / 2)
+    assert torch.equal(enc["layer2.0.conv1.weight"], sd["layer2.0.conv1.weight"])
+    random = build_model(ModelConfig(backbone="test_resnet")).encoder.state_dict()
+    assert not torch.equal(random["layer2.0.conv1.weight"], sd["layer2.0.conv1.weight"])
+
+
+def test_missing_pretrained_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match=r"^--pretrained .*no such file"):
+        build_model(ModelConfig(backbone="test_resnet", pretrained_path=str(tmp_path / "no")))
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+@pytest.mark.parametrize(
+    "content", [b"not a torch file", pickle.dumps({"w": _Evil()})], ids=["garbage", "pickle"]
+)
+def test_unreadable_pretrained_file_is_an_input_error(tmp_path, content, capsys):
+    path = tmp_path / "w.pth"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=r"^--pretrained .*not a readable weights file"):
+        build_model(ModelConfig(backbone="test_resnet", pretrained_path=str(path)))
+    assert "unpickled!" not in capsys.readouterr().out
+
+
+def test_pretrained_weights_of_another_model_are_an_input_error(tmp_path):
+    path = tmp_path / "w.pth"
+    torch.save(timm.create_model("test_efficientnet").state_dict(), path)
+    with pytest.raises(InputError, match=r"^--backbone 'test_resnet' with --pretrained"):
+        build_model(ModelConfig(backbone="test_resnet", pretrained_path=str(path)))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_channels_last_matches_cpu():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(backbone="test_resnet", decoder_channels=32)).eval()
+    inputs = _pair(2, 32, 32)
+    with torch.no_grad():
+        ref = model(*inputs)
+        model.cuda().to(memory_format=torch.channels_last)
+        cl = [x.cuda().contiguous(memory_format=torch.channels_last) for x in inputs]
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = model(*cl)
+    assert (out["depth"].float().cpu() - ref["depth"]).abs().mean() < 0.05

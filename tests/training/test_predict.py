@@ -1,0 +1,220 @@
+"""`fgd predict`: letterboxing, original sizes restored, batch modes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from training.predict import Predictor
+from training.visualize import Letterbox
+
+from .conftest import train_args
+
+OUTPUTS = ("depth.json", "depth.png", "depth_color.png", "mask.png", "overlay.png")
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tiny_store, fgd, tmp_path_factory) -> Path:
+    """A checkpoint of a 2-step `fgd train` run on the tiny store."""
+    run = tmp_path_factory.mktemp("run") / "run"
+    result = CliRunner().invoke(fgd, train_args(tiny_store, run, "--max-steps", "2"))
+    assert result.exit_code == 0, result.output
+    return run / "checkpoints" / "last.pt"
+
+
+def write_photo(path: Path, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB photo (JPEG-safe content), returned as written (RGB)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (max(2, height // 8), max(2, width // 8), 3), dtype=np.uint8)
+    rgb = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(path), rgb[..., ::-1])
+    return rgb
+
+
+def invoke(fgd, *args: str):
+    return CliRunner().invoke(fgd, list(args))
+
+
+def assert_one_line_error(result, *words: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("fgd: error: ")
+    for word in words:
+        assert word in lines[0]
+
+
+# ----------------------------------------------------------------------------- letterbox
+
+
+@pytest.mark.parametrize(("h", "w"), [(480, 640), (640, 480), (100, 37), (3000, 10), (64, 64)])
+def test_letterbox_fits_centres_and_pads(h, w):
+    box = Letterbox(h, w, 64)
+    ih, iw = box.inner
+    assert max(ih, iw) == 64
+    assert abs(ih / iw - h / w) <= max(1 / ih, 1 / iw) * (h / w) + 1e-9
+    image = np.full((h, w, 3), 7, np.uint8)
+    boxed = box.apply(image, (1, 2, 3))
+    assert boxed.shape == (64, 64, 3)
+    top, left = box.offset
+    assert (boxed[top : top + ih, left : left + iw] == 7).all()
+    assert (boxed == 7).all(axis=-1).sum() == ih * iw  # the rest is padding
+    assert abs(top - (64 - ih - top)) <= 1
+    assert abs(left - (64 - iw - left)) <= 1
+
+
+@pytest.mark.parametrize(("h", "w"), [(120, 200), (200, 120), (40, 64)])
+def test_letterbox_invert_restores_size_and_content(h, w):
+    yy, xx = np.mgrid[:h, :w]
+    smooth = (np.sin(yy / h * 3) + np.cos(xx / w * 2)).astype(np.float32)
+    box = Letterbox(h, w, 96)
+    restored = box.invert(box.apply(smooth, 0.0))
+    assert restored.shape == (h, w)
+    assert np.abs(restored - smooth).mean() < 0.02
+
+
+def test_run_pairs_puts_outputs_back_where_the_pixels_were(checkpoint, monkeypatch):
+    """With a stand-in network that echoes its input, every output pixel equals the input pixel
+    it came from: letterbox and inverse are aligned for any aspect."""
+    predictor = Predictor.from_checkpoint(checkpoint, "cpu")
+
+    def echo(self, bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        assert bg.shape[1:3] == (self.size, self.size)
+        red = fgbg[..., 0].astype(np.float32) / 255
+        return red, red * 10
+
+    monkeypatch.setattr(Predictor, "run", echo)
+    for h, w in ((90, 150), (150, 90)):
+        yy, xx = np.mgrid[:h, :w]
+        fgbg = np.zeros((h, w, 3), np.uint8)
+        fgbg[..., 0] = np.clip(255 * (yy / h + xx / w) / 2, 0, 255)
+        ((prob, depth),) = predictor.run_pairs([(fgbg.copy(), fgbg)])
+        assert prob.shape == depth.shape == (h, w)
+        assert np.abs(prob - fgbg[..., 0] / 255).mean() < 0.01
+
+
+# ----------------------------------------------------------------------------- fgd predict
+
+
+def test_predict_one_pair_at_its_own_size(fgd, checkpoint, tmp_path):
+    write_photo(tmp_path / "bg.jpg", 90, 150)
+    fgbg = write_photo(tmp_path / "fgbg.png", 90, 150, seed=1)
+    out = tmp_path / "out"
+    result = invoke(
+        fgd, "predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.jpg"),
+        "--fgbg", str(tmp_path / "fgbg.png"), "--out", str(out), "--device", "cpu",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    mask = cv2.imread(str(out / "mask.png"), cv2.IMREAD_UNCHANGED)
+    depth = cv2.imread(str(out / "depth.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == depth.shape == fgbg.shape[:2]
+    assert mask.dtype == np.uint8
+    assert set(np.unique(mask)) <= {0, 255}
+    assert depth.dtype == np.uint16
+    for name in ("depth_color.png", "overlay.png"):
+        assert cv2.imread(str(out / name)).shape == fgbg.shape
+    scale = json.loads((out / "depth.json").read_text())
+    assert scale["unit"] == "m"
+    metres = depth * scale["scale_m_per_unit"]
+    assert 0 < metres.min() <= metres.max() <= scale["depth_max_m"]
+
+
+def test_predict_matches_the_predictor_and_is_deterministic(fgd, checkpoint, tmp_path):
+    bg = write_photo(tmp_path / "bg.png", 70, 50)
+    fgbg = write_photo(tmp_path / "fgbg.png", 70, 50, seed=3)
+    args = ["predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.png"),
+            "--fgbg", str(tmp_path / "fgbg.png"), "--device", "cpu"]  # fmt: skip
+    for run in ("a", "b"):
+        assert invoke(fgd, *args, "--out", str(tmp_path / run)).exit_code == 0
+    for name in ("mask.png", "depth.png"):
+        a = cv2.imread(str(tmp_path / "a" / name), cv2.IMREAD_UNCHANGED)
+        b = cv2.imread(str(tmp_path / "b" / name), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(a, b)
+    predictor = Predictor.from_checkpoint(checkpoint, "cpu")
+    with torch.no_grad():
+        ((prob, _),) = predictor.run_pairs([(bg, fgbg)])
+    mask = cv2.imread(str(tmp_path / "a" / "mask.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(mask, np.where(prob >= 0.5, 255, 0))
+
+
+def test_predict_pairs_csv_writes_one_folder_per_pair(fgd, checkpoint, tmp_path):
+    sizes = {"p1": (60, 100), "p2": (100, 60), "p3": (48, 48)}
+    (tmp_path / "imgs").mkdir()
+    lines = ["bg,fgbg"]
+    for k, (name, (h, w)) in enumerate(sizes.items()):
+        write_photo(tmp_path / "imgs" / f"{name}_bg.jpg", h, w, seed=k)
+        write_photo(tmp_path / "imgs" / f"{name}.jpg", h, w, seed=10 + k)
+        lines.append(f"imgs/{name}_bg.jpg,imgs/{name}.jpg")
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n\n")
+    out = tmp_path / "out"
+    result = invoke(
+        fgd, "predict", "--checkpoint", str(checkpoint), "--pairs", str(tmp_path / "pairs.csv"),
+        "--out", str(out), "--device", "cpu", "--batch-size", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(sizes)
+    for name, size in sizes.items():
+        assert sorted(p.name for p in (out / name).iterdir()) == sorted(OUTPUTS)
+        assert cv2.imread(str(out / name / "mask.png"), cv2.IMREAD_UNCHANGED).shape == size
+
+
+def test_predict_folders_pair_files_by_name(fgd, checkpoint, tmp_path):
+    for folder in ("bgs", "fgbgs"):
+        (tmp_path / folder).mkdir()
+    for k, name in enumerate(("a", "b")):
+        write_photo(tmp_path / "bgs" / f"{name}.jpg", 40, 72, seed=k)
+        write_photo(tmp_path / "fgbgs" / f"{name}.png", 40, 72, seed=5 + k)
+    out = tmp_path / "out"
+    args = ["predict", "--checkpoint", str(checkpoint), "--bg-dir", str(tmp_path / "bgs"),
+            "--fgbg-dir", str(tmp_path / "fgbgs"), "--out", str(out),
+            "--device", "cpu"]  # fmt: skip
+    assert invoke(fgd, *args).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
+    write_photo(tmp_path / "fgbgs" / "c.png", 40, 72)
+    assert_one_line_error(invoke(fgd, *args), "--fgbg-dir", "c.png")
+
+
+def test_predict_resize_matches_a_smaller_bg(fgd, checkpoint, tmp_path):
+    write_photo(tmp_path / "bg.jpg", 40, 60)
+    write_photo(tmp_path / "fgbg.jpg", 80, 120)
+    args = ["predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.jpg"),
+            "--fgbg", str(tmp_path / "fgbg.jpg"), "--out", str(tmp_path / "o"),
+            "--device", "cpu"]  # fmt: skip
+    assert_one_line_error(invoke(fgd, *args), "60x40", "120x80", "--resize")
+    assert not (tmp_path / "o").exists()
+    assert invoke(fgd, *args, "--resize").exit_code == 0
+    assert cv2.imread(str(tmp_path / "o" / "mask.png")).shape[:2] == (80, 120)
+
+
+def test_predict_bad_inputs_exit_2_with_one_line(fgd, checkpoint, tmp_path):
+    write_photo(tmp_path / "bg.jpg", 32, 32)
+    (tmp_path / "notes.txt").write_text("not an image")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    (tmp_path / "bad.csv").write_text("only_one_column.jpg\n")
+    base = ["predict", "--out", str(tmp_path / "o"), "--device", "cpu"]
+    pair = ["--bg", str(tmp_path / "bg.jpg"), "--fgbg", str(tmp_path / "bg.jpg")]
+    ck = ["--checkpoint", str(checkpoint)]
+    cases = [
+        ([*ck, "--bg", str(tmp_path / "bg.jpg"), "--fgbg", str(tmp_path / "gone.jpg")],
+         ["fg_bg", "gone.jpg", "no such file"]),
+        ([*ck, "--bg", str(tmp_path / "notes.txt"), "--fgbg", str(tmp_path / "bg.jpg")],
+         ["notes.txt", "not a readable image"]),
+        (["--checkpoint", str(tmp_path / "other.pt"), *pair],
+         ["other.pt", "not an fgd checkpoint"]),
+        (["--checkpoint", str(tmp_path / "notes.txt"), *pair], ["notes.txt"]),
+        ([*ck, "--bg", str(tmp_path / "bg.jpg")], ["--bg and --fgbg"]),
+        ([*ck], ["--pairs"]),
+        ([*ck, *pair, "--pairs", str(tmp_path / "bad.csv")], ["--bg/--fgbg and --pairs"]),
+        ([*ck, "--pairs", str(tmp_path / "bad.csv")], ["bad.csv line 1"]),
+        ([*ck, "--bg-dir", str(tmp_path / "nowhere"), "--fgbg-dir", str(tmp_path)], ["nowhere"]),
+    ]  # fmt: skip
+    for args, words in cases:
+        assert_one_line_error(invoke(fgd, *base, *args), *words)
+    assert not (tmp_path / "o").exists()

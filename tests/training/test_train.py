@@ -1,0 +1,285 @@
+"""`fgd train` / `fgd eval` end to end: outputs, resume after SIGKILL, DDP, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from datagen.store import open_store
+from training.commands import resolve_train_config
+from training.config import TrainConfig
+from training.data import make_split
+from training.evaluate import load_checkpoint
+from training.metrics import METRIC_KEYS
+from training.train import lr_factor
+
+from .conftest import fgd_command, train_args
+
+REPO = Path(__file__).resolve().parents[2]
+SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_store, fgd, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "run"
+    result = CliRunner().invoke(
+        fgd, train_args(tiny_store, out, "--epochs", "2", "--loss-weighting", "fixed")
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _read_metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_train_writes_config_metrics_events_and_checkpoints(trained_run, tiny_store):
+    cfg = TrainConfig.from_dict(yaml.safe_load((trained_run / "config.yaml").read_text()))
+    assert (cfg.backbone, cfg.batch_size, cfg.epochs, cfg.loss_weighting) == (
+        "test_resnet", 8, 2, "fixed",
+    )  # fmt: skip
+    records = _read_metrics(trained_run)
+    assert [r["epoch"] for r in records] == [1, 2]  # one validation per epoch
+    for record in records:
+        assert set(METRIC_KEYS) | {"step", "train_loss", "train_mask", "train_depth"} <= set(record)
+        assert record["n_samples"] == len(make_split(open_store(tiny_store).bg_ids, "scene",
+                                                     0.1, 0).val)  # fmt: skip
+    assert list((trained_run / "tb").glob("events.out.tfevents.*"))
+    for name in ("last.pt", "best.pt"):
+        ckpt = torch.load(trained_run / "checkpoints" / name, weights_only=True)
+        assert ckpt["fgd-checkpoint"] == 1
+        assert ckpt["model_config"]["backbone"] == "test_resnet"
+        assert ckpt["depth_max"] == open_store(tiny_store).depth_max
+        assert set(ckpt["normalization"]) == {"bg_mean", "bg_std", "fgbg_mean", "fgbg_std"}
+    last = load_checkpoint(trained_run / "checkpoints" / "last.pt")
+    assert last["step"] == records[-1]["step"]
+
+
+def test_eval_reproduces_the_validation_and_writes_exact_keys(trained_run, tiny_store, fgd):
+    out_json = trained_run / "eval.json"
+    ckpt = trained_run / "checkpoints" / "last.pt"
+    args = ["eval", "--store", tiny_store, "--checkpoint", str(ckpt), "--json", str(out_json),
+            "--workers", "0", "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(fgd, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(out_json.read_text())
+    assert list(metrics) == list(METRIC_KEYS)
+    for key in METRIC_KEYS:
+        assert key in result.output
+        assert metrics[key] == pytest.approx(_read_metrics(trained_run)[-1][key], rel=1e-5)
+    whole = CliRunner().invoke(fgd, [*args[:-3], "--split", "all", "--json", str(out_json)])
+    assert whole.exit_code == 0, whole.output
+    assert json.loads(out_json.read_text())["n_samples"] == len(open_store(tiny_store))
+
+
+def test_flags_override_the_config_file_only_where_given(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("batch_size: 4\nmax_steps: 50\naugment:\n  hflip: 0.0\n")
+    cfg = resolve_train_config(str(tmp_path / "run"), str(config), False, {"epochs": 3})
+    assert (cfg.batch_size, cfg.epochs, cfg.max_steps, cfg.augment.hflip) == (4, 3, 0, 0.0)
+    assert cfg.augment.brightness == TrainConfig().augment.brightness
+    cfg = resolve_train_config(str(tmp_path / "run"), str(config), False, {"lr": 0.01})
+    assert (cfg.max_steps, cfg.lr) == (50, 0.01)
+
+
+def test_lr_schedule_warms_up_then_decays():
+    factors = [lr_factor(s, 100, 10, 0.01) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in itertools.pairwise(factors[9:]))
+    assert factors[-1] == pytest.approx(0.01, abs=1e-3)
+
+
+def test_progressive_resizing_schedule():
+    cfg = TrainConfig(size=64, resize_schedule=((0, 32), (2, 48)))
+    assert [cfg.size_at(e, 0) for e in range(4)] == [32, 32, 48, 48]
+    by_step = TrainConfig(size=64, resize_schedule=((100, 48),), resize_unit="step")
+    assert (by_step.size_at(5, 99), by_step.size_at(0, 100)) == (64, 48)
+
+
+def test_progressive_run_and_uncertainty_weighting(tiny_store, fgd, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("resize_schedule: [[0, 24]]\nresize_unit: step\nval_every: 3\n")
+    out = tmp_path / "run"
+    args = train_args(tiny_store, out, "--max-steps", "6", "--config", str(config))
+    result = CliRunner().invoke(fgd, args)
+    assert result.exit_code == 0, result.output
+    assert [r["step"] for r in _read_metrics(out)] == [3, 6]
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    log_vars = ckpt["loss"]["weighting.log_vars"]
+    assert log_vars.shape == (2,) and log_vars.abs().sum() > 0  # learned, and checkpointed
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tiny_store, fgd, tmp_path, monkeypatch):
+    from training import losses
+
+    real = losses.bce_dice_loss
+    monkeypatch.setattr(losses, "bce_dice_loss", lambda *a, **k: real(*a, **k) * math.nan)
+    result = CliRunner().invoke(fgd, train_args(tiny_store, tmp_path / "run", "--max-steps", "3"))
+    assert result.exit_code == 1
+    assert "loss is nan at step 0" in result.output
+    assert "Traceback" not in result.output
+
+
+def _wait_for_checkpoint(proc: subprocess.Popen, ckpt: Path, min_step: int) -> int:
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ckpt.exists() and load_checkpoint(ckpt)["step"] >= min_step:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    return load_checkpoint(ckpt)["step"]
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_store, tmp_path):
+    def args(name: str) -> list[str]:
+        extra = ("--max-steps", "14", "--checkpoint-every", "2", "--val-every", "5")
+        return [*fgd_command(), *train_args(tiny_store, tmp_path / name, *extra)]
+
+    full = subprocess.Popen(args("full"), env=SUBPROCESS_ENV)
+    killed = subprocess.Popen(args("killed"), env=SUBPROCESS_ENV)
+    step = _wait_for_checkpoint(killed, tmp_path / "killed/checkpoints/last.pt", 4)
+    assert 4 <= step < 14
+    resume = [*fgd_command(), "train", "--out", str(tmp_path / "killed"), "--resume",
+              "--no-progress"]  # fmt: skip
+    subprocess.run(resume, env=SUBPROCESS_ENV, check=True, timeout=300)
+    assert full.wait(timeout=300) == 0
+
+    a = load_checkpoint(tmp_path / "full/checkpoints/last.pt")
+    b = load_checkpoint(tmp_path / "killed/checkpoints/last.pt")
+    assert a["step"] == b["step"] == 14
+    for key, value in a["model"].items():
+        torch.testing.assert_close(b["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    torch.testing.assert_close(b["loss"], a["loss"])
+    runs = [_read_metrics(tmp_path / name) for name in ("full", "killed")]
+    assert [r["step"] for r in runs[1]] == [r["step"] for r in runs[0]] == [5, 10, 14]
+    assert [r["mask_iou"] for r in runs[1]] == pytest.approx([r["mask_iou"] for r in runs[0]])
+
+
+def test_torchrun_two_processes_gloo(tiny_store, tmp_path):
+    out = tmp_path / "ddp"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--no-python", *fgd_command(),
+           *train_args(tiny_store, out, "--max-steps", "4", "--val-every", "2")]  # fmt: skip
+    done = subprocess.run(cmd, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = _read_metrics(out)
+    assert [r["step"] for r in records] == [2, 4]  # rank 0 alone writes
+    n_val = len(make_split(open_store(tiny_store).bg_ids, "scene", 0.1, 0).val)
+    assert all(r["n_samples"] == n_val for r in records)  # both ranks' parts, merged
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert (ckpt["world_size"], ckpt["step"]) == (2, 4)
+    assert done.stdout.count("mask_iou") == 1  # the final table, from rank 0 only
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _broken_store(tiny_store: str, tmp_path: Path) -> str:
+    copy = tmp_path / "broken.zarr"
+    shutil.copytree(tiny_store, copy)
+    shutil.rmtree(copy / "mask")
+    return str(copy)
+
+
+BAD_TRAIN = {
+    "missing store": (lambda s, t: ["--store", str(t / "nope.zarr")], "no such store"),
+    "not a store": (lambda s, t: ["--store", str(t)], "not"),
+    "store without arrays": (lambda s, t: ["--store", _broken_store(s, t)], "lacks the arrays"),
+    "unknown backbone": (lambda s, t: ["--backbone", "no_such_net"], "--backbone"),
+    "size zero": (lambda s, t: ["--size", "0"], "--size"),
+    "size negative": (lambda s, t: ["--size", "-32"], "--size"),
+    "size above the store": (lambda s, t: ["--size", "4096"], "--size"),
+    "batch size zero": (lambda s, t: ["--batch-size", "0"], "batch_size"),
+    "batch size above the split": (lambda s, t: ["--batch-size", "1000"], "--batch-size"),
+    "negative lr": (lambda s, t: ["--lr", "-0.1"], "lr"),
+    "epochs and max steps": (lambda s, t: ["--epochs", "1", "--max-steps", "3"], "not both"),
+    "unknown split": (lambda s, t: ["--split", "bogus"], "split"),
+    "unknown loss weighting": (lambda s, t: ["--loss-weighting", "magic"], "loss_weighting"),
+    "resume without checkpoint": (lambda s, t: ["--resume"], "--resume"),
+    "unknown config key": (lambda s, t: ["--config", _yaml(t, "batchsize: 3\n")], "batchsize"),
+}
+
+
+def _yaml(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def _assert_one_line_error(result, needle: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fgd: error:"), result.stderr
+    assert needle in lines[0]
+
+
+@pytest.mark.parametrize("case", list(BAD_TRAIN))
+def test_bad_train_input_is_one_line_exit_2(case, tiny_store, fgd, tmp_path):
+    make_args, needle = BAD_TRAIN[case]
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        fgd, [*train_args(tiny_store, out, "--max-steps", "2"), *make_args(tiny_store, tmp_path)]
+    )
+    _assert_one_line_error(result, needle)
+    assert not out.exists()  # nothing half-written
+
+
+def test_existing_run_needs_resume(trained_run, tiny_store, fgd):
+    result = CliRunner().invoke(fgd, train_args(tiny_store, trained_run, "--max-steps", "2"))
+    _assert_one_line_error(result, "use --resume or a new --out")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_device_without_cuda(tiny_store, fgd, tmp_path):
+    args = [*train_args(tiny_store, tmp_path / "run"), "--device", "cuda"]
+    _assert_one_line_error(CliRunner().invoke(fgd, args), "--device cuda")
+
+
+def _foreign_checkpoints(tmp_path: Path) -> dict[str, Path]:
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(4096))
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"fgd-checkpoint": 1, "obj": TrainConfig()}, pickled)  # refused by weights_only
+    return {"corrupt": corrupt, "foreign": foreign, "pickled": pickled,
+            "missing": tmp_path / "missing.pt"}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "foreign", "pickled", "missing"])
+def test_bad_checkpoint_is_one_line_exit_2(kind, tiny_store, fgd, tmp_path):
+    ckpt = _foreign_checkpoints(tmp_path)[kind]
+    result = CliRunner().invoke(
+        fgd, ["eval", "--store", tiny_store, "--checkpoint", str(ckpt), "--workers", "0"]
+    )
+    _assert_one_line_error(result, str(ckpt))
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--store", "none.zarr"], "no such store"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--split", "test"], "--split"),
+        (["--json", "no/such/dir/m.json"], "--json"),
+    ],
+)
+def test_bad_eval_input_is_one_line_exit_2(extra, needle, trained_run, tiny_store, fgd):
+    best = str(trained_run / "checkpoints" / "best.pt")
+    args = ["eval", "--store", tiny_store, "--checkpoint", best, "--workers", "0", *extra]
+    _assert_one_line_error(CliRunner().invoke(fgd, args), needle)

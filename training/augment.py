@@ -1,0 +1,245 @@
+"""Batch augmentation on the device (plain torch; the same code runs on the CPU).
+
+A batch arrives as the loader delivers it (uint8 NHWC images, uint8 mask, float32 depth) and
+leaves as normalised float NCHW tensors at the requested size:
+
+* **Geometry**, one affine map per sample applied identically to bg, fgbg, mask and depth:
+  horizontal flip, random resized crop (area fraction ``crop_scale``, aspect ``crop_ratio``) and a
+  small rotation, all sampled through one ``grid_sample`` that also resizes to the output size.
+  The crop is shrunk until the rotated crop lies inside the frame, so no pixel is ever sampled
+  from outside the image: depth never mixes with an invalid border and the mask never gains a
+  fake border. Images are sampled bilinearly (after an anti-aliased downscale when the store is
+  much larger than the output), the mask bilinearly then thresholded at 0.5, depth with nearest
+  neighbour (no flying pixels between the object and the background behind it).
+* **Colour**, on bg and fgbg with the *same* parameters, since they are two shots of one scene:
+  brightness, saturation and hue are one 3x3 colour matrix per sample (hue is a rotation about the
+  grey axis in YIQ space, which is linear, unlike an HSV round trip), then contrast about the mean
+  grey of bg. fgbg alone gets a further small brightness/contrast/saturation change
+  (``pair_jitter``): the light differs a little between the two shots. Then the same Gaussian
+  blur on both, and independent Gaussian noise (sensor noise differs between shots).
+
+Randomness comes from one integer seed per batch (:func:`batch_seed`), derived from
+``(seed, epoch, batch index, rank)``: a resumed run augments exactly as an uninterrupted one and
+the result does not depend on the number of loader workers. Parameters are drawn on the CPU
+(a few numbers per sample); the noise field is drawn on the device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from training.config import AugmentConfig
+
+_AUG_STREAM = 0xA06
+
+# RGB -> YIQ; hue rotates the (I, Q) plane, Y is the luma that saturation keeps.
+_RGB2YIQ = torch.tensor(
+    [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64
+)
+_YIQ2RGB = torch.linalg.inv(_RGB2YIQ)
+_LUMA = _RGB2YIQ[0]
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel mean/std (RGB, in [0, 1] units) subtracted from each image."""
+
+    bg_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    bg_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    fgbg_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    fgbg_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {k: list(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[float]]) -> Normalization:
+        return cls(**{k: tuple(float(x) for x in v) for k, v in data.items()})
+
+
+def batch_seed(seed: int, epoch: int, batch: int, rank: int = 0) -> int:
+    """The augmentation seed of one batch: a pure function of where it sits in the run."""
+    return int(np.random.SeedSequence([seed, _AUG_STREAM, epoch, batch, rank]).generate_state(1)[0])
+
+
+def prepare_batch(
+    batch: dict[str, torch.Tensor],
+    size: int,
+    norm: Normalization,
+    augment: AugmentConfig | None = None,
+    seed: int = 0,
+    channels_last: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Turn a loader batch (already on its device) into model inputs and targets.
+
+    Args:
+        batch: ``bg``/``fgbg`` (B, H, W, 3) uint8, ``mask`` (B, H, W) uint8 0/255, ``depth``
+            (B, H, W) float32 metres.
+        size: Output height and width.
+        norm: Image normalisation.
+        augment: Augmentation settings; None (or ``enabled: false``) only resizes.
+        seed: Per-batch seed (:func:`batch_seed`).
+        channels_last: Return the images in channels-last memory format.
+
+    Returns:
+        ``bg``, ``fgbg``: (B, 3, size, size) float32, normalised; ``mask``: (B, 1, size, size)
+        float32 in {0, 1}; ``depth``: (B, 1, size, size) float32 metres.
+    """
+    bg, fgbg = batch["bg"], batch["fgbg"]
+    n, h = bg.shape[0], bg.shape[1]
+    device = bg.device
+    aug = augment if augment is not None and augment.enabled else None
+    gen = torch.Generator().manual_seed(seed)
+
+    images = torch.cat([bg, fgbg]).permute(0, 3, 1, 2).float().div_(255)  # (2B, 3, H, W)
+    # Anti-aliased downscale to the resolution the smallest crop needs (the output size when
+    # not cropping); grid_sample then scales by at most 1 / sqrt(crop_scale[0]).
+    needed = math.ceil(size / math.sqrt(aug.crop_scale[0])) if aug else size
+    if h > needed:
+        images = F.interpolate(
+            images, size=(needed, needed), mode="bilinear", antialias=True, align_corners=False
+        )
+    mask = batch["mask"][:, None].float().div_(255)
+    depth = batch["depth"][:, None].float()
+
+    if aug is not None or h != size:
+        theta = _affine(n, aug, gen).to(device) if aug else _identity(n, device)
+        grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
+        images = F.grid_sample(
+            images,
+            torch.cat([grid, grid]),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        )
+        mask = F.grid_sample(
+            mask, grid, mode="bilinear", padding_mode="border", align_corners=False
+        )
+        mask = (mask > 0.5).float()
+        depth = F.grid_sample(
+            depth, grid, mode="nearest", padding_mode="border", align_corners=False
+        )
+
+    if aug is not None:
+        images = _photometric(images, n, aug, gen, seed)
+
+    mean = torch.tensor([norm.bg_mean, norm.fgbg_mean], device=device).repeat_interleave(n, 0)
+    std = torch.tensor([norm.bg_std, norm.fgbg_std], device=device).repeat_interleave(n, 0)
+    images = images.sub_(mean[..., None, None]).div_(std[..., None, None])
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    images = images.contiguous(memory_format=memory_format)
+    return {"bg": images[:n], "fgbg": images[n:], "mask": mask, "depth": depth}
+
+
+def _identity(n: int, device: torch.device) -> torch.Tensor:
+    return torch.eye(2, 3, device=device).expand(n, 2, 3)
+
+
+def _uniform(gen: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(n, generator=gen, dtype=torch.float64)
+
+
+def _affine(n: int, aug: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """(n, 2, 3) maps from output to input normalised coordinates (``affine_grid`` convention).
+
+    Output point ``p`` in [-1, 1]^2 samples input point ``c + R(angle) diag(sx, sy) F p``, where
+    ``F`` flips x, ``(sx, sy)`` are the crop's half-sides and ``c`` its centre. The rotated crop's
+    half-extent along x is ``sx|cos| + sy|sin|`` (along y likewise); both are scaled down to at
+    most 1 and the centre is drawn so that the crop stays inside [-1, 1]^2.
+    """
+    area = _uniform(gen, n, *aug.crop_scale)
+    log_ratio = _uniform(gen, n, math.log(aug.crop_ratio[0]), math.log(aug.crop_ratio[1]))
+    ratio = torch.exp(log_ratio)
+    sx, sy = torch.sqrt(area * ratio), torch.sqrt(area / ratio)
+    angle = torch.deg2rad(_uniform(gen, n, -aug.rotate_degrees, aug.rotate_degrees))
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    ex, ey = sx * cos.abs() + sy * sin.abs(), sx * sin.abs() + sy * cos.abs()
+    shrink = torch.clamp(torch.maximum(ex, ey), min=1.0)
+    sx, sy, ex, ey = sx / shrink, sy / shrink, ex / shrink, ey / shrink
+    cx = (1 - ex) * _uniform(gen, n, -1.0, 1.0)
+    cy = (1 - ey) * _uniform(gen, n, -1.0, 1.0)
+    flip = torch.where(torch.rand(n, generator=gen) < aug.hflip, -1.0, 1.0).double()
+    theta = torch.stack(
+        [
+            torch.stack([cos * sx * flip, -sin * sy, cx], dim=1),
+            torch.stack([sin * sx * flip, cos * sy, cy], dim=1),
+        ],
+        dim=1,
+    )
+    return theta.float()
+
+
+def _color_matrix(brightness: torch.Tensor, saturation: torch.Tensor, hue: torch.Tensor):
+    """(n, 3, 3) RGB matrices: brightness * hue rotation * saturation blend (all linear)."""
+    n = len(brightness)
+    luma = _LUMA.expand(n, 1, 3)
+    eye = torch.eye(3, dtype=torch.float64).expand(n, 3, 3)
+    s = saturation[:, None, None]
+    sat = s * eye + (1 - s) * torch.ones(n, 3, 1, dtype=torch.float64) @ luma
+    angle = 2 * math.pi * hue
+    rot = torch.zeros(n, 3, 3, dtype=torch.float64)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2] = torch.cos(angle), -torch.sin(angle)
+    rot[:, 2, 1], rot[:, 2, 2] = torch.sin(angle), torch.cos(angle)
+    hue_m = _YIQ2RGB @ rot @ _RGB2YIQ
+    return brightness[:, None, None] * hue_m @ sat
+
+
+def _photometric(
+    images: torch.Tensor, n: int, aug: AugmentConfig, gen: torch.Generator, seed: int
+) -> torch.Tensor:
+    """Colour jitter, blur and noise of the stacked (2n, 3, H, W) [bg; fgbg] images in [0, 1]."""
+    device = images.device
+    b = _uniform(gen, n, 1 - aug.brightness, 1 + aug.brightness)
+    c = _uniform(gen, n, 1 - aug.contrast, 1 + aug.contrast)
+    s = _uniform(gen, n, 1 - aug.saturation, 1 + aug.saturation)
+    h = _uniform(gen, n, -aug.hue, aug.hue)
+    pair = [_uniform(gen, n, 1 - aug.pair_jitter, 1 + aug.pair_jitter) for _ in range(3)]
+    matrix = torch.cat([_color_matrix(b, s, h), _color_matrix(b * pair[0], s * pair[2], h)])
+    contrast = torch.cat([c, c * pair[1]])
+    images = torch.einsum("bij,bjhw->bihw", matrix.float().to(device), images)
+    # Contrast pivots on the bg's mean grey for both shots, so that bg and fgbg get the very
+    # same affine colour map (the object in fgbg must not shift the pivot).
+    grey = (images[:n] * _LUMA.float().to(device)[:, None, None]).sum(1, keepdim=True)
+    grey = grey.mean((2, 3), keepdim=True).repeat(2, 1, 1, 1)
+    contrast = contrast.float().to(device)[:, None, None, None]
+    images = (images - grey).mul_(contrast).add_(grey).clamp_(0, 1)
+
+    # Which images get blur / noise is decided on the CPU: no device sync, indices copied once.
+    blurred = torch.cat([torch.rand(n, generator=gen) < aug.blur_p] * 2)
+    sigma = torch.cat([_uniform(gen, n, *aug.blur_sigma)] * 2)
+    if blurred.any():
+        idx = blurred.nonzero()[:, 0]
+        picked = _gaussian_blur(images[idx.to(device)], sigma[idx], aug.blur_sigma[1])
+        images = images.index_copy(0, idx.to(device), picked)
+
+    noisy = torch.cat([torch.rand(n, generator=gen) < aug.noise_p] * 2)
+    std = torch.cat([_uniform(gen, n, 0.0, aug.noise_std)] * 2)
+    if noisy.any():
+        idx = noisy.nonzero()[:, 0]
+        scale = std[idx].float().to(device)[:, None, None, None]
+        device_gen = torch.Generator(device).manual_seed(seed)
+        noise = torch.randn((len(idx), *images.shape[1:]), generator=device_gen, device=device)
+        picked = images[idx.to(device)].add_(noise.mul_(scale)).clamp_(0, 1)
+        images = images.index_copy(0, idx.to(device), picked)
+    return images
+
+
+def _gaussian_blur(images: torch.Tensor, sigma: torch.Tensor, sigma_max: float) -> torch.Tensor:
+    """Separable Gaussian blur with a per-image ``sigma``, reflect-padded."""
+    m, ch, hgt, wid = images.shape
+    radius = max(1, math.ceil(3 * sigma_max))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (x[None] / sigma[:, None]) ** 2)
+    kernel = (kernel / kernel.sum(1, keepdim=True)).float().to(images.device)  # (m, k)
+    kernel = kernel.repeat_interleave(ch, 0)  # one kernel per channel of each image
+    flat = images.reshape(1, m * ch, hgt, wid)
+    flat = F.pad(flat, (radius, radius, radius, radius), mode="reflect")
+    flat = F.conv2d(flat, kernel[:, None, None, :], groups=m * ch)
+    flat = F.conv2d(flat, kernel[:, None, :, None], groups=m * ch)
+    return flat.reshape(m, ch, hgt, wid)

@@ -1,0 +1,272 @@
+"""Training configuration: frozen dataclasses with YAML load/dump and validation.
+
+The resolved config is written to ``RUN_DIR/config.yaml`` and stored in every checkpoint, so a
+run (and ``fgd eval``) can be reproduced from it alone. Unknown keys and ill-typed values are
+:class:`~datagen.errors.InputError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from datagen.errors import InputError
+
+SPLITS = ("scene", "random")
+DEVICES = ("auto", "cpu", "cuda")
+LOSS_WEIGHTINGS = ("fixed", "uncertainty")
+AMP_MODES = ("auto", "bf16", "off")
+RESIZE_UNITS = ("epoch", "step")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation applied on the device to a batch (see :mod:`training.augment`).
+
+    Geometric transforms are shared by bg, fgbg, mask and depth; colour transforms are shared by
+    bg and fgbg, plus a small independent change of the fgbg shot (``pair_jitter``).
+    """
+
+    enabled: bool = True
+    hflip: float = 0.5
+    crop_scale: tuple[float, float] = (0.5, 1.0)  # area fraction kept by the random resized crop
+    crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio of the crop
+    rotate_degrees: float = 10.0
+    brightness: float = 0.25
+    contrast: float = 0.25
+    saturation: float = 0.25
+    hue: float = 0.04  # fraction of a full turn of the hue wheel
+    pair_jitter: float = 0.05  # extra brightness/contrast/saturation change of fgbg alone
+    blur_p: float = 0.2
+    blur_sigma: tuple[float, float] = (0.2, 1.2)  # in pixels of the output image
+    noise_p: float = 0.3
+    noise_std: float = 0.02  # in units of [0, 1] intensity; drawn per sample in [0, noise_std]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. ``fgd train`` flags override the YAML file."""
+
+    store: str = ""
+    out: str = ""
+    backbone: str = "resnet18"  # any timm model with features_only (training.models)
+    decoder: str = "shared"  # shared | separate (one decoder per head)
+    decoder_channels: int = 128
+    pretrained: str = ""  # local weights file of the 3-channel timm model; "" = random init
+    size: int = 0  # training/eval resolution; 0 = the store's image size
+    batch_size: int = 32
+    epochs: int = 10
+    max_steps: int = 0  # > 0: stop after this many optimizer steps (takes precedence over epochs)
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.01  # cosine decays to lr * min_lr_ratio
+    grad_clip: float = 1.0  # max global grad norm; 0 = off
+    amp: Literal["auto", "bf16", "off"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    channels_last: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    split: Literal["scene", "random"] = "scene"
+    val_fraction: float = 0.1
+    seed: int = 0
+    workers: int = 2
+    prefetch: int = 2  # windows queued per loader worker
+    shuffle_chunks: int = 4  # shuffle window, in store chunks (see training.data)
+    loss_weighting: Literal["fixed", "uncertainty"] = "uncertainty"
+    mask_weight: float = 1.0  # only for loss_weighting=fixed
+    depth_weight: float = 1.0
+    val_every: int = 0  # validate every N steps; 0 = at the end of every epoch
+    checkpoint_every: int = 500  # save last.pt every N steps (and at every validation, at the end)
+    log_every: int = 20
+    log_images: int = 4  # samples shown in the TensorBoard grid at every validation
+    resize_schedule: tuple[tuple[int, int], ...] = ()  # ((start, size), ...) progressive resizing
+    resize_unit: Literal["epoch", "step"] = "epoch"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (lists for tuples) that round-trips through YAML and ``torch.load``."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Build from a plain dict; unknown keys or wrongly typed values -> InputError."""
+        return _build(cls, data, source)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied (validated like a YAML file)."""
+        return self.from_dict({**self.to_dict(), **_plain(changes)}, "options")
+
+    def size_at(self, epoch: int, step: int) -> int:
+        """Training resolution at this point of the progressive-resizing schedule."""
+        now = epoch if self.resize_unit == "epoch" else step
+        size = self.size
+        for start, sz in sorted(self.resize_schedule):
+            if now >= start:
+                size = sz
+        return size
+
+    def __post_init__(self) -> None:
+        """Check ranges and choices: an invalid config cannot be built."""
+        _check(self.batch_size >= 1, "batch_size (--batch-size) must be >= 1", self.batch_size)
+        _check(self.size >= 0, "size (--size) must be positive", self.size)
+        _check(self.epochs >= 1, "epochs (--epochs) must be >= 1", self.epochs)
+        _check(self.max_steps >= 0, "max_steps (--max-steps) must be >= 1", self.max_steps)
+        _check(self.lr > 0, "lr (--lr) must be > 0", self.lr)
+        _check(self.weight_decay >= 0, "weight_decay must be >= 0", self.weight_decay)
+        _check(self.warmup_steps >= 0, "warmup_steps must be >= 0", self.warmup_steps)
+        _check(0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]", self.min_lr_ratio)
+        _check(self.grad_clip >= 0, "grad_clip must be >= 0", self.grad_clip)
+        _check(
+            0 < self.val_fraction < 1,
+            "val_fraction (--val-fraction) must be in (0, 1)",
+            self.val_fraction,
+        )
+        _check(self.workers >= 0, "workers (--workers) must be >= 0", self.workers)
+        _check(self.prefetch >= 1, "prefetch must be >= 1", self.prefetch)
+        _check(self.shuffle_chunks >= 1, "shuffle_chunks must be >= 1", self.shuffle_chunks)
+        _check(self.val_every >= 0, "val_every (--val-every) must be >= 0", self.val_every)
+        _check(
+            self.checkpoint_every >= 1,
+            "checkpoint_every (--checkpoint-every) must be >= 1",
+            self.checkpoint_every,
+        )
+        _check(self.log_every >= 1, "log_every must be >= 1", self.log_every)
+        _check(self.log_images >= 0, "log_images must be >= 0", self.log_images)
+        _check(self.mask_weight >= 0, "mask_weight must be >= 0", self.mask_weight)
+        _check(self.depth_weight >= 0, "depth_weight must be >= 0", self.depth_weight)
+        for name, choices in (
+            ("split", SPLITS),
+            ("device", DEVICES),
+            ("loss_weighting", LOSS_WEIGHTINGS),
+            ("amp", AMP_MODES),
+            ("resize_unit", RESIZE_UNITS),
+        ):
+            value = getattr(self, name)
+            _check(value in choices, f"{name} must be one of {', '.join(choices)}", value)
+        for start, sz in self.resize_schedule:
+            _check(
+                start >= 0 and sz >= 1,
+                "resize_schedule entries are (start >= 0, size >= 1)",
+                [start, sz],
+            )
+        a = self.augment
+        for name in ("hflip", "blur_p", "noise_p"):
+            _check(
+                0 <= getattr(a, name) <= 1, f"augment.{name} must be in [0, 1]", getattr(a, name)
+            )
+        _check(
+            0 < a.crop_scale[0] <= a.crop_scale[1] <= 1,
+            "augment.crop_scale must be 0 < lo <= hi <= 1",
+            list(a.crop_scale),
+        )
+        _check(
+            0 < a.crop_ratio[0] <= a.crop_ratio[1],
+            "augment.crop_ratio must be 0 < lo <= hi",
+            list(a.crop_ratio),
+        )
+        _check(
+            0 < a.blur_sigma[0] <= a.blur_sigma[1],
+            "augment.blur_sigma must be 0 < lo <= hi",
+            list(a.blur_sigma),
+        )
+        for name in (
+            "rotate_degrees",
+            "brightness",
+            "contrast",
+            "saturation",
+            "hue",
+            "pair_jitter",
+            "noise_std",
+        ):
+            _check(getattr(a, name) >= 0, f"augment.{name} must be >= 0", getattr(a, name))
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict (validated later by :meth:`TrainConfig.from_dict`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"config file {path} is not valid YAML: {reason}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"config file {path} must hold a mapping of option: value")
+    return data
+
+
+def dump_yaml(cfg: TrainConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def _check(ok: bool, message: str, value: Any) -> None:
+    if not ok:
+        raise InputError(f"{message}, got {value!r}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+    kwargs = {k: _convert(hints[k], v, f"{where}: {k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    """Coerce a YAML value to the annotated type, or raise InputError naming the key."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise InputError(
+                f"{where} must be one of {', '.join(map(str, choices))}, got {value!r}"
+            )
+        return value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise InputError(f"{where} must be a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, where) for v in value)
+        if len(value) != len(args):
+            raise InputError(f"{where} must have {len(args)} entries, got {value!r}")
+        return tuple(_convert(a, v, where) for a, v in zip(args, value, strict=True))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise InputError(f"{where} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"{where} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise InputError(f"{where} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported annotation {tp}")

@@ -1,0 +1,227 @@
+"""The dual-head network: timm encoder on the stacked (bg, fg_bg) pair, U-Net decoder(s), 2 heads.
+
+``build_model(ModelConfig(...))`` is the one factory. The encoder is any timm model that supports
+``features_only``; the decoder is sized from its ``feature_info`` (channels and reductions), so
+swapping the backbone needs no other change.
+
+Outputs of :meth:`DualHeadNet.forward`, both ``(B, 1, H, W)`` at the input resolution:
+
+- ``mask_logits``: foreground logits (apply ``sigmoid`` / threshold at 0 for a mask).
+- ``depth``: depth of the fg_bg image in the normalised target space of
+  :func:`training.losses.depth_to_target` (``[0, 1]``, log-depth; invert with
+  :func:`training.losses.target_to_depth`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from datagen.errors import InputError
+
+# benchmarks/backbones.py on the 2-core dev CPU, batch 32 at 96 px, whole model forward+backward
+# (see the table in the module docstring there): the fastest backbone that still has a
+# 5-level stride-2..32 pyramid and enough capacity.
+DEFAULT_BACKBONE = "resnet18"
+IN_CHANS = 6  # bg RGB + fg_bg RGB, stacked on the channel axis
+MIN_DECODER_CHANNELS = 16
+FULL_RES_CHANNELS = 8  # the stride-1 stage: full-resolution convs dominate the CPU cost
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network (stored in checkpoints via :meth:`to_dict`).
+
+    Attributes:
+        backbone: timm model name; must support ``features_only``.
+        decoder: ``"shared"``: one decoder feeds both heads; ``"separate"``: one decoder per head.
+        decoder_channels: width of the coarsest decoder stage; each finer stage halves it
+            (never below 16), like segmentation_models_pytorch's ``(256, 128, 64, 32, 16)``.
+        pretrained_path: local weights file of the 3-channel timm model (``.pth``/``.safetensors``,
+            loaded with ``weights_only=True``); ``None`` means random init. Nothing downloads.
+        out_indices: timm ``out_indices`` (which encoder stages feed the decoder); ``None`` = all.
+    """
+
+    backbone: str = DEFAULT_BACKBONE
+    decoder: Literal["shared", "separate"] = "shared"
+    decoder_channels: int = 128
+    pretrained_path: str | None = None
+    out_indices: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.decoder not in ("shared", "separate"):
+            raise InputError(f"--decoder {self.decoder!r}: must be 'shared' or 'separate'")
+        if not isinstance(self.decoder_channels, int) or self.decoder_channels < 1:
+            raise InputError(
+                f"--decoder-channels {self.decoder_channels!r}: must be a positive integer"
+            )
+        if self.out_indices is not None:
+            object.__setattr__(self, "out_indices", tuple(self.out_indices))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists)."""
+        d = asdict(self)
+        if self.out_indices is not None:
+            d["out_indices"] = list(self.out_indices)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an :class:`InputError`."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise InputError(f"model config: unknown field(s) {sorted(unknown)}")
+        return cls(**d)
+
+
+def create_encoder(cfg: ModelConfig) -> nn.Module:
+    """``timm.create_model(backbone, features_only=True, in_chans=6)``, optionally local weights.
+
+    Local weights are a 3-channel state dict; timm inflates the stem to 6 channels by repeating
+    the RGB filters for both images and scaling by 3/6 (so a bg == fg_bg pair gives the
+    pretrained activations), and drops the classifier.
+    """
+    if not timm.is_model(cfg.backbone):
+        raise InputError(
+            f"--backbone {cfg.backbone!r}: unknown timm model (see timm.list_models())"
+        )
+    kwargs: dict[str, Any] = {"features_only": True, "in_chans": IN_CHANS}
+    if cfg.out_indices is not None:
+        kwargs["out_indices"] = cfg.out_indices
+    if cfg.pretrained_path is not None:
+        kwargs["pretrained"] = True
+        kwargs["pretrained_cfg_overlay"] = {
+            "state_dict": _read_weights(cfg.pretrained_path),
+            "source": "timm",  # never the hub: the state dict above is the only source
+        }
+    try:
+        return timm.create_model(cfg.backbone, **kwargs)
+    except Exception as e:  # timm raises many types; the name and file are user input
+        weights = f" with --pretrained {cfg.pretrained_path!r}" if cfg.pretrained_path else ""
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputError(
+            f"--backbone {cfg.backbone!r}{weights}: timm cannot build it as a "
+            f"{IN_CHANS}-channel features_only encoder ({reason})"
+        ) from e
+
+
+def _read_weights(path: str) -> dict[str, Tensor]:
+    if not os.path.isfile(path):
+        raise InputError(f"--pretrained {path!r}: no such file")
+    try:
+        return timm.models.load_state_dict(path, weights_only=True)
+    except Exception as e:  # unpickling refused, corrupt file, not a state dict ...
+        raise InputError(f"--pretrained {path!r}: not a readable weights file ({e})") from e
+
+
+class ConvBnAct(nn.Sequential):
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_ch),
+            nn.ReLU(inplace=True),
+        )
+
+
+class DecoderBlock(nn.Module):
+    """Upsample ``x`` to the skip's size, concatenate, ``n_convs`` 3x3 conv-BN-ReLU."""
+
+    def __init__(self, in_ch: int, skip_ch: int, out_ch: int, n_convs: int = 2) -> None:
+        super().__init__()
+        convs = [ConvBnAct(in_ch + skip_ch, out_ch)]
+        convs += [ConvBnAct(out_ch, out_ch) for _ in range(n_convs - 1)]
+        self.conv = nn.Sequential(*convs)
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        if x.shape[-2:] != skip.shape[-2:]:
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv(torch.cat([x, skip], dim=1))
+
+
+class UNetDecoder(nn.Module):
+    """U-Net decoder over an encoder pyramid plus a full-resolution skip from the input itself.
+
+    Stages run deepest-first over the encoder features (ordered shallow to deep as timm returns
+    them), then one last stage fuses a light conv of the 6-channel input at stride 1, which keeps
+    mask edges sharp at small image sizes. A stage whose skip has reduction ``r`` has
+    ``max(16, channels * r / r_top)`` channels, ``r_top`` being the first skip's reduction; the
+    stride-1 stage is a single conv of 8 channels, as full-resolution convs dominate the CPU cost
+    (at 96 px with two 16-channel convs there, they were over half the decoder's FLOPs).
+    """
+
+    def __init__(self, enc_channels: list[int], enc_reductions: list[int], channels: int) -> None:
+        super().__init__()
+        skips = list(zip(enc_channels, enc_reductions, strict=True))[::-1][1:]
+        r_top = skips[0][1] if skips else enc_reductions[-1]
+
+        def width(r: int) -> int:
+            return max(MIN_DECODER_CHANNELS, channels * r // r_top)
+
+        self.input_stem = ConvBnAct(IN_CHANS, FULL_RES_CHANNELS)
+        blocks, in_ch = [], enc_channels[-1]
+        for skip_ch, r in skips:
+            blocks.append(DecoderBlock(in_ch, skip_ch, width(r)))
+            in_ch = width(r)
+        blocks.append(DecoderBlock(in_ch, FULL_RES_CHANNELS, FULL_RES_CHANNELS, n_convs=1))
+        self.blocks = nn.ModuleList(blocks)
+        self.out_channels = FULL_RES_CHANNELS
+
+    def forward(self, features: list[Tensor], x: Tensor) -> Tensor:
+        skips = [*features[::-1][1:], self.input_stem(x)]
+        y = features[-1]
+        for block, skip in zip(self.blocks, skips, strict=True):
+            y = block(y, skip)
+        return y
+
+
+class DualHeadNet(nn.Module):
+    """timm encoder on ``cat(bg, fgbg)`` -> decoder(s) -> mask logits and normalised depth."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = create_encoder(cfg)
+        info = self.encoder.feature_info
+        self.stride = max(info.reduction())
+        self._nhwc = getattr(self.encoder, "output_fmt", "NCHW") == "NHWC"
+        n_decoders = 1 if cfg.decoder == "shared" else 2
+        self.decoders = nn.ModuleList(
+            UNetDecoder(info.channels(), info.reduction(), cfg.decoder_channels)
+            for _ in range(n_decoders)
+        )
+        out_ch = self.decoders[0].out_channels
+        self.mask_head = nn.Conv2d(out_ch, 1, 1)
+        self.depth_head = nn.Conv2d(out_ch, 1, 1)
+
+    def forward(self, bg: Tensor, fgbg: Tensor) -> dict[str, Tensor]:
+        """Args: ``bg``, ``fgbg``: ``(B, 3, H, W)`` float, normalised by the caller; any H, W.
+
+        Inputs are padded (replicate, bottom/right) to a multiple of the encoder's total stride
+        and the outputs cropped back, so both outputs are ``(B, 1, H, W)``.
+        """
+        h, w = bg.shape[-2:]
+        pad_h, pad_w = (math.ceil(n / self.stride) * self.stride - n for n in (h, w))
+        x = torch.cat([bg, fgbg], dim=1)
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        features = self.encoder(x)
+        if self._nhwc:
+            features = [f.permute(0, 3, 1, 2) for f in features]
+        mask_feat = self.decoders[0](features, x)
+        depth_feat = self.decoders[-1](features, x) if len(self.decoders) > 1 else mask_feat
+        return {
+            "mask_logits": self.mask_head(mask_feat)[..., :h, :w],
+            "depth": torch.sigmoid(self.depth_head(depth_feat))[..., :h, :w],
+        }
+
+
+def build_model(cfg: ModelConfig) -> DualHeadNet:
+    """The factory: ``build_model(ModelConfig(backbone="resnet18"))``. Bad config -> InputError."""
+    return DualHeadNet(cfg)

@@ -1,0 +1,285 @@
+"""Run a trained checkpoint on a user's own (bg, fg_bg) photo pairs of any size and aspect.
+
+Each pair is letterboxed to the model's square input (scaled to fit, keeping its aspect, and
+padded; see :class:`training.visualize.Letterbox`), and the outputs are cropped back to the
+picture area and resized to the original size.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from datagen.assets import IMAGE_SUFFIXES
+from datagen.errors import InputError
+from training.augment import prepare_batch
+from training.evaluate import (
+    EvalSetup,
+    LoadedModel,
+    load_checkpoint,
+    model_from_checkpoint,
+    predict,
+    resolve_device,
+    to_device,
+)
+from training.losses import target_to_depth
+from training.visualize import (
+    Letterbox,
+    colorize_depth,
+    depth_range,
+    outline_overlay,
+    write_depth_png,
+    write_png,
+)
+
+__all__ = [
+    "PairJob",
+    "Predictor",
+    "load_pair",
+    "pairs_from_csv",
+    "pairs_from_dirs",
+    "predict_pairs",
+    "read_image",
+    "write_prediction",
+]
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A checkpoint's network ready to run, with the input size and normalisation it was trained
+    with (see :func:`training.evaluate.model_from_checkpoint`)."""
+
+    loaded: LoadedModel
+    setup: EvalSetup
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto") -> Predictor:
+        """Load ``path`` onto ``device`` ("auto", "cpu" or "cuda"); bad file -> InputError."""
+        ckpt = load_checkpoint(path)
+        dev = resolve_device(device)
+        loaded = model_from_checkpoint(ckpt, dev, str(path))
+        cfg = loaded.train_config
+        size = cfg.size or int(ckpt.get("store", {}).get("size", 0))
+        if size < 1:
+            raise InputError(f"checkpoint {path} does not record the image size it was trained at")
+        setup = EvalSetup(
+            size=size,
+            norm=loaded.normalization,
+            depth_max=loaded.depth_max,
+            device=dev,
+            amp=cfg.amp,
+            channels_last=cfg.channels_last and dev.type == "cuda",
+        )
+        if setup.channels_last:
+            loaded.model.to(memory_format=torch.channels_last)
+        return cls(loaded, setup)
+
+    @property
+    def size(self) -> int:
+        """Edge of the square model input, in pixels."""
+        return self.setup.size
+
+    @property
+    def depth_max(self) -> float:
+        """Far clip of predicted depth, in metres."""
+        return self.setup.depth_max
+
+    @torch.no_grad()
+    def run(self, bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mask probability and depth (metres) of square pairs, each (B, H, W), at their size.
+
+        Args:
+            bg, fgbg: (B, S, S, 3) uint8 RGB; resized to the model size and back when S differs.
+        """
+        n, s = bg.shape[:2]
+        batch = to_device(
+            {
+                "bg": torch.from_numpy(np.ascontiguousarray(bg)),
+                "fgbg": torch.from_numpy(np.ascontiguousarray(fgbg)),
+                "mask": torch.zeros((n, s, s), dtype=torch.uint8),
+                "depth": torch.ones((n, s, s), dtype=torch.float32),
+            },
+            self.setup.device,
+        )
+        inputs = prepare_batch(
+            batch, self.size, self.setup.norm, channels_last=self.setup.channels_last
+        )
+        out = predict(self.loaded.model, inputs, self.setup)
+        prob = torch.sigmoid(out["mask_logits"])
+        depth = target_to_depth(out["depth"], self.depth_max)
+        if s != self.size:
+            prob = F.interpolate(prob, size=(s, s), mode="bilinear", align_corners=False)
+            depth = F.interpolate(depth, size=(s, s), mode="bilinear", align_corners=False)
+        return prob[:, 0].cpu().numpy(), depth[:, 0].cpu().numpy()
+
+    def run_pairs(
+        self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Mask probability and depth of (bg, fgbg) pairs of any size, each at its pair's size.
+
+        Every pair is letterboxed to the model size; the padding is the normalisation mean, so it
+        is (to rounding) zero in the normalised input of both images.
+        """
+        norm = self.setup.norm
+        pad_bg, pad_fgbg = _mean_u8(norm.bg_mean), _mean_u8(norm.fgbg_mean)
+        boxes = [Letterbox(*fgbg.shape[:2], self.size) for _, fgbg in pairs]
+        bg = np.stack([box.apply(b, pad_bg) for box, (b, _) in zip(boxes, pairs, strict=True)])
+        fgbg = np.stack([box.apply(f, pad_fgbg) for box, (_, f) in zip(boxes, pairs, strict=True)])
+        prob, depth = self.run(bg, fgbg)
+        return [
+            (box.invert(p), box.invert(d)) for box, p, d in zip(boxes, prob, depth, strict=True)
+        ]
+
+
+def _mean_u8(mean: Sequence[float]) -> tuple[int, ...]:
+    return tuple(round(255 * m) for m in mean)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """One photo pair to predict and the folder its outputs go to."""
+
+    bg: Path
+    fgbg: Path
+    out: Path
+
+
+def read_image(path: Path, what: str) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB (EXIF orientation applied); InputError if missing
+    or not an image."""
+    if not path.is_file():
+        raise InputError(f"{what} {path}: no such file")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{what} {path}: not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def load_pair(job: PairJob, resize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Read a pair; a bg of another size than its fg_bg is resized to it with ``resize``, else
+    it is an InputError."""
+    bg, fgbg = read_image(job.bg, "bg"), read_image(job.fgbg, "fg_bg")
+    if bg.shape != fgbg.shape:
+        h, w = fgbg.shape[:2]
+        if not resize:
+            raise InputError(
+                f"bg {job.bg} is {bg.shape[1]}x{bg.shape[0]} but fg_bg {job.fgbg} is {w}x{h}: "
+                "the photos must be the same size (--resize scales bg to fg_bg's size)"
+            )
+        shrinking = h * w < bg.shape[0] * bg.shape[1]
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return bg, fgbg
+
+
+def pairs_from_csv(csv_path: Path, out_dir: Path) -> list[PairJob]:
+    """Pairs listed one per line as ``bg,fgbg`` (an optional ``bg,fgbg`` header is skipped;
+    relative paths are relative to the CSV file). Outputs go to ``out_dir/<fg_bg stem>``."""
+    if not csv_path.is_file():
+        raise InputError(f"--pairs {csv_path}: no such file")
+    jobs: list[PairJob] = []
+    with open(csv_path, newline="") as fh:
+        for line, row in enumerate(csv.reader(fh), start=1):
+            cells = [c.strip() for c in row]
+            if not any(cells) or (line == 1 and [c.lower() for c in cells] == ["bg", "fgbg"]):
+                continue
+            if len(cells) != 2 or not all(cells):
+                raise InputError(f"--pairs {csv_path} line {line}: expected 'bg,fgbg', got {row}")
+            bg, fgbg = (csv_path.parent / c for c in cells)
+            jobs.append(PairJob(bg, fgbg, out_dir / fgbg.stem))
+    if not jobs:
+        raise InputError(f"--pairs {csv_path}: lists no pairs")
+    return _checked(jobs, f"--pairs {csv_path}")
+
+
+def pairs_from_dirs(bg_dir: Path, fgbg_dir: Path, out_dir: Path) -> list[PairJob]:
+    """Files of ``bg_dir`` and ``fgbg_dir`` paired by name (without extension); every file
+    must have its partner. Outputs go to ``out_dir/<name>``."""
+    stems = {}
+    for option, folder in (("--bg-dir", bg_dir), ("--fgbg-dir", fgbg_dir)):
+        if not folder.is_dir():
+            raise InputError(f"{option} {folder}: no such folder")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        by_stem = {p.stem: p for p in files}
+        if len(by_stem) < len(files):
+            twin = next(p for p in files if by_stem[p.stem] != p)
+            raise InputError(f"{option} {folder}: two images named {twin.stem!r}")
+        stems[option] = by_stem
+    bgs, fgbgs = stems["--bg-dir"], stems["--fgbg-dir"]
+    for option, mine, other, folder in (
+        ("--bg-dir", bgs, fgbgs, fgbg_dir),
+        ("--fgbg-dir", fgbgs, bgs, bg_dir),
+    ):
+        alone = sorted(set(mine) - set(other))
+        if alone:
+            raise InputError(
+                f"{option}: {len(alone)} image(s) have no partner of the same name in {folder} "
+                f"(first: {mine[alone[0]].name})"
+            )
+    if not bgs:
+        raise InputError(f"--bg-dir {bg_dir}: holds no images")
+    return [PairJob(bgs[s], fgbgs[s], out_dir / s) for s in sorted(bgs)]
+
+
+def _checked(jobs: list[PairJob], where: str) -> list[PairJob]:
+    """Refuse lists whose outputs would overwrite each other."""
+    seen: dict[Path, PairJob] = {}
+    for job in jobs:
+        if job.out in seen:
+            raise InputError(
+                f"{where}: {seen[job.out].fgbg} and {job.fgbg} would both write to {job.out}"
+            )
+        seen[job.out] = job
+    return jobs
+
+
+def write_prediction(
+    out_dir: Path, fgbg: np.ndarray, prob: np.ndarray, depth: np.ndarray, depth_max: float
+) -> None:
+    """Write ``mask.png`` (0/255), ``depth.png`` (16-bit) + ``depth.json`` (its scale),
+    ``depth_color.png`` and ``overlay.png`` (mask outline on the fg_bg photo) into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mask = np.where(prob >= 0.5, 255, 0).astype(np.uint8)
+    write_png(out_dir / "mask.png", mask)
+    write_depth_png(out_dir / "depth.png", depth, depth_max)
+    write_png(out_dir / "depth_color.png", colorize_depth(depth, *depth_range(depth)))
+    write_png(out_dir / "overlay.png", outline_overlay(fgbg, mask))
+
+
+def predict_pairs(
+    predictor: Predictor,
+    jobs: Sequence[PairJob],
+    *,
+    resize: bool = False,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> None:
+    """Predict every pair of ``jobs`` and write its outputs (:func:`write_prediction`).
+
+    Pairs run ``batch_size`` at a time (all are letterboxed to the model size). A missing or bad
+    image stops the run with an InputError naming it; folders of earlier pairs are complete.
+    """
+    for job in jobs:  # fail on a typo before anything is written
+        for what, path in (("bg", job.bg), ("fg_bg", job.fgbg)):
+            if not path.is_file():
+                raise InputError(f"{what} {path}: no such file")
+    with tqdm(total=len(jobs), desc="predict", unit="pair", disable=not progress) as bar:
+        for start in range(0, len(jobs), batch_size):
+            part = jobs[start : start + batch_size]
+            pairs = [load_pair(job, resize) for job in part]
+            for job, (_, fgbg), (prob, depth) in zip(
+                part, pairs, predictor.run_pairs(pairs), strict=True
+            ):
+                write_prediction(job.out, fgbg, prob, depth, predictor.depth_max)
+                bar.update()
