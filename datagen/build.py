@@ -308,7 +308,7 @@ class _ShardContext:
 
 @lru_cache(maxsize=2)
 def _shard_context(store_path: str, stamp: int) -> _ShardContext:
-    """Per-process cache of what every shard of a store needs (`stamp`: its metadata's mtime)."""
+    """Per-process cache of what every shard of a store needs (`stamp`: see :func:`_stamp`)."""
     cv2.setNumThreads(1)
     group = storage_at(store_path).open_group(mode="r+")
     attrs = group.attrs.asdict()

@@ -63,6 +63,11 @@ def dask_runner(target: DaskTarget, in_process: bool) -> Iterator[ShardRunner]:
     `in_process` (a ``memory://`` store) runs a LocalCluster's workers as threads of this
     process, and refuses a scheduler address, whose workers could not reach the store.
     """
+    if in_process and target.address is not None:
+        raise InputError(
+            f"--dask {target.address}: a memory:// store lives in this process only, where "
+            "the cluster's workers cannot reach it (use --dask local:N)"
+        )
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -79,11 +84,6 @@ def dask_runner(target: DaskTarget, in_process: bool) -> Iterator[ShardRunner]:
         ):
             yield partial(_run, client)
         return
-    if in_process:
-        raise InputError(
-            f"--dask {target.address}: a memory:// store lives in this process only, where "
-            "the cluster's workers cannot reach it (use --dask local:N)"
-        )
     try:
         client = Client(target.address, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as error:

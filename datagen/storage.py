@@ -116,7 +116,11 @@ class Storage(ABC):
 
     @abstractmethod
     def occupied(self) -> bool:
-        """Whether anything is at the location (an empty folder is not)."""
+        """Whether anything is at the location (an empty folder is not).
+
+        Raises:
+            InputError: The location cannot be reached (no credentials, no permission).
+        """
 
     @abstractmethod
     def write_problem(self) -> str | None:
@@ -242,7 +246,12 @@ class FsspecStorage(Storage):
             return 0
 
     def occupied(self) -> bool:
-        return bool(self.keys(""))
+        try:  # the first request to the backend: its errors (no credentials...) differ in type
+            return bool(self.keys(""))
+        except Exception as error:
+            raise InputError(
+                f"{self.name}: cannot reach it ({type(error).__name__}: {error})"
+            ) from None
 
     def write_problem(self) -> str | None:
         probe = self._path(f".fgd-write-probe-{uuid.uuid4().hex}")

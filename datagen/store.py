@@ -46,7 +46,12 @@ class FgdStore:
         path = self.path
         storage = storage_at(path)
         if not storage.occupied():
-            raise InputError(f"{path}: no such store")
+            empty_folder = "://" not in path and Path(path).is_dir()
+            raise InputError(
+                f"{path}: not an fgd store (an empty folder)"
+                if empty_folder
+                else f"{path}: no such store"
+            )
         try:
             group = storage.open_group(mode="r")
         except (FileNotFoundError, ValueError, KeyError, TypeError) as error:
