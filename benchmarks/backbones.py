@@ -1,8 +1,9 @@
 """Forward+backward speed of the whole DualHeadNet per timm backbone, on this machine's CPU.
 
 Used to pick ``training.models.DEFAULT_BACKBONE`` (a ~15 min CPU training at 96 px). Prints a
-markdown table per backbone: parameters, forward+backward GFLOP per batch (counted, so immune to
-other load), wall and process-CPU milliseconds per batch (best of ``--iters``: on a shared
+markdown table per backbone: parameters, forward GFLOP per batch (counted, so immune to other
+load; backward is left out because torch's counter books grouped convolutions' backward as
+dense ones), wall and process-CPU milliseconds per batch (best of ``--iters``: on a shared
 machine the minimum is the least disturbed run; with ``--threads 1`` the CPU time is close to the
 work itself even under contention), and training samples/s from the wall time.
 
@@ -46,14 +47,14 @@ def step(model: torch.nn.Module, bg: torch.Tensor, fgbg: torch.Tensor) -> None:
 def measure(
     model: torch.nn.Module, batch: int, size: int, iters: int, warmup: int, channels_last: bool
 ) -> tuple[float, float, float]:
-    """(GFLOP, best wall ms, best process-CPU ms) of one forward+backward pass."""
+    """(forward GFLOP, best wall ms, best process-CPU ms) of one forward+backward pass."""
     model.train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model.to(memory_format=fmt)
     bg, fgbg = (x.contiguous(memory_format=fmt) for x in torch.randn(2, batch, 3, size, size))
     counter = FlopCounterMode(display=False)
-    with counter:
-        step(model, bg, fgbg)
+    with counter, torch.no_grad():
+        model(bg, fgbg)
     wall, cpu = [], []
     for i in range(warmup + iters):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -85,7 +86,7 @@ def main() -> None:
         f"{'channels-last' if args.channels_last else 'NCHW'}, best of {args.iters}, "
         f"{torch.get_num_threads()} threads, torch {torch.__version__}\n"
     )
-    print("| backbone | params (M) | GFLOP/batch | wall ms/batch | CPU ms/batch | samples/s |")
+    print("| backbone | params (M) | fwd GFLOP/batch | wall ms/batch | CPU ms/batch | samples/s |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in args.backbones:
         cfg = ModelConfig(

@@ -25,11 +25,11 @@ from typing import Any, Literal
 import click
 import h5py
 import numpy as np
-import zarr
 from tqdm import tqdm
 
 from datagen import schema
 from datagen.errors import InputError
+from datagen.storage import storage_at
 from datagen.store import FgdStore, open_store
 
 #: Version of the HDF5 layout below (root attribute ``fgd_hdf5_version``).
@@ -86,7 +86,7 @@ def _create_layout(f: h5py.File, ds: FgdStore, compression: Compression) -> None
     f.create_dataset("fg_names", data=np.array(ds.fg_names, dtype=object), dtype=string)
 
     placement = f.create_group("placement")
-    records_f = zarr.open_group(ds.path, mode="r")["records_f"][...]
+    records_f = storage_at(ds.path).open_group(mode="r")["records_f"][...]
     for columns, table in (
         (schema.RECORD_COLUMNS, ds.records),
         (schema.RECORD_F_COLUMNS, records_f),

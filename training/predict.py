@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,19 +268,28 @@ def predict_pairs(
 ) -> None:
     """Predict every pair of ``jobs`` and write its outputs (:func:`write_prediction`).
 
-    Pairs run ``batch_size`` at a time (all are letterboxed to the model size). A missing or bad
-    image stops the run with an InputError naming it; folders of earlier pairs are complete.
+    Pairs run ``batch_size`` at a time (all are letterboxed to the model size); images are
+    decoded and encoded by a thread pool (OpenCV releases the GIL). A missing or bad image stops
+    the run with an InputError naming it; folders of earlier pairs are complete.
     """
     for job in jobs:  # fail on a typo before anything is written
         for what, path in (("bg", job.bg), ("fg_bg", job.fgbg)):
             if not path.is_file():
                 raise InputError(f"{what} {path}: no such file")
-    with tqdm(total=len(jobs), desc="predict", unit="pair", disable=not progress) as bar:
+    threads = min(8, os.cpu_count() or 1)
+    with (
+        ThreadPoolExecutor(threads) as pool,
+        tqdm(total=len(jobs), desc="predict", unit="pair", disable=not progress) as bar,
+    ):
         for start in range(0, len(jobs), batch_size):
             part = jobs[start : start + batch_size]
-            pairs = [load_pair(job, resize) for job in part]
-            for job, (_, fgbg), (prob, depth) in zip(
-                part, pairs, predictor.run_pairs(pairs), strict=True
-            ):
-                write_prediction(job.out, fgbg, prob, depth, predictor.depth_max)
+            pairs = list(pool.map(lambda job: load_pair(job, resize), part))
+            writes = [
+                pool.submit(write_prediction, job.out, fgbg, prob, depth, predictor.depth_max)
+                for job, (_, fgbg), (prob, depth) in zip(
+                    part, pairs, predictor.run_pairs(pairs), strict=True
+                )
+            ]
+            for write in writes:
+                write.result()
                 bar.update()
