@@ -71,10 +71,9 @@ def normalization_from_store(attrs: dict[str, Any]) -> Normalization:
     stats = attrs.get("stats") or {}
     try:
         values = {}
-        for image in ("bg", "fgbg"):
-            for what in ("mean", "std"):
-                v = np.asarray(stats[image][what], dtype=np.float64).reshape(3)
-                values[f"{image}_{what}"] = tuple(float(x) for x in (v / 255 if v.max() > 1 else v))
+        for key in ("bg_mean", "bg_std", "fgbg_mean", "fgbg_std"):
+            v = np.asarray(stats[key], dtype=np.float64).reshape(3)
+            values[key] = tuple(float(x) for x in v)
         return Normalization(**values)
     except (KeyError, TypeError, ValueError):
         return Normalization()
