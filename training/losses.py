@@ -33,6 +33,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 DEPTH_RANGE = 100.0  # d_max / nearest depth the target space represents
+# DenseDepth weighs L1 by 0.1, but its L1 is taken on depths of 10..1000 units, where it is large;
+# on our [0, 1] target it would be negligible next to SSIM. With 1.0, 300 steps of a 96 px run
+# (mobilenetv3_small_100, held-out scenes) reached train L1 0.093 instead of 0.140 and val delta1
+# 0.25 instead of 0.18, at the same mask IoU (0.89 vs 0.90).
+W_L1 = 1.0
 
 
 def depth_to_target(depth_m: Tensor, depth_max: float) -> Tensor:
@@ -128,14 +133,14 @@ def _weigh(terms: dict[str, Tensor], w_l1: float, w_ssim: float, w_grad: float) 
 def depth_loss(
     pred: Tensor,
     target: Tensor,
-    w_l1: float = 0.1,
+    w_l1: float = W_L1,
     w_ssim: float = 1.0,
     w_grad: float = 1.0,
     window_size: int = 7,
 ) -> Tensor:
     r"""DenseDepth's loss (Alhashim & Wonka 2018) in target space:
     :math:`L = w_{l1} L_{l1} + w_{ssim} L_{ssim} + w_{grad} L_{grad}`
-    (terms as in :func:`depth_loss_terms`; default weights 0.1, 1, 1 as in the paper)."""
+    (terms as in :func:`depth_loss_terms`; default weights :data:`W_L1`, 1, 1)."""
     return _weigh(depth_loss_terms(pred, target, window_size), w_l1, w_ssim, w_grad)
 
 
@@ -143,7 +148,7 @@ class DepthLoss(nn.Module):
     """Module form of :func:`depth_loss`."""
 
     def __init__(
-        self, w_l1: float = 0.1, w_ssim: float = 1.0, w_grad: float = 1.0, window_size: int = 7
+        self, w_l1: float = W_L1, w_ssim: float = 1.0, w_grad: float = 1.0, window_size: int = 7
     ) -> None:
         super().__init__()
         self.w_l1, self.w_ssim, self.w_grad = w_l1, w_ssim, w_grad
@@ -216,7 +221,7 @@ class DualTaskLoss(nn.Module):
         weighting: Literal["uncertainty", "fixed"] = "uncertainty",
         mask_weight: float = 1.0,
         depth_weight: float = 1.0,
-        w_l1: float = 0.1,
+        w_l1: float = W_L1,
         w_ssim: float = 1.0,
         w_grad: float = 1.0,
         window_size: int = 7,
