@@ -68,15 +68,18 @@ class ModelConfig:
             object.__setattr__(self, "out_indices", tuple(self.out_indices))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
+        """Plain JSON-able dict (tuples become lists) for a checkpoint, *without*
+        ``pretrained_path``: the checkpoint's state dict holds the weights, and rebuilding must not
+        need (or re-read) a file that may be gone by then."""
         d = asdict(self)
+        del d["pretrained_path"]
         if self.out_indices is not None:
             d["out_indices"] = list(self.out_indices)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an :class:`InputError`."""
+        """Inverse of :meth:`to_dict` (``pretrained_path`` None); unknown keys -> InputError."""
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise InputError(f"model config: unknown field(s) {sorted(unknown)}")

@@ -194,14 +194,16 @@ def mask_error_image(pred_prob: np.ndarray, true_mask: np.ndarray) -> np.ndarray
 
 
 def outline_overlay(
-    image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = (255, 40, 200)
+    image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = (255, 220, 0)
 ) -> np.ndarray:
-    """``image`` (RGB uint8) with the outline of ``mask`` (nonzero = inside) drawn over it, line
-    width about 1/300 of the image's longer side (at least 1 px)."""
+    """``image`` (RGB uint8) with the outline of ``mask`` (nonzero = inside) drawn over it: a
+    ``color`` line (about 1/300 of the image's longer side, at least 1 px) on a dark line twice
+    as wide, so it stands out on bright and dark pictures alike."""
     binary = (np.asarray(mask) > 0).astype(np.uint8)
     contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     out = np.ascontiguousarray(image, dtype=np.uint8).copy()
     thickness = max(1, round(max(image.shape[:2]) / 300))
+    cv2.drawContours(out, contours, -1, (0, 0, 0), 2 * thickness + 1, cv2.LINE_AA)
     cv2.drawContours(out, contours, -1, color, thickness, cv2.LINE_AA)
     return out
 
