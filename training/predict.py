@@ -26,6 +26,7 @@ from training.augment import prepare_batch
 from training.evaluate import (
     EvalSetup,
     LoadedModel,
+    eval_setup,
     load_checkpoint,
     model_from_checkpoint,
     predict,
@@ -72,17 +73,7 @@ class Predictor:
         size = cfg.size or int(ckpt.get("store", {}).get("size", 0))
         if size < 1:
             raise InputError(f"checkpoint {path} does not record the image size it was trained at")
-        setup = EvalSetup(
-            size=size,
-            norm=loaded.normalization,
-            depth_max=loaded.depth_max,
-            device=dev,
-            amp=cfg.amp,
-            channels_last=cfg.channels_last and dev.type == "cuda",
-        )
-        if setup.channels_last:
-            loaded.model.to(memory_format=torch.channels_last)
-        return cls(loaded, setup)
+        return cls(loaded, eval_setup(loaded, dev, size))
 
     @property
     def size(self) -> int:
