@@ -193,12 +193,13 @@ class FgdStore:
         jpegs, masks, layers = (group[name][start:stop] for name in ("fgbg_jpeg", "mask", "depth"))
         records = self.records[start:stop]
         bg_ids = records[:, schema.COLUMN["bg_id"]]
-        fgbg = self.bg_images[bg_ids]
+        bg = self.bg_images[bg_ids]  # one gather; fg_bg starts as a copy of it
+        fgbg = bg.copy()
         for sample, record in enumerate(records):
             self._paste_box(fgbg[sample], jpegs[sample], record)
         units = np.where(layers > 0, layers, self._bg_depth_units[bg_ids])
         return {
-            "bg": self.bg_images[bg_ids],
+            "bg": bg,
             "fgbg": fgbg,
             "mask": masks,
             "depth": schema.depth_metres(units),
