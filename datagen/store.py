@@ -142,20 +142,51 @@ class FgdStore:
         if not 0 <= chunk < self.n_chunks:
             raise IndexError(f"chunk {chunk} out of range [0, {self.n_chunks})")
         start = chunk * self.chunk_size
-        return self._read(slice(start, min(start + self.chunk_size, len(self))))
+        return self.read_range(start, min(start + self.chunk_size, len(self)))
 
     def read_range(self, start: int, stop: int) -> Sample:
         """Samples start..stop-1, stacked."""
-        return self._read(slice(start, stop))
+        return self.read_batch(np.arange(start, stop))
 
-    def read_batch(self, indices: Sequence[int] | np.ndarray) -> Sample:
-        """Samples at `indices`, stacked in that order; each touched chunk is decoded once."""
-        indices = np.asarray(indices, dtype=np.int64)
+    def read_batch(
+        self,
+        indices: Sequence[int] | np.ndarray,
+        *,
+        depth_units: bool = False,
+        out: Sample | None = None,
+    ) -> Sample:
+        """Samples at `indices`, stacked in that order; each touched chunk is decoded once.
+
+        Args:
+            indices: Sample indices, in any order, repeats allowed.
+            depth_units: Return ``depth`` as the store's uint16 units (divide by
+                :data:`datagen.schema.UNITS_PER_METRE` for metres) instead of float32 metres:
+                half the bytes, for loaders that convert on the device.
+            out: Arrays to write into instead of allocating (a loader passes shared memory):
+                ``bg``, ``fgbg`` (n, S, S, 3) uint8, ``mask`` (n, S, S) uint8, ``depth``
+                (n, S, S) float32 or uint16 as `depth_units` says.
+        """
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"index out of range [0, {len(self)})")
-        unique, inverse = np.unique(indices, return_inverse=True)
-        samples = self._read(unique)
-        return {key: value[inverse] for key, value in samples.items()}
+        if out is None:
+            out = self._empty(len(indices), depth_units)
+        # One contiguous read per touched chunk (zarr decodes a chunk whole anyway).
+        by_index = np.argsort(indices, kind="stable")
+        chunk_of = indices[by_index] // self.chunk_size
+        for positions in np.split(by_index, np.flatnonzero(np.diff(chunk_of)) + 1):
+            if positions.size:
+                self._read_rows(indices[positions], positions, out, depth_units)
+        return out
+
+    def _empty(self, n: int, depth_units: bool) -> Sample:
+        s = self.size
+        return {
+            "bg": np.empty((n, s, s, 3), np.uint8),
+            "fgbg": np.empty((n, s, s, 3), np.uint8),
+            "mask": np.empty((n, s, s), np.uint8),
+            "depth": np.empty((n, s, s), np.uint16 if depth_units else np.float32),
+        }
 
     def meta(self, index: int) -> dict[str, Any]:
         """The placement record of sample `index`, with its asset names."""
@@ -170,40 +201,25 @@ class FgdStore:
         record["box"] = tuple(record[k] for k in ("box_y0", "box_x0", "box_y1", "box_x1"))
         return record
 
-    def _read(self, selection: slice | np.ndarray) -> Sample:
-        if isinstance(selection, slice):
-            parts = [self._read_span(selection.start, selection.stop)]
-        else:  # one contiguous read per touched chunk: zarr decodes a chunk whole anyway
-            chunk_of = selection // self.chunk_size
-            groups = np.split(selection, np.flatnonzero(np.diff(chunk_of)) + 1)
-            parts = [
-                {
-                    k: v[group - group[0]]
-                    for k, v in self._read_span(group[0], group[-1] + 1).items()
-                }
-                for group in groups
-                if group.size
-            ]
-        if len(parts) == 1:
-            return parts[0]
-        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-
-    def _read_span(self, start: int, stop: int) -> Sample:
+    def _read_rows(
+        self, rows: np.ndarray, positions: np.ndarray, out: Sample, depth_units: bool
+    ) -> None:
+        """Samples `rows` (all in one chunk) into ``out[key][positions]``."""
+        start, stop = int(rows.min()), int(rows.max()) + 1
         group = self._group
         jpegs, masks, layers = (group[name][start:stop] for name in ("fgbg_jpeg", "mask", "depth"))
-        records = self.records[start:stop]
+        local = rows - start
+        records = self.records[rows]
         bg_ids = records[:, schema.COLUMN["bg_id"]]
-        bg = self.bg_images[bg_ids]  # one gather; fg_bg starts as a copy of it
-        fgbg = bg.copy()
-        for sample, record in enumerate(records):
-            self._paste_box(fgbg[sample], jpegs[sample], record)
-        units = np.where(layers > 0, layers, self._bg_depth_units[bg_ids])
-        return {
-            "bg": bg,
-            "fgbg": fgbg,
-            "mask": masks,
-            "depth": schema.depth_metres(units),
-        }
+        bg_images, bg_units = self.bg_images, self._bg_depth_units
+        for position, row, record, bg_id in zip(positions, local, records, bg_ids, strict=True):
+            out["bg"][position] = bg_images[bg_id]
+            out["fgbg"][position] = bg_images[bg_id]
+            self._paste_box(out["fgbg"][position], jpegs[row], record)
+            out["mask"][position] = masks[row]
+            layer = layers[row]
+            units = np.where(layer > 0, layer, bg_units[bg_id])
+            out["depth"][position] = units if depth_units else schema.depth_metres(units)
 
     @staticmethod
     def _paste_box(frame: np.ndarray, jpeg_slot: np.ndarray, record: np.ndarray) -> None:

@@ -1,7 +1,7 @@
 """Batch augmentation on the device (plain torch; the same code runs on the CPU).
 
-A batch arrives as the loader delivers it (uint8 NHWC images, uint8 mask, float32 depth) and
-leaves as normalised float NCHW tensors at the requested size:
+A batch arrives as the loader delivers it (uint8 NHWC images, uint8 mask, depth in the store's
+uint16 units) and leaves as normalised float NCHW tensors at the requested size:
 
 * **Geometry**, one affine map per sample applied identically to bg, fgbg, mask and depth:
   horizontal flip, random resized crop (area fraction ``crop_scale``, aspect ``crop_ratio``) and a
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from datagen.schema import UNITS_PER_METRE
 from training.config import AugmentConfig
 
 _AUG_STREAM = 0xA06
@@ -62,6 +63,16 @@ class Normalization:
         return cls(**{k: tuple(float(x) for x in v) for k, v in data.items()})
 
 
+def depth_metres(depth: torch.Tensor) -> torch.Tensor:
+    """Depth in float32 metres from the store's uint16 units (float input passes through).
+
+    The same correctly rounded float32 division as :func:`datagen.schema.depth_metres`.
+    """
+    if depth.dtype == torch.uint16:
+        return depth.float().div_(UNITS_PER_METRE)
+    return depth.float()
+
+
 def batch_seed(seed: int, epoch: int, batch: int, rank: int = 0) -> int:
     """The augmentation seed of one batch: a pure function of where it sits in the run."""
     return int(np.random.SeedSequence([seed, _AUG_STREAM, epoch, batch, rank]).generate_state(1)[0])
@@ -79,7 +90,8 @@ def prepare_batch(
 
     Args:
         batch: ``bg``/``fgbg`` (B, H, W, 3) uint8, ``mask`` (B, H, W) uint8 0/255, ``depth``
-            (B, H, W) float32 metres.
+            (B, H, W): uint16 store units as the loader delivers them (:func:`depth_metres`), or
+            float32 metres.
         size: Output height and width.
         norm: Image normalisation.
         augment: Augmentation settings; None (or ``enabled: false``) only resizes.
@@ -105,7 +117,7 @@ def prepare_batch(
             images, size=(needed, needed), mode="bilinear", antialias=True, align_corners=False
         )
     mask = batch["mask"][:, None].float().div_(255)
-    depth = batch["depth"][:, None].float()
+    depth = depth_metres(batch["depth"])[:, None]
 
     if aug is not None or h != size:
         theta = _affine(n, aug, gen).to(device) if aug else _identity(n, device)

@@ -26,7 +26,7 @@ from torch import nn
 
 from datagen.errors import InputError
 from datagen.store import open_store
-from training.augment import Normalization, prepare_batch
+from training.augment import Normalization, depth_metres, prepare_batch
 from training.config import TrainConfig
 from training.data import Loader, eval_order, make_split, window_size
 from training.losses import target_to_depth
@@ -210,7 +210,8 @@ def _grid_samples(raw, prob, depth, n) -> dict[str, np.ndarray]:
     size = raw["bg"].shape[1]
     prob = torch.nn.functional.interpolate(prob[:n], size=(size, size), mode="bilinear")
     depth = torch.nn.functional.interpolate(depth[:n], size=(size, size), mode="nearest")
-    out = {k: raw[k][:n].numpy() for k in ("bg", "fgbg", "mask", "depth", "index")}
+    out = {k: raw[k][:n].numpy() for k in ("bg", "fgbg", "mask", "index")}
+    out["depth"] = depth_metres(raw["depth"][:n]).numpy()
     out["pred_mask"] = prob[:, 0].cpu().numpy()
     out["pred_depth"] = depth[:, 0].cpu().numpy()
     return out

@@ -84,6 +84,24 @@ def test_read_batch_equals_single_reads_in_any_order(tiny_store: Path) -> None:
     np.testing.assert_array_equal(chunk["fgbg"], ds.read_batch(range(8, 16))["fgbg"])
 
 
+def test_read_batch_into_given_arrays_with_depth_units(tiny_store: Path) -> None:
+    ds = open_store(tiny_store)
+    indices = np.array([30, 2, 9, 2])
+    s = ds.size
+    out = {
+        "bg": np.zeros((4, s, s, 3), np.uint8),
+        "fgbg": np.zeros((4, s, s, 3), np.uint8),
+        "mask": np.zeros((4, s, s), np.uint8),
+        "depth": np.zeros((4, s, s), np.uint16),
+    }
+    assert ds.read_batch(indices, depth_units=True, out=out) is out
+    metres = ds.read_batch(indices)
+    for key in ("bg", "fgbg", "mask"):
+        np.testing.assert_array_equal(out[key], metres[key], err_msg=key)
+    np.testing.assert_array_equal(schema.depth_metres(out["depth"]), metres["depth"])
+    assert (out["depth"] > 0).all()
+
+
 def test_plain_zarr_reading_as_documented(tiny_store: Path) -> None:
     """data/README.md's recipe, with zarr and OpenCV only, gives what open_store gives."""
     root = zarr.open_group(str(tiny_store), mode="r")
