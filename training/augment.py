@@ -10,7 +10,12 @@ uint16 units) and leaves as normalised float NCHW tensors at the requested size:
   from outside the image: depth never mixes with an invalid border and the mask never gains a
   fake border. Images are sampled bilinearly (after an anti-aliased downscale when the store is
   much larger than the output), the mask bilinearly then thresholded at 0.5, depth with nearest
-  neighbour (no flying pixels between the object and the background behind it).
+  neighbour (no flying pixels between the object and the background behind it). A crop that
+  zooms by ``s`` (``s = 1 / sqrt(crop area fraction)``) shows what the same camera would see of
+  a scene ``s`` times nearer: for a pinhole at a fixed height, the image row of a ground point
+  and the image size of an object both scale with ``f / Z``. So with ``zoom_depth`` the depth
+  target is divided by ``s`` (Eigen et al. 2014, scale augmentation), except at the far clip;
+  without it, zoom would teach the network that apparent size says nothing about distance.
 * **Colour**, on bg and fgbg with the *same* parameters, since they are two shots of one scene:
   brightness, saturation and hue are one 3x3 colour matrix per sample (hue is a rotation about the
   grey axis in YIQ space, which is linear, unlike an HSV round trip), then contrast about the mean
@@ -85,6 +90,7 @@ def prepare_batch(
     augment: AugmentConfig | None = None,
     seed: int = 0,
     channels_last: bool = False,
+    far: float = math.inf,
 ) -> dict[str, torch.Tensor]:
     """Turn a loader batch (already on its device) into model inputs and targets.
 
@@ -97,6 +103,8 @@ def prepare_batch(
         augment: Augmentation settings; None (or ``enabled: false``) only resizes.
         seed: Per-batch seed (:func:`batch_seed`).
         channels_last: Return the images in channels-last memory format.
+        far: The store's far clip in metres: depth there stays there when ``zoom_depth``
+            scales the rest.
 
     Returns:
         ``bg``, ``fgbg``: (B, 3, size, size) float32, normalised; ``mask``: (B, 1, size, size)
@@ -136,6 +144,9 @@ def prepare_batch(
         depth = F.grid_sample(
             depth, grid, mode="nearest", padding_mode="border", align_corners=False
         )
+        if aug is not None and aug.zoom_depth:
+            zoom = theta[:, :2, :2].det().abs().rsqrt()[:, None, None, None]
+            depth = torch.where(depth >= far, depth, depth / zoom)
 
     if aug is not None:
         images = _photometric(images, n, aug, gen, seed)

@@ -35,6 +35,7 @@ _OVERRIDES = (
     "checkpoint_every",
     "pretrained",
     "decoder_channels",
+    "sample_log",
 )
 
 
@@ -48,7 +49,11 @@ _OVERRIDES = (
 @click.option("--decoder-channels", type=int, help="Width of the coarsest decoder stage [128].")
 @click.option("--pretrained", help="Local weights file of the 3-channel timm backbone.")
 @click.option("--size", type=int, help="Training resolution [the store's image size].")
-@click.option("--batch-size", type=int, help="Samples per step and process [32].")
+@click.option(
+    "--batch-size",
+    type=int,
+    help="Samples per step and process; a step trains batch size x processes [32].",
+)
 @click.option("--epochs", type=int, help="Epochs to train [10].")
 @click.option("--max-steps", type=int, help="Stop after N optimizer steps (instead of --epochs).")
 @click.option("--lr", type=float, help="Peak AdamW learning rate [1e-3].")
@@ -60,11 +65,21 @@ _OVERRIDES = (
 @click.option("--loss-weighting", help="fixed | uncertainty (learned task weights) [uncertainty].")
 @click.option("--val-every", type=int, help="Validate every N steps (0: every epoch) [0].")
 @click.option("--checkpoint-every", type=int, help="Save last.pt every N steps [500].")
+@click.option(
+    "--sample-log/--no-sample-log",
+    default=None,
+    help="Every process appends the sample indices of each batch it trains (with epoch and "
+    "step) to RUN_DIR/samples/rank{R}.jsonl, to audit what the model saw [off].",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_command(
     out: str, config_file: str | None, resume: bool, no_progress: bool, **flags: Any
 ) -> None:
-    """Train the mask + depth network on a store (DDP under torchrun)."""
+    """Train the mask + depth network on a store (DDP under torchrun, on one or more machines).
+
+    --resume may run with another number of processes: the rest of the epoch is split among
+    them (see docs/scaling.md).
+    """
     cfg = resolve_train_config(out, config_file, resume, _given(flags))
     try:
         metrics = train(cfg, resume=resume, progress=not no_progress)

@@ -37,6 +37,7 @@ class AugmentConfig:
     crop_scale: tuple[float, float] = (0.5, 1.0)  # area fraction kept by the random resized crop
     crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio of the crop
     rotate_degrees: float = 10.0
+    zoom_depth: bool = True  # divide depth by the crop's zoom (a zoomed view = a nearer scene)
     brightness: float = 0.25
     contrast: float = 0.25
     saturation: float = 0.25
@@ -83,6 +84,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # save last.pt every N steps (and at every validation, at the end)
     log_every: int = 20
     log_images: int = 4  # samples shown in the TensorBoard grid at every validation
+    sample_log: bool = False  # every rank logs its batches' indices to RUN_DIR/samples/
     resize_schedule: tuple[tuple[int, int], ...] = ()  # ((start, size), ...) progressive resizing
     resize_unit: Literal["epoch", "step"] = "epoch"
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -3,16 +3,20 @@
 **Reads.** The store is written pre-shuffled in chunks of ``chunk_size`` samples, and a whole-chunk
 read costs little more than one random read. So the loader never reads single samples: the unit
 of work is a *window* of consecutive positions in the epoch order, and a worker process fills a
-window with ``ds.read_chunk`` of every chunk it touches (the store is opened lazily, once per
-worker). Windows travel as uint8 tensors (depth float32) in pinned memory when a GPU is used; the
-main process cuts them into batches, so nothing is decoded, converted or augmented on the CPU.
+window with one ``ds.read_batch`` (each touched chunk is decoded once; the store is opened
+lazily, once per worker), writing straight into shared-memory tensors so the window crosses to
+the main process without another copy. Windows travel as uint8 tensors (depth as the store's
+uint16 units, converted to metres on the device by :func:`training.augment.prepare_batch`), in
+pinned memory when a GPU is used; the main process cuts them into batches, so nothing is
+converted or augmented on the CPU.
 
 **Epoch order** (:func:`epoch_order`), a pure function of ``(seed, epoch, rank, world)``:
 
 1. the chunks holding training samples are permuted uniformly at random;
-2. their training samples, chunk after chunk, form a stream; rank ``r`` of ``world`` takes the
-   ``r``-th of ``world`` equal contiguous slices (``n // world`` samples each);
-3. the slice is cut into windows of ``W`` samples (``W`` = ``shuffle_chunks`` chunks rounded up
+2. their training samples, chunk after chunk, form the epoch's *stream* (:func:`epoch_stream`,
+   the same for any number of ranks); rank ``r`` of ``world`` takes the ``r``-th of ``world``
+   equal contiguous *blocks* (``n // world`` samples each);
+3. the block is cut into windows of ``W`` samples (``W`` = ``shuffle_chunks`` chunks rounded up
    to whole batches) and each window is permuted uniformly at random;
 4. consecutive ``batch_size`` positions form a batch; the incomplete last batch is dropped.
 
@@ -26,6 +30,18 @@ probability ~``(B - 1) / (W - 1)`` per epoch instead of ``(B - 1) / (N - 1)``, a
 share a window changes every epoch. Adjacent windows share at most one boundary chunk, so each
 chunk is read ~``1 + 1 / shuffle_chunks`` times per epoch.
 
+**Resuming with another number of ranks** (:func:`segment_order`). What an epoch has consumed
+does not depend on how many ranks consumed it: an epoch runs as one or more *segments*
+``(world, batches)``, one per number of ranks it ran with. A segment over the part of the stream
+still left (the whole stream for the first) gives each rank a block of it as above, and each rank
+trains the first ``batches`` batches of its block. What is left after it, kept in stream order,
+is every block's untrained tail plus the ``< world`` samples no block took. A resume with another
+world starts a new segment over that rest (windows drawn from a stream of ``(seed, epoch,
+rank, segment)``); a resume with the same world continues the last segment, so it is exactly an
+uninterrupted run. The epoch ends when a rank's block has fewer than ``batch_size`` samples left;
+the leftovers, fewer than ``world * batch_size`` of the last segment's world, skip this epoch
+only. Checkpoints store the segments of the current epoch, and the next rank count replays them.
+
 Validation uses the same windows over the validation split in store order, split across ranks in
 contiguous parts, keeping the last incomplete batch.
 """
@@ -33,7 +49,7 @@ contiguous parts, keeping the last incomplete batch.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -43,9 +59,6 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from datagen.errors import InputError
 from datagen.store import open_store
-
-#: Arrays delivered per sample, as the store's reader returns them.
-KEYS = ("bg", "fgbg", "mask", "depth")
 
 # Distinct streams of the seed so that split, order and augmentation draws never coincide.
 _SPLIT_STREAM = 0x5B1
@@ -97,6 +110,124 @@ def window_size(batch_size: int, chunk_size: int, shuffle_chunks: int) -> int:
     return batch_size * max(1, math.ceil(shuffle_chunks * chunk_size / batch_size))
 
 
+#: One part of an epoch run with a fixed number of ranks: ``(world, batches each rank trained)``.
+Segment = tuple[int, int]
+
+
+def epoch_stream(indices: np.ndarray, chunk_size: int, seed: int, epoch: int) -> np.ndarray:
+    """The epoch's training samples chunk after chunk, the chunks in a random order.
+
+    The same for any number of ranks: the ranks' blocks are cut from it.
+    """
+    if len(indices) == 0:
+        return np.asarray(indices)
+    rng = np.random.default_rng([seed, _ORDER_STREAM, epoch])
+    chunks = indices // chunk_size
+    chunk_order = rng.permutation(np.unique(chunks))
+    rank_of_chunk = np.empty(chunks.max() + 1, dtype=np.int64)
+    rank_of_chunk[chunk_order] = np.arange(len(chunk_order))
+    return indices[np.argsort(rank_of_chunk[chunks], kind="stable")]
+
+
+def _block_positions(
+    n: int,
+    window: int,
+    seed: int,
+    epoch: int,
+    segment: int,
+    rank: int,
+    world: int,
+    limit: int | None = None,
+) -> np.ndarray:
+    """Positions (in a stream of ``n``) of rank's block, each window permuted; first ``limit``."""
+    per_rank = n // world
+    positions = np.arange(rank * per_rank, (rank + 1) * per_rank)
+    # Segment 0 keeps the key of the orders before segments existed (old checkpoints resume).
+    key = [seed, _ORDER_STREAM, epoch, rank, *([segment] if segment else [])]
+    rng = np.random.default_rng(key)
+    stop = per_rank if limit is None else min(per_rank, limit)
+    windows = [rng.permutation(positions[s : s + window]) for s in range(0, stop, window)]
+    return np.concatenate(windows)[:stop] if windows else positions[:0]
+
+
+def normalize_segments(segments: Iterable[Sequence[int]]) -> list[Segment]:
+    """Drop segments that trained nothing and merge neighbours of the same world.
+
+    A segment that continues one of the same world is that segment, longer: a resume with an
+    unchanged number of ranks continues the order exactly.
+    """
+    out: list[Segment] = []
+    for world, batches in segments:
+        world, batches = int(world), int(batches)
+        if world < 1 or batches < 0:
+            raise ValueError(f"bad segment (world {world}, batches {batches})")
+        if batches == 0:
+            continue
+        if out and out[-1][0] == world:
+            out[-1] = (world, out[-1][1] + batches)
+        else:
+            out.append((world, batches))
+    return out
+
+
+def remaining_stream(
+    stream: np.ndarray,
+    window: int,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    segments: Iterable[Sequence[int]],
+) -> np.ndarray:
+    """What of the epoch's ``stream`` the ``segments`` left untrained, in stream order."""
+    remaining = np.asarray(stream)
+    for s, (world, batches) in enumerate(normalize_segments(segments)):
+        taken = batches * batch_size
+        if taken > len(remaining) // world:
+            raise ValueError(
+                f"segment {s}: {batches} batches of {batch_size} exceed the "
+                f"{len(remaining) // world} samples each of {world} ranks had left"
+            )
+        keep = np.ones(len(remaining), dtype=bool)
+        for rank in range(world):
+            keep[_block_positions(len(remaining), window, seed, epoch, s, rank, world, taken)] = (
+                False
+            )
+        remaining = remaining[keep]
+    return remaining
+
+
+def segment_order(
+    indices: np.ndarray,
+    chunk_size: int,
+    window: int,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    segments: Iterable[Sequence[int]] = (),
+    rank: int = 0,
+    world: int = 1,
+) -> tuple[np.ndarray, int]:
+    """This rank's order for the part of ``epoch`` that ``world`` ranks run after ``segments``.
+
+    Returns the order and how many of its batches are already trained: 0 for a new segment, or
+    the last segment's count when it ran with the same ``world`` (it continues, so a resume with
+    an unchanged number of ranks is exactly an uninterrupted run). The part of the epoch left to
+    this world ends after ``len(order) // batch_size`` batches. With no ``segments`` the order is
+    :func:`epoch_order`'s.
+    """
+    done_segments = normalize_segments(segments)
+    done = 0
+    if done_segments and done_segments[-1][0] == world:
+        done = done_segments.pop()[1]
+    stream = epoch_stream(indices, chunk_size, seed, epoch)
+    remaining = remaining_stream(stream, window, batch_size, seed, epoch, done_segments)
+    segment = len(done_segments)
+    positions = _block_positions(len(remaining), window, seed, epoch, segment, rank, world)
+    if done * batch_size > len(positions):
+        raise ValueError(f"{done} batches of {batch_size} exceed this rank's {len(positions)}")
+    return remaining[positions], done
+
+
 def epoch_order(
     indices: np.ndarray,
     chunk_size: int,
@@ -111,19 +242,8 @@ def epoch_order(
     Returns ``n // world`` indices; batches are consecutive runs of it, windows consecutive
     runs of ``window`` (a multiple of the batch size).
     """
-    rng = np.random.default_rng([seed, _ORDER_STREAM, epoch])
-    chunks = indices // chunk_size
-    chunk_order = rng.permutation(np.unique(chunks))
-    rank_of_chunk = np.empty(chunks.max() + 1, dtype=np.int64)
-    rank_of_chunk[chunk_order] = np.arange(len(chunk_order))
-    stream = indices[np.argsort(rank_of_chunk[chunks], kind="stable")]
-    per_rank = len(stream) // world
-    mine = stream[rank * per_rank : (rank + 1) * per_rank]
-    window_rng = np.random.default_rng([seed, _ORDER_STREAM, epoch, rank])
-    return np.concatenate(
-        [window_rng.permutation(mine[s : s + window]) for s in range(0, len(mine), window)]
-        or [mine]
-    )
+    stream = epoch_stream(indices, chunk_size, seed, epoch)
+    return stream[_block_positions(len(stream), window, seed, epoch, 0, rank, world)]
 
 
 def eval_order(indices: np.ndarray, rank: int = 0, world: int = 1) -> np.ndarray:
@@ -132,64 +252,70 @@ def eval_order(indices: np.ndarray, rank: int = 0, world: int = 1) -> np.ndarray
 
 
 class WindowDataset(Dataset):
-    """Item = the samples at the given indices (one window), read chunk by chunk.
+    """Item ``(slot, indices)``: read the samples at ``indices`` (one window) into window buffer
+    ``slot`` and return only ``{"slot", "index"}``.
 
-    Picklable by store path; each worker process opens the store on first use.
+    The buffers are shared-memory tensors made once in the main process and inherited by the
+    workers, so a window crosses processes without a copy and without the page faults of fresh
+    shared memory (which cost more than reading the samples). Picklable by store path; each
+    worker opens the store on first use.
     """
 
-    def __init__(self, store_path: str) -> None:
+    def __init__(self, store_path: str, window: int, n_slots: int) -> None:
         self.store_path = store_path
+        size = open_store(store_path).size
+        image = (n_slots, window, size, size, 3)
+        self.buffers = {
+            "bg": torch.empty(image, dtype=torch.uint8).share_memory_(),
+            "fgbg": torch.empty(image, dtype=torch.uint8).share_memory_(),
+            "mask": torch.empty(image[:-1], dtype=torch.uint8).share_memory_(),
+            "depth": torch.empty(image[:-1], dtype=torch.uint16).share_memory_(),
+        }
         self._ds = None
 
-    def __getitem__(self, indices: np.ndarray) -> dict[str, torch.Tensor]:
+    def __getitem__(self, item: tuple[int, np.ndarray]) -> dict[str, torch.Tensor | int]:
+        slot, indices = item
         if self._ds is None:
             self._ds = open_store(self.store_path)
-        return read_samples(self._ds, indices)
+        n = len(indices)
+        out = {key: buffer[slot, :n].numpy() for key, buffer in self.buffers.items()}
+        self._ds.read_batch(indices, depth_units=True, out=out)
+        return {"slot": slot, "index": torch.from_numpy(np.asarray(indices, dtype=np.int64))}
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_ds": None}
 
 
-def read_samples(ds, indices: np.ndarray) -> dict[str, torch.Tensor]:
-    """Samples ``indices`` (in that order) as tensors, reading each touched chunk once."""
-    chunk_size = ds.chunk_size
-    chunks = indices // chunk_size
-    out: dict[str, np.ndarray] = {}
-    for c in np.unique(chunks):
-        data = ds.read_chunk(int(c))
-        where = np.flatnonzero(chunks == c)
-        rows = indices[where] - c * chunk_size
-        for key in KEYS:
-            arr = data[key]
-            if key not in out:
-                out[key] = np.empty((len(indices), *arr.shape[1:]), dtype=arr.dtype)
-            out[key][where] = arr[rows]
-    batch = {key: torch.from_numpy(out[key]) for key in KEYS}
-    batch["index"] = torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64))
-    return batch
-
-
 class _WindowSampler(Sampler):
-    """Yields the index array of each window of the current pass (set by :meth:`Loader.batches`)."""
+    """Yields ``(slot, indices)`` for each window of the current pass (set by
+    :meth:`Loader.batches`); window ``k`` of a pass goes to buffer ``k % n_slots``."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, n_slots: int) -> None:
         self.window = window
+        self.n_slots = n_slots
         self.order = np.zeros(0, dtype=np.int64)
         self.start = 0
 
     def __len__(self) -> int:
         return max(0, math.ceil(len(self.order) / self.window) - self.start)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         w = self.window
-        return (self.order[s : s + w] for s in range(self.start * w, len(self.order), w))
+        starts = range(self.start * w, len(self.order), w)
+        return ((k % self.n_slots, self.order[s : s + w]) for k, s in enumerate(starts))
 
 
 class Loader:
-    """Delivers batches (dicts of uint8 image/mask tensors, float32 depth, int64 index) of a
-    given order, in order, independent of the number of workers.
+    """Delivers batches of a given order, in order, independent of the number of workers:
+    ``bg``/``fgbg`` (B, H, W, 3) uint8, ``mask`` (B, H, W) uint8, ``depth`` (B, H, W) uint16
+    store units, ``index`` (B,) int64. Each batch is the caller's to keep.
 
-    Workers persist across passes; the order of each pass is sent with the window keys.
+    Workers persist across passes; the order of each pass is sent with the window keys. Windows
+    are written into ``workers * prefetch + 1`` shared buffers used round robin: the DataLoader
+    keeps ``workers * prefetch`` windows in flight, so the window being handed out is never the
+    one a worker is writing; each batch is copied out of its buffer (into pinned memory with
+    ``pin_memory``) before it is yielded, and a new pass starts only after the workers have
+    finished the previous pass's windows (DataLoader drains them when a pass is restarted).
 
     Args:
         store_path: The fgd store.
@@ -197,7 +323,7 @@ class Loader:
         window: Samples per worker read (a multiple of ``batch_size``).
         workers: Loader processes (0: read in the main process).
         prefetch: Windows queued per worker.
-        pin_memory: Pin windows for asynchronous host-to-device copies (use with CUDA).
+        pin_memory: Copy batches into pinned memory for asynchronous host-to-device copies.
     """
 
     def __init__(
@@ -213,8 +339,9 @@ class Loader:
             raise ValueError("window must be a multiple of batch_size")
         self.batch_size = batch_size
         self.window = window
-        self.sampler = _WindowSampler(window)
-        self.dataset = WindowDataset(store_path)
+        n_slots = workers * prefetch + 1
+        self.sampler = _WindowSampler(window, n_slots)
+        self.dataset = WindowDataset(store_path, window, n_slots)
         self.workers = workers
         self.prefetch = prefetch
         self.pin_memory = pin_memory
@@ -226,7 +353,6 @@ class Loader:
             sampler=self.sampler,
             batch_size=None,
             num_workers=self.workers,
-            pin_memory=self.pin_memory,
             prefetch_factor=self.prefetch if self.workers else None,
             persistent_workers=self.workers > 0,
             collate_fn=_identity,
@@ -248,10 +374,23 @@ class Loader:
         self.sampler.start = start_batch // per_window
         batch_index = self.sampler.start * per_window
         for data in self._loader:
-            for s in range(0, len(data["index"]), b):
+            slot, index = data["slot"], data["index"]
+            for s in range(0, len(index), b):
                 if batch_index >= start_batch:
-                    yield batch_index, {k: v[s : s + b] for k, v in data.items()}
+                    rows = slice(s, min(s + b, len(index)))
+                    batch = {
+                        k: self._copy(buf[slot, rows]) for k, buf in self.dataset.buffers.items()
+                    }
+                    batch["index"] = index[rows]
+                    yield batch_index, batch
                 batch_index += 1
+
+    def _copy(self, view: torch.Tensor) -> torch.Tensor:
+        if self.pin_memory:
+            return torch.empty(view.shape, dtype=view.dtype, pin_memory=True).copy_(view)
+        # numpy's allocator asks for huge pages on large arrays: far fewer page faults than a
+        # fresh torch tensor of the same size.
+        return torch.from_numpy(view.numpy().copy())
 
 
 def _identity(x):

@@ -1,16 +1,21 @@
 """The training loop behind ``fgd train``: one run trains the mask and the depth task together.
 
-Single process, or DDP under ``torchrun`` (``WORLD_SIZE > 1``: nccl on GPUs, gloo on the CPU;
-each rank reads its own part of every epoch, only rank 0 writes). AdamW with linear warm-up and
-cosine decay, bf16 autocast on CUDA, channels-last, gradient clipping, and a guard that stops on a
-non-finite loss.
+Single process, or DDP under ``torchrun`` on one or several machines (``WORLD_SIZE > 1``: nccl
+on GPUs, gloo on the CPU; each rank reads its own part of every epoch, only rank 0 writes).
+``--batch-size`` is per rank: a step trains ``batch_size * world`` samples. AdamW with linear
+warm-up and cosine decay, bf16 autocast on CUDA, channels-last, gradient clipping, and a guard
+that stops on a non-finite loss.
 
 A run directory holds ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one line per
-validation), TensorBoard events under ``tb/``, and ``checkpoints/last.pt`` / ``best.pt``.
-``--resume`` continues exactly where ``last.pt`` left off: the epoch order and augmentation of
-every batch are pure functions of (seed, epoch, batch index, rank), so the saved step and
-position in the epoch, the model, optimizer, scheduler and RNG states are all that is needed;
-a resumed run reaches the same weights as an uninterrupted one.
+validation), TensorBoard events under ``tb/``, ``checkpoints/last.pt`` / ``best.pt`` and, with
+``sample_log``, ``samples/rank{R}.jsonl`` (every batch's sample indices, one line per batch and
+rank). ``--resume`` continues exactly where ``last.pt`` left off: the epoch order and
+augmentation of every batch are pure functions of (seed, epoch, the epoch's segments, batch index
+in the epoch, rank), so the saved step and position in the epoch, the model, optimizer, scheduler
+and RNG states are all that is needed; a resumed run reaches the same weights as an uninterrupted
+one. A resume may use another number of ranks: the rest of the current epoch (what no rank has
+trained yet) is split among the new ranks (:func:`training.data.segment_order`), the step count
+and LR schedule go on, and the global batch changes with the world.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +41,14 @@ from datagen.errors import InputError
 from datagen.store import open_store
 from training.augment import Normalization, batch_seed, prepare_batch
 from training.config import TrainConfig, dump_yaml
-from training.data import Loader, epoch_order, eval_order, make_split, window_size
+from training.data import (
+    Loader,
+    eval_order,
+    make_split,
+    normalize_segments,
+    segment_order,
+    window_size,
+)
 from training.evaluate import (
     EvalSetup,
     autocast,
@@ -51,7 +64,7 @@ from training.models import ModelConfig, build_model
 from training.visualize import render_grid, row_label
 
 #: Run-directory entries that mark an existing run.
-RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints")
+RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints", "samples")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -149,7 +162,7 @@ class _Trainer:
         ckpt = load_checkpoint(out / "checkpoints" / "last.pt") if resume else None
         if ckpt is not None:
             saved = TrainConfig.from_dict(ckpt["train_config"], "checkpoint train_config")
-            _check_resumable(saved, cfg, ckpt, dinfo)
+            _check_resumable(saved, cfg)
         self.cfg = cfg
         self.out = out
         self.progress = progress and dinfo.is_main
@@ -177,8 +190,29 @@ class _Trainer:
                 f"--batch-size {cfg.batch_size} is larger than the training split per process "
                 f"({per_rank} samples)"
             )
-        self.steps_per_epoch = per_rank // cfg.batch_size
-        self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
+        self.steps_per_epoch = per_rank // cfg.batch_size  # of a whole epoch with this world
+        self.window = window_size(cfg.batch_size, self.chunk_size, cfg.shuffle_chunks)
+        # Position: steps so far, epoch, and the segments (world, batches) of this epoch so far.
+        self.step, self.epoch, self.segments = 0, 0, []
+        if ckpt is not None:
+            self.step, self.epoch = ckpt["step"], ckpt["epoch"]
+            self.segments = [list(s) for s in _saved_segments(ckpt)]
+            if ckpt.get("world_size", 1) != dinfo.world and dinfo.is_main:
+                _note_world_change(ckpt.get("world_size", 1), dinfo.world, cfg.batch_size)
+        try:
+            self._plan: tuple[np.ndarray, int] | None = self._segment_order()
+        except ValueError as exc:  # a position that this split cannot have reached
+            raise InputError(f"--resume: last.pt does not fit this run ({exc})") from None
+        if cfg.max_steps:
+            self.total_steps = cfg.max_steps
+        elif self.epoch < cfg.epochs:  # the rest of this epoch, then whole ones with this world
+            order, done = self._plan
+            left = len(order) // cfg.batch_size - done
+            self.total_steps = (
+                self.step + left + (cfg.epochs - self.epoch - 1) * self.steps_per_epoch
+            )
+        else:
+            self.total_steps = self.step
         self.norm = (
             normalization_from_store(ds.attrs)
             if ckpt is None
@@ -210,27 +244,51 @@ class _Trainer:
             lambda s: lr_factor(s, self.total_steps, warmup, cfg.min_lr_ratio),
         )
 
-        window = window_size(cfg.batch_size, self.chunk_size, cfg.shuffle_chunks)
+        window = self.window
         pin = self.device.type == "cuda"
         self.train_loader = Loader(
             cfg.store, cfg.batch_size, window, cfg.workers, cfg.prefetch, pin
         )
         self.val_loader = Loader(cfg.store, cfg.batch_size, window, cfg.workers, cfg.prefetch, pin)
-        self.window = window
         self.eval_setup = EvalSetup(
             self.size, self.norm, self.depth_max, self.device, cfg.amp, self.channels_last
         )
 
-        self.step, self.epoch, self.batch = 0, 0, 0
         self.best = -math.inf
         self.last_metrics: dict[str, float] = {}
         self.elapsed0, self.t0 = 0.0, time.perf_counter()  # wall time of earlier runs, start
         if ckpt is not None:
             self._restore(ckpt)
+            if dinfo.is_main:
+                trim_sample_logs(out, self.step)
         if dinfo.world > 1:
             dist.barrier()  # every rank has checked RUN_DIR before rank 0 writes into it
         if dinfo.is_main:
             self._open_outputs(resumed=ckpt is not None)
+        self.sample_log = None
+        if cfg.sample_log:
+            (out / "samples").mkdir(parents=True, exist_ok=True)
+            path = out / "samples" / f"rank{dinfo.rank}.jsonl"
+            self.sample_log = open(path, "a", buffering=1)  # noqa: SIM115 (closed by run)
+
+    @property
+    def batch(self) -> int:
+        """Batches this rank trained in the current epoch (all segments)."""
+        return sum(b for _, b in self.segments)
+
+    def _segment_order(self) -> tuple[np.ndarray, int]:
+        """This rank's order for the rest of the current epoch, and its batches already done."""
+        return segment_order(
+            self.split.train,
+            self.chunk_size,
+            self.window,
+            self.cfg.batch_size,
+            self.cfg.seed,
+            self.epoch,
+            self.segments,
+            self.dinfo.rank,
+            self.dinfo.world,
+        )
 
     # ------------------------------------------------------------------ outputs
 
@@ -266,6 +324,7 @@ class _Trainer:
             "step": self.step,
             "epoch": self.epoch,
             "batch": self.batch,
+            "segments": [list(s) for s in self.segments],
             "world_size": self.dinfo.world,
             "best_score": self.best,
             "elapsed_s": self.elapsed(),
@@ -285,7 +344,6 @@ class _Trainer:
         except (KeyError, RuntimeError, ValueError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
             raise InputError(f"--resume: last.pt does not fit this run ({reason})") from None
-        self.step, self.epoch, self.batch = ckpt["step"], ckpt["epoch"], ckpt["batch"]
         self.best = ckpt.get("best_score", -math.inf)
         self.elapsed0 = ckpt.get("elapsed_s", 0.0)
         self.last_metrics = dict(ckpt.get("metrics", {}))
@@ -308,32 +366,33 @@ class _Trainer:
         last_val = self.step if self.last_metrics else -1
         try:
             while self.step < self.total_steps:
-                order = epoch_order(
-                    self.split.train,
-                    self.chunk_size,
-                    self.window,
-                    cfg.seed,
-                    self.epoch,
-                    dinfo.rank,
-                    dinfo.world,
-                )
-                for b, raw in self.train_loader.batches(order, self.batch):
-                    parts = self._train_step(raw, b)
+                order, done = self._plan or self._segment_order()
+                self._plan = None
+                n_batches = len(order) // cfg.batch_size
+                if done >= n_batches:  # a resume with more ranks found too little left
+                    self.epoch, self.segments = self.epoch + 1, []
+                    continue
+                for b, raw in self.train_loader.batches(order, done):
+                    parts = self._train_step(raw)
                     for k, v in parts.items():
                         sums[k] = sums.get(k, 0.0) + v
                     n_sum += 1
                     samples += cfg.batch_size * dinfo.world
                     self.step += 1
-                    self.batch = b + 1
-                    if self.batch == self.steps_per_epoch:
-                        self.epoch, self.batch = self.epoch + 1, 0
+                    self._log_samples(raw["index"])
+                    if self.segments and self.segments[-1][0] == dinfo.world:
+                        self.segments[-1][1] += 1
+                    else:
+                        self.segments.append([dinfo.world, 1])
+                    if b + 1 == n_batches:
+                        self.epoch, self.segments = self.epoch + 1, []
                     if self.step % cfg.log_every == 0 or self.step == self.total_steps:
                         now = time.perf_counter()
                         rate = samples / max(now - t_log, 1e-9)
                         self._log_train(sums, n_sum, rate, bar)
                         t_log, samples = now, 0
                     bar.update(1)
-                    end_of_epoch = self.batch == 0
+                    end_of_epoch = not self.segments
                     if (cfg.val_every and self.step % cfg.val_every == 0) or (
                         not cfg.val_every and end_of_epoch
                     ):
@@ -351,12 +410,29 @@ class _Trainer:
             bar.close()
             if dinfo.is_main:
                 self.writer.close()
+            if self.sample_log is not None:
+                self.sample_log.close()
         return self.last_metrics
 
-    def _train_step(self, raw: dict[str, torch.Tensor], b: int) -> dict[str, float]:
+    def _log_samples(self, indices: torch.Tensor) -> None:
+        """One line of ``samples/rank{R}.jsonl`` for the batch just trained (``sample_log``)."""
+        if self.sample_log is None:
+            return
+        record = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "batch": self.batch,
+            "rank": self.dinfo.rank,
+            "world": self.dinfo.world,
+            "indices": indices.tolist(),
+        }
+        self.sample_log.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def _train_step(self, raw: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
         batch = to_device(raw, self.device)
-        seed = batch_seed(cfg.seed, self.epoch, b, self.dinfo.rank)
+        # batch = this batch's index in the epoch: a pure function of its place in the run
+        seed = batch_seed(cfg.seed, self.epoch, self.batch, self.dinfo.rank)
         inputs = prepare_batch(
             batch,
             cfg.size_at(self.epoch, self.step),
@@ -364,6 +440,7 @@ class _Trainer:
             cfg.augment,
             seed,
             self.channels_last,
+            far=self.depth_max,
         )
         total, parts = self.objective(inputs, depth_to_target(inputs["depth"], self.depth_max))
         reduced = torch.stack([total.detach(), *(v.detach().float() for v in parts.values())])
@@ -438,8 +515,11 @@ class _Trainer:
             )
 
 
-def _check_resumable(saved: TrainConfig, cfg: TrainConfig, ckpt: dict, dinfo: DistInfo) -> None:
-    """Settings that fix the data order and the model cannot change on resume."""
+def _check_resumable(saved: TrainConfig, cfg: TrainConfig) -> None:
+    """Settings that fix the data order and the model cannot change on resume.
+
+    The number of processes can: the rest of the epoch is split among the new ones.
+    """
     fixed = (
         "seed",
         "split",
@@ -456,11 +536,56 @@ def _check_resumable(saved: TrainConfig, cfg: TrainConfig, ckpt: dict, dinfo: Di
                 f"--resume: {key} was {getattr(saved, key)!r} in the run, got "
                 f"{getattr(cfg, key)!r}; start a new --out to change it"
             )
-    if ckpt.get("world_size", 1) != dinfo.world:
-        raise InputError(
-            f"--resume: the run used {ckpt.get('world_size', 1)} processes, this one "
-            f"{dinfo.world}; resume with the same --nproc-per-node"
-        )
+
+
+def _saved_segments(ckpt: dict[str, Any]) -> list[tuple[int, int]]:
+    """The checkpoint's segments of its epoch (older checkpoints: one, of their world)."""
+    if "segments" in ckpt:
+        return normalize_segments(ckpt["segments"])
+    return normalize_segments([(ckpt.get("world_size", 1), ckpt["batch"])])
+
+
+def _note_world_change(before: int, now: int, batch_size: int) -> None:
+    print(
+        f"fgd train: resuming a run of {before} processes on {now}: the rest of the epoch is "
+        f"split among {now}; the global batch goes from {batch_size * before} to "
+        f"{batch_size * now} samples (--batch-size {batch_size} per process)",
+        file=sys.stderr,
+    )
+
+
+def trim_sample_logs(out: Path, step: int) -> None:
+    """Drop sample-log lines past ``step`` (batches a killed run trained after its checkpoint)."""
+    for path in sorted((out / "samples").glob("rank*.jsonl")):
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    kept.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut short by the kill
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in kept))
+        os.replace(tmp, path)
+
+
+def read_sample_logs(out: str | Path) -> list[dict[str, Any]]:
+    """Every line of ``RUN_DIR/samples/rank*.jsonl`` (``sample_log``), by step, then rank.
+
+    Each record: ``epoch``, ``step`` (the optimizer step the batch made, counted from 1 as in
+    metrics.jsonl), ``batch`` (its index in the epoch on its rank), ``rank``, ``world`` and
+    ``indices`` (the store indices of the batch's samples, in batch order).
+    """
+    records = []
+    for path in sorted(Path(out, "samples").glob("rank*.jsonl")):
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        for i, line in enumerate(lines):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i < len(lines) - 1:  # only the last line can be cut short (a killed run)
+                    raise
+    return sorted(records, key=lambda r: (r["step"], r["rank"]))
 
 
 def _param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:

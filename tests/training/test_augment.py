@@ -40,8 +40,9 @@ def _interior(mask: torch.Tensor, value: float, margin: int) -> torch.Tensor:
 
 
 GEOMETRY_ONLY = AugmentConfig(
-    brightness=0, contrast=0, saturation=0, hue=0, pair_jitter=0, blur_p=0, noise_p=0
-)
+    brightness=0, contrast=0, saturation=0, hue=0, pair_jitter=0, blur_p=0, noise_p=0,
+    zoom_depth=False,
+)  # fmt: skip
 
 
 @settings(max_examples=25, deadline=None)
@@ -60,7 +61,9 @@ def test_geometry_keeps_images_mask_and_depth_aligned(data, seed, out_size, phot
     ]  # fmt: skip
     aug = GEOMETRY_ONLY
     if photometric:  # shared colour jitter; pair jitter, noise (and blur) would break equality
-        aug = dataclasses.replace(AugmentConfig(), pair_jitter=0, noise_p=0, blur_p=0)
+        aug = dataclasses.replace(
+            AugmentConfig(), pair_jitter=0, noise_p=0, blur_p=0, zoom_depth=False
+        )
     out = prepare_batch(_scene(n, h, boxes), out_size, IDENTITY_NORM, aug, seed)
     assert out["bg"].shape == (n, 3, out_size, out_size)
     assert out["mask"].shape == out["depth"].shape == (n, 1, out_size, out_size)
@@ -140,3 +143,20 @@ def test_cuda_matches_cpu_geometry():
                         GEOMETRY_ONLY, seed=3)  # fmt: skip
     assert torch.allclose(cpu["fgbg"], gpu["fgbg"].cpu(), atol=1e-4)
     assert (cpu["mask"] != gpu["mask"].cpu()).float().mean() < 0.01
+
+
+@pytest.mark.parametrize("area", [0.25, 0.5, 1.0])
+def test_zoom_divides_depth_except_at_the_far_clip(area):
+    batch = _scene(3, 32, [(4, 4, 20, 20)] * 3)
+    batch["depth"][:, :, :8] = 30.0  # a far-clipped band on the left
+    zoom = dataclasses.replace(
+        GEOMETRY_ONLY, crop_scale=(area, area), crop_ratio=(1, 1), rotate_degrees=0, hflip=0,
+        zoom_depth=True,
+    )  # fmt: skip
+    plain = prepare_batch(batch, 32, IDENTITY_NORM, dataclasses.replace(zoom, zoom_depth=False))
+    zoomed = prepare_batch(batch, 32, IDENTITY_NORM, zoom, far=30.0)
+    far = plain["depth"] == 30.0
+    assert torch.equal(zoomed["depth"][far], plain["depth"][far])
+    expected = plain["depth"][~far] * area**0.5  # zoom s = 1 / sqrt(area)
+    assert torch.allclose(zoomed["depth"][~far], expected, rtol=1e-5)
+    assert torch.equal(zoomed["mask"], plain["mask"])

@@ -9,7 +9,17 @@ from hypothesis import strategies as st
 
 from datagen.errors import InputError
 from datagen.store import open_store
-from training.data import Loader, epoch_order, eval_order, make_split, window_size
+from training.data import (
+    Loader,
+    epoch_order,
+    epoch_stream,
+    eval_order,
+    make_split,
+    normalize_segments,
+    remaining_stream,
+    segment_order,
+    window_size,
+)
 
 
 def test_scene_split_holds_out_whole_scenes(tiny_store):
@@ -112,7 +122,7 @@ def test_loader_delivers_the_order(tiny_store, workers):
     got = np.concatenate([batch["index"].numpy() for _, batch in batches])
     assert np.array_equal(got, order[: len(got)])
     _, first = batches[0]
-    expected = ds.read_batch(first["index"].numpy())
+    expected = ds.read_batch(first["index"].numpy(), depth_units=True)
     for key in ("bg", "fgbg", "mask", "depth"):
         assert first[key].numpy().dtype == expected[key].dtype
         assert np.array_equal(first[key].numpy(), expected[key])
@@ -126,3 +136,97 @@ def test_loader_keeps_last_partial_batch_for_eval(tiny_store):
     order = np.arange(21)
     sizes = [len(batch["index"]) for _, batch in loader.batches(order, drop_last=False)]
     assert sizes == [8, 8, 5]
+
+
+# ----------------------------------------------------------------------------- segments
+
+
+def _run_segments(indices, chunk, window, batch, plan, seed=7, epoch=0):
+    """Run ``plan`` [(world, batches, or None: to the end of the epoch)] as a trainer would.
+
+    Returns the samples each segment trained (a list of one array per rank, in training order)
+    and the segments as a checkpoint holds them.
+    """
+    segments, trained = [], []
+    for world, batches in plan:
+        parts = [
+            segment_order(indices, chunk, window, batch, seed, epoch, segments, r, world)
+            for r in range(world)
+        ]
+        done = parts[0][1]
+        n_batches = len(parts[0][0]) // batch
+        assert all(d == done and len(o) // batch == n_batches for o, d in parts)  # lockstep
+        k = n_batches - done if batches is None else min(batches, n_batches - done)
+        trained.append([order[done * batch : (done + k) * batch] for order, _ in parts])
+        segments.append((world, k))
+    return trained, segments
+
+
+def _flat(trained) -> np.ndarray:
+    return np.concatenate([np.zeros(0, dtype=np.int64)] + [p for seg in trained for p in seg])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(8, 300),
+    chunk=st.integers(1, 32),
+    batch=st.integers(1, 8),
+    shuffle_chunks=st.integers(1, 3),
+    plan=st.lists(st.tuples(st.integers(1, 4), st.integers(0, 6)), max_size=4),
+    last_world=st.integers(1, 4),
+)
+def test_segments_train_each_sample_at_most_once(n, chunk, batch, shuffle_chunks, plan, last_world):
+    """Any sequence of worlds: no sample twice, fewer than last world x batch left out."""
+    indices = _train_indices(n, n // 6, seed=n)
+    window = window_size(batch, chunk, shuffle_chunks)
+    trained, segments = _run_segments(indices, chunk, window, batch, [*plan, (last_world, None)])
+    merged = _flat(trained)
+    assert len(np.unique(merged)) == len(merged)
+    assert set(merged.tolist()) <= set(indices.tolist())
+    assert len(indices) - len(merged) < last_world * batch
+    # what the last segment starts from is the untrained rest, in the epoch's stream order
+    stream = epoch_stream(indices, chunk, 7, 0)
+    rest = remaining_stream(stream, window, batch, 7, 0, segments[:-1])
+    assert np.array_equal(np.sort(rest), np.setdiff1d(indices, _flat(trained[:-1])))
+    position = {int(v): i for i, v in enumerate(stream)}
+    assert np.all(np.diff([position[int(v)] for v in rest]) > 0)
+
+
+@pytest.mark.parametrize(("world", "k1", "k2"), [(1, 3, 4), (2, 1, 2), (3, 2, 0), (4, 0, 1)])
+def test_same_world_segments_continue_the_uninterrupted_order(world, k1, k2):
+    """Stopping and resuming with the same world replays nothing: the order goes on."""
+    indices = _train_indices(400, 40, seed=1)
+    window = window_size(4, 16, 2)
+    (whole,), _ = _run_segments(indices, 16, window, 4, [(world, None)])
+    for r, part in enumerate(whole):
+        assert np.array_equal(part, epoch_order(indices, 16, window, 7, 0, r, world)[: len(part)])
+    for plan in ([(world, k1), (world, k2), (world, None)], [(world, k1), (2, 0), (world, None)]):
+        trained, _ = _run_segments(indices, 16, window, 4, plan)
+        for r in range(world):
+            mine = [seg[r] for seg in trained if len(seg) == world]
+            assert np.array_equal(np.concatenate(mine), whole[r])
+    order, done = segment_order(indices, 16, window, 4, 7, 0, [(world, k1)], 0, world)
+    assert done == k1 and np.array_equal(order, epoch_order(indices, 16, window, 7, 0, 0, world))
+
+
+def test_a_new_world_splits_the_rest_into_contiguous_blocks():
+    """After 2 ranks trained 5 batches each, 3 ranks share what is left, in stream order."""
+    indices = np.arange(256)
+    trained, segments = _run_segments(indices, 16, 32, 4, [(2, 5), (3, 1)])
+    stream = epoch_stream(indices, 16, 7, 0)
+    rest = remaining_stream(stream, 32, 4, 7, 0, segments[:1])
+    assert len(rest) == 256 - 2 * 5 * 4
+    per_rank = len(rest) // 3
+    for r, part in enumerate(trained[1]):
+        assert set(part.tolist()) <= set(rest[r * per_rank : (r + 1) * per_rank].tolist())
+    assert normalize_segments([(2, 5), (2, 0), (3, 0), (2, 1), (3, 2)]) == [(2, 6), (3, 2)]
+
+
+def test_impossible_segments_are_refused():
+    indices = np.arange(64)
+    with pytest.raises(ValueError, match="exceed"):
+        segment_order(indices, 8, 8, 4, 0, 0, [(2, 9)], 0, 1)  # 2 x 9 x 4 > 64
+    with pytest.raises(ValueError, match="exceed"):
+        segment_order(indices, 8, 8, 4, 0, 0, [(1, 17)], 0, 1)
+    with pytest.raises(ValueError, match="bad segment"):
+        normalize_segments([(0, 3)])

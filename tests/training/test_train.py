@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from training.config import TrainConfig
 from training.data import make_split
 from training.evaluate import load_checkpoint
 from training.metrics import METRIC_KEYS
-from training.train import lr_factor
+from training.train import _saved_segments, lr_factor, read_sample_logs
 
 from .conftest import fgd_command, train_args
 
@@ -147,7 +148,8 @@ def _wait_for_checkpoint(proc: subprocess.Popen, ckpt: Path, min_step: int) -> i
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_store, tmp_path):
     def args(name: str) -> list[str]:
-        extra = ("--max-steps", "14", "--checkpoint-every", "2", "--val-every", "5")
+        extra = ("--max-steps", "14", "--checkpoint-every", "2", "--val-every", "5",
+                 "--sample-log")  # fmt: skip
         return [*fgd_command(), *train_args(tiny_store, tmp_path / name, *extra)]
 
     full = subprocess.Popen(args("full"), env=SUBPROCESS_ENV)
@@ -168,22 +170,144 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_store, tmp_path)
     runs = [_read_metrics(tmp_path / name) for name in ("full", "killed")]
     assert [r["step"] for r in runs[1]] == [r["step"] for r in runs[0]] == [5, 10, 14]
     assert [r["mask_iou"] for r in runs[1]] == pytest.approx([r["mask_iou"] for r in runs[0]])
+    # the same batches in the same order; the killed run's lines past its checkpoint are gone
+    logs = [read_sample_logs(tmp_path / name) for name in ("full", "killed")]
+    assert logs[1] == logs[0]
+    assert [r["step"] for r in logs[0]] == list(range(1, 15))
+
+
+def test_checkpoints_without_segments_resume_in_their_world():
+    assert _saved_segments({"world_size": 2, "batch": 3, "epoch": 1}) == [(2, 3)]
+    assert _saved_segments({"batch": 0}) == []
+    assert _saved_segments({"world_size": 2, "batch": 5, "segments": [[2, 3], [1, 2]]}) == [
+        (2, 3), (1, 2)]  # fmt: skip
+
+
+def _torchrun(*launch: str) -> list[str]:
+    """`torchrun LAUNCH... fgd` (the `fgd train` arguments follow)."""
+    return [str(Path(sys.executable).with_name("torchrun")), *launch, "--no-python", *fgd_command()]
+
+
+def _run_all(cmds: list[list[str]], tmp_path: Path, timeout: float = 240):
+    """Run the commands at once, each in its own process group; a hang kills them all.
+
+    Returns a CompletedProcess per command (stdout, stderr as text; -9 where it was killed).
+    """
+    procs = []
+    for i, cmd in enumerate(cmds):
+        out, err = (open(tmp_path / f"proc{i}.{name}", "w+") for name in ("out", "err"))  # noqa: SIM115
+        proc = subprocess.Popen(cmd, env=SUBPROCESS_ENV, stdout=out, stderr=err, text=True,
+                                start_new_session=True)  # fmt: skip
+        procs.append((proc, out, err))
+    deadline = time.monotonic() + timeout
+    results = []
+    for proc, out, err in procs:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for other, _, _ in procs:
+                if other.poll() is None:
+                    os.killpg(other.pid, signal.SIGKILL)
+            proc.wait()
+        out.seek(0)
+        err.seek(0)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out.read(),
+                                                   err.read()))  # fmt: skip
+        out.close()
+        err.close()
+    return results
+
+
+def _train_split(tiny_store: str) -> np.ndarray:
+    return make_split(open_store(tiny_store).bg_ids, "scene", 0.1, 0).train
+
+
+def _assert_trained_once(records: list[dict], train: np.ndarray, max_left_out: int) -> None:
+    """The logged batches of epoch 0 hold no sample twice and all but < max_left_out."""
+    seen = np.concatenate([r["indices"] for r in records if r["epoch"] == 0])
+    assert len(np.unique(seen)) == len(seen), "a sample was trained twice in one epoch"
+    assert set(seen.tolist()) <= set(train.tolist())
+    assert 0 <= len(train) - len(seen) < max_left_out
 
 
 def test_torchrun_two_processes_gloo(tiny_store, tmp_path):
+    """Two ranks, one epoch: rank 0 alone writes; the sample logs cover the split once."""
     out = tmp_path / "ddp"
-    torchrun = Path(sys.executable).with_name("torchrun")
-    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--no-python", *fgd_command(),
-           *train_args(tiny_store, out, "--max-steps", "4", "--val-every", "2")]  # fmt: skip
-    done = subprocess.run(cmd, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=120)
+    cmd = [*_torchrun("--standalone", "--nproc-per-node=2"),
+           *train_args(tiny_store, out, "--epochs", "1", "--batch-size", "5", "--val-every", "2",
+                       "--sample-log")]  # fmt: skip
+    (done,) = _run_all([cmd], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    train = _train_split(tiny_store)
+    steps = len(train) // 2 // 5  # 48 samples, 24 per rank: 4 steps of 2 x 5
     records = _read_metrics(out)
-    assert [r["step"] for r in records] == [2, 4]  # rank 0 alone writes
+    assert [r["step"] for r in records] == [2, steps]  # rank 0 alone writes
     n_val = len(make_split(open_store(tiny_store).bg_ids, "scene", 0.1, 0).val)
     assert all(r["n_samples"] == n_val for r in records)  # both ranks' parts, merged
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
-    assert (ckpt["world_size"], ckpt["step"]) == (2, 4)
+    assert (ckpt["world_size"], ckpt["step"], ckpt["epoch"], ckpt["segments"]) == (2, steps, 1, [])
     assert done.stdout.count("mask_iou") == 1  # the final table, from rank 0 only
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints", "config.yaml", "metrics.jsonl", "samples", "tb"]  # fmt: skip
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
+    assert len(list((out / "tb").glob("events.out.tfevents.*"))) == 1
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["rank0.jsonl", "rank1.jsonl"]
+    logs = read_sample_logs(out)
+    assert [(r["step"], r["rank"], r["batch"]) for r in logs] == [
+        (s + 1, r, s) for s in range(steps) for r in range(2)]  # fmt: skip
+    assert all(len(r["indices"]) == 5 and r["world"] == 2 for r in logs)
+    _assert_trained_once(logs, train, 2 * 5)
+
+
+def test_resume_a_two_process_run_on_one_process(tiny_store, tmp_path):
+    """Stopped after 2 steps of 2 ranks, the epoch ends on 1 process: nothing trained twice."""
+    out = tmp_path / "run"
+    first = [*_torchrun("--standalone", "--nproc-per-node=2"),
+             *train_args(tiny_store, out, "--max-steps", "2", "--batch-size", "5",
+                         "--sample-log")]  # fmt: skip
+    (done,) = _run_all([first], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["segments"] == [[2, 2]]
+    resume = [*fgd_command(), "train", "--out", str(out), "--resume", "--epochs", "1",
+              "--no-progress"]  # fmt: skip
+    (done,) = _run_all([resume], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resuming a run of 2 processes on 1" in done.stderr
+    train = _train_split(tiny_store)
+    rest = (len(train) - 2 * 2 * 5) // 5  # 48 - 20 = 28 samples left: 5 steps, 3 left out
+    logs = read_sample_logs(out)
+    assert [(r["world"], r["rank"], r["step"], r["batch"]) for r in logs] == [
+        (2, 0, 1, 0), (2, 1, 1, 0), (2, 0, 2, 1), (2, 1, 2, 1),
+        *((1, 0, 3 + i, 2 + i) for i in range(rest))]  # fmt: skip
+    _assert_trained_once(logs, train, 1 * 5)
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert (ckpt["world_size"], ckpt["step"], ckpt["epoch"], ckpt["segments"]) == (
+        1, 2 + rest, 1, [])  # fmt: skip
+    assert [r["step"] for r in _read_metrics(out)] == [2, 2 + rest]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_torchrun_two_nodes_rendezvous(tiny_store, tmp_path):
+    """Two torchrun launches of one process each (two "machines") meet at a c10d rendezvous."""
+    out, port = tmp_path / "nodes", _free_port()
+
+    # The same command on every machine (c10d numbers the nodes as they join: no --node-rank).
+    launch = ("--nnodes=2", "--nproc-per-node=1", "--rdzv-backend=c10d",
+              f"--rdzv-endpoint=127.0.0.1:{port}", f"--rdzv-id=fgd-test-{port}")  # fmt: skip
+    node = [*_torchrun(*launch), *train_args(tiny_store, out, "--max-steps", "2", "--sample-log")]
+    results = _run_all([node, node], tmp_path)
+    for done in results:
+        assert done.returncode == 0, done.stderr[-3000:]
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert (ckpt["world_size"], ckpt["step"]) == (2, 2)
+    logs = read_sample_logs(out)
+    assert sorted((r["rank"], r["step"]) for r in logs) == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    _assert_trained_once(logs, _train_split(tiny_store), len(_train_split(tiny_store)))
 
 
 # ----------------------------------------------------------------------------- bad input
