@@ -61,7 +61,7 @@ class Assets:
         fg: (n_fg, S, S, 4) uint8 straight RGBA working copies, top-left aligned, each cropped
             to its alpha and fitted inside S x S keeping its aspect.
         fg_shape: (n_fg, 2) int32 height and width of each working copy.
-        digest: SHA-256 over the source files (or of the procedural recipe).
+        digest: SHA-256 over the source files (or the rendered procedural assets).
     """
 
     bg_names: list[str]
@@ -90,14 +90,18 @@ def load_assets(
     digest = hashlib.sha256()
     if config.bg is None:
         bg_names, bg, bg_depth, bg_ground = _procedural_scenes(config)
-        digest.update(f"procedural-bg:{config.seed}:{len(bg_names)}".encode())
+        # The rendered pixels, not just the recipe: a changed generator is a changed dataset,
+        # so an existing store built by the old one is not taken as finished.
+        for array in (bg, bg_depth, bg_ground):
+            digest.update(np.ascontiguousarray(array).tobytes())
     else:
         bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
     if config.fg is None:
         cutouts = [
             procedural.render_cutout(config.seed, i, config.size) for i in range(config.n_fg or 100)
         ]
-        digest.update(f"procedural-fg:{config.seed}:{len(cutouts)}".encode())
+        for _, rgba in cutouts:
+            digest.update(np.ascontiguousarray(rgba).tobytes())
     else:
         cutouts = _user_cutouts(config, digest)
     if bg_depth_fn is not None:

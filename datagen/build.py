@@ -497,7 +497,7 @@ def _build_key(attrs: dict[str, Any]) -> dict[str, Any]:
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     changed = [k for k in new["config"] if (old.get("config") or {}).get(k) != new["config"][k]]
     if old.get("assets_digest") != new["assets_digest"]:
-        changed.append("asset files")
+        changed.append("assets (files or generated pixels)")
     return changed or ["format"]
 
 

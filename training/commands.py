@@ -44,9 +44,13 @@ _OVERRIDES = (
 @click.option("--out", required=True, help="Run directory (config, logs, checkpoints).")
 @click.option("--config", "config_file", help="YAML file of TrainConfig keys; flags override it.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from checkpoints/last.pt.")
-@click.option("--backbone", help="timm encoder name [resnet18].")
+@click.option("--backbone", help=f"timm encoder name [{TrainConfig.backbone}].")
 @click.option("--decoder", help="shared | separate (one decoder per head) [shared].")
-@click.option("--decoder-channels", type=int, help="Width of the coarsest decoder stage [128].")
+@click.option(
+    "--decoder-channels",
+    type=int,
+    help=f"Width of the coarsest decoder stage [{TrainConfig.decoder_channels}].",
+)
 @click.option("--pretrained", help="Local weights file of the 3-channel timm backbone.")
 @click.option("--size", type=int, help="Training resolution [the store's image size].")
 @click.option(

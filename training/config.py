@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 
 from datagen.errors import InputError
+from training.models import DEFAULT_BACKBONE
 
 SPLITS = ("scene", "random")
 DEVICES = ("auto", "cpu", "cuda")
@@ -55,9 +56,9 @@ class TrainConfig:
 
     store: str = ""
     out: str = ""
-    backbone: str = "resnet18"  # any timm model with features_only (training.models)
+    backbone: str = DEFAULT_BACKBONE  # any timm model with features_only (training.models)
     decoder: str = "shared"  # shared | separate (one decoder per head)
-    decoder_channels: int = 128
+    decoder_channels: int = 64
     pretrained: str = ""  # local weights file of the 3-channel timm model; "" = random init
     size: int = 0  # training/eval resolution; 0 = the store's image size
     batch_size: int = 32

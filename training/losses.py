@@ -13,7 +13,8 @@ The depth head predicts normalised log-depth
     \qquad d = d_{max} \, R^{\,t - 1},
 
 with ``R = DEPTH_RANGE = 100`` (so ``t`` covers ``[d_max / 100, d_max]``; with the store's
-30 m far clip, 0.3 m to 30 m) through a sigmoid. Why log-depth rather than ``d / d_max``: the
+30 m far clip, 0.3 m to 30 m) with a linear head; :func:`target_to_depth` clamps ``t`` to
+``[0, 1]``. Why log-depth rather than ``d / d_max``: the
 reported metrics (AbsRel, delta < 1.25) are relative, and in log space an error ``e`` in ``t`` is
 the same relative depth error ``R**e`` near and far, so the L1/SSIM/gradient losses weigh every
 distance alike; a linear target would spend the loss on far pixels and under-fit the near
@@ -46,8 +47,9 @@ def depth_to_target(depth_m: Tensor, depth_max: float) -> Tensor:
 
 
 def target_to_depth(target: Tensor, depth_max: float) -> Tensor:
-    r"""Target space -> metres: :math:`d = d_{max} R^{t - 1}` (inverts :func:`depth_to_target`)."""
-    return depth_max * torch.exp((target - 1.0) * math.log(DEPTH_RANGE))
+    r"""Target space -> metres: :math:`d = d_{max} R^{\mathrm{clamp}(t, 0, 1) - 1}` (inverts
+    :func:`depth_to_target`; the clamp keeps predictions inside the represented range)."""
+    return depth_max * torch.exp((target.clamp(0.0, 1.0) - 1.0) * math.log(DEPTH_RANGE))
 
 
 # ----------------------------------------------------------------------------- mask

@@ -15,8 +15,9 @@ import zarr
 from click.testing import CliRunner
 
 from cli import fgd
-from datagen import schema
+from datagen import procedural, schema
 from datagen.build import build_store, regenerate
+from datagen.errors import InputError
 from datagen.imaging import decode_jpeg
 from datagen.store import open_store
 from tests.datagen.conftest import tiny_config
@@ -287,3 +288,19 @@ def test_fg_jitter_is_recorded_and_regenerates(tmp_path: Path, tiny_store: Path)
     assert not np.array_equal(ds[3]["fgbg"], plain[3]["fgbg"])  # same placements, new colours
     np.testing.assert_array_equal(ds[3]["mask"], plain[3]["mask"])
     np.testing.assert_array_equal(regenerate(str(out), 3)["mask"], ds[3]["mask"])
+
+
+def test_a_changed_procedural_generator_is_not_taken_for_a_finished_store(tmp_path, monkeypatch):
+    out = tmp_path / "s.zarr"
+    build_store(tiny_config(out), progress=False)
+    original = procedural.render_cutout
+
+    def brighter(seed: int, index: int, size: int):
+        name, rgba = original(seed, index, size)
+        rgba = rgba.copy()
+        rgba[..., :3] //= 2
+        return name, rgba
+
+    monkeypatch.setattr(procedural, "render_cutout", brighter)
+    with pytest.raises(InputError, match=r"differs in: assets \(files or generated pixels\)"):
+        build_store(tiny_config(out), progress=False)

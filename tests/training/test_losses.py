@@ -49,6 +49,11 @@ def test_depth_target_space_clamps_out_of_range_depth():
     assert t.tolist() == [0.0, 0.0, 1.0]
 
 
+def test_depth_from_an_out_of_range_prediction_is_clamped_to_the_range():
+    d = target_to_depth(torch.tensor([-0.3, 0.0, 1.0, 1.7]), 30.0)
+    assert torch.allclose(d, torch.tensor([0.3, 0.3, 30.0, 30.0]))
+
+
 # ----------------------------------------------------------------------------- mask
 
 

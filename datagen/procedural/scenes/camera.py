@@ -61,12 +61,22 @@ class _Camera:
 
 
 def _random_camera(rng: np.random.Generator, size: int, max_yaw: float) -> _Camera:
-    """Horizontal field of view 50-70 degrees, 1.2-1.8 m up, turned up to `max_yaw` degrees."""
-    hfov = math.radians(rng.uniform(50.0, 70.0))
+    """A phone at eye level, around the ground-plane prior of user photos (60 degrees, 1.5 m;
+    ``datagen.assets``): horizontal field of view 55-65 degrees, 1.4-1.6 m up, turned up to
+    `max_yaw` degrees.
+
+    One image fixes depth only up to the product focal x height (ground depth is
+    ``focal * height / (row - horizon)``), so the spread of that product across scenes bounds
+    what any depth network can learn. With 50-70 degrees and 1.2-1.8 m its log had a standard
+    deviation of 0.17 over the 100 default scenes and only 85% of them lay within delta < 1.25 of
+    the median: a perfect network without scale cues could not reach delta1 0.85. Now every scene
+    lies within a factor 1.18 of the middle.
+    """
+    hfov = math.radians(rng.uniform(55.0, 65.0))
     return _Camera(
         size=size,
         focal=size / 2 / math.tan(hfov / 2),
-        height=rng.uniform(1.2, 1.8),
+        height=rng.uniform(1.4, 1.6),
         horizon_y=rng.uniform(0.3, 0.55) * size,
         yaw=math.radians(rng.uniform(-max_yaw, max_yaw)),
     )
