@@ -139,18 +139,28 @@ class ConvBnAct(nn.Sequential):
 
 
 class DecoderBlock(nn.Module):
-    """Upsample ``x`` to the skip's size, concatenate, ``n_convs`` 3x3 conv-BN-ReLU."""
+    """Upsample ``x`` to the skip's size, concatenate it, the skip and the row coordinate,
+    ``n_convs`` 3x3 conv-BN-ReLU.
+
+    The row coordinate (``-1`` at the top, ``1`` at the bottom; CoordConv, Liu et al. 2018) is
+    there for depth: on a ground plane depth is ``focal * height / (row - horizon)``, a function
+    of where a pixel is relative to the horizon, which convolutions alone see only through their
+    zero padding.
+    """
 
     def __init__(self, in_ch: int, skip_ch: int, out_ch: int, n_convs: int = 2) -> None:
         super().__init__()
-        convs = [ConvBnAct(in_ch + skip_ch, out_ch)]
+        convs = [ConvBnAct(in_ch + skip_ch + 1, out_ch)]
         convs += [ConvBnAct(out_ch, out_ch) for _ in range(n_convs - 1)]
         self.conv = nn.Sequential(*convs)
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         if x.shape[-2:] != skip.shape[-2:]:
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        return self.conv(torch.cat([x, skip], dim=1))
+        n, _, h, w = skip.shape
+        rows = torch.linspace(-1.0, 1.0, h, device=skip.device, dtype=skip.dtype)
+        rows = rows.view(1, 1, h, 1).expand(n, 1, h, w)
+        return self.conv(torch.cat([x, skip, rows], dim=1))
 
 
 class UNetDecoder(nn.Module):

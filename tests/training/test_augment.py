@@ -40,8 +40,8 @@ def _interior(mask: torch.Tensor, value: float, margin: int) -> torch.Tensor:
 
 
 GEOMETRY_ONLY = AugmentConfig(
+    crop_scale=(0.5, 1.0), rotate_degrees=10.0, zoom_depth=False,
     brightness=0, contrast=0, saturation=0, hue=0, pair_jitter=0, blur_p=0, noise_p=0,
-    zoom_depth=False,
 )  # fmt: skip
 
 
@@ -62,8 +62,9 @@ def test_geometry_keeps_images_mask_and_depth_aligned(data, seed, out_size, phot
     aug = GEOMETRY_ONLY
     if photometric:  # shared colour jitter; pair jitter, noise (and blur) would break equality
         aug = dataclasses.replace(
-            AugmentConfig(), pair_jitter=0, noise_p=0, blur_p=0, zoom_depth=False
-        )
+            AugmentConfig(), pair_jitter=0, noise_p=0, blur_p=0, zoom_depth=False,
+            crop_scale=(0.5, 1.0), rotate_degrees=10.0,
+        )  # fmt: skip
     out = prepare_batch(_scene(n, h, boxes), out_size, IDENTITY_NORM, aug, seed)
     assert out["bg"].shape == (n, 3, out_size, out_size)
     assert out["mask"].shape == out["depth"].shape == (n, 1, out_size, out_size)
