@@ -50,13 +50,23 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--store", type=Path, default=Path("runs/bench/q100.zarr"))
     p.add_argument("--out", type=Path, default=Path("runs/bench/quality"))
+    p.add_argument("--n-bg", type=int, default=100)
+    p.add_argument("--n-fg", type=int, default=20)
+    p.add_argument("--positions", type=int, default=4)
     p.add_argument("--steps", type=int, default=2600, help="optimizer steps (the time budget)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
     build_store(
-        BuildConfig(out=str(args.store), size=96, n_bg=100, n_fg=20, positions=4, overwrite=True),
+        BuildConfig(
+            out=str(args.store),
+            size=96,
+            n_bg=args.n_bg,
+            n_fg=args.n_fg,
+            positions=args.positions,
+            overwrite=True,
+        ),
         progress=False,
     )
     shutil.rmtree(args.out, ignore_errors=True)
