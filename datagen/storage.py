@@ -185,9 +185,13 @@ class LocalStorage(Storage):
         return self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir()))
 
     def write_problem(self) -> str | None:
-        folder = self.root if self.root.exists() else self.root.parent
+        # Missing parent folders are made (as `mkdir -p` would); what must hold is that the
+        # nearest existing ancestor is a folder we may write in.
+        folder = self.root
+        while not folder.exists():
+            folder = folder.parent
         if not folder.is_dir():
-            return f"the parent folder {folder} does not exist"
+            return f"{folder} is a file, not a folder"
         if not os.access(folder, os.W_OK | os.X_OK):
             return f"cannot write in {folder} (permission denied)"
         return None

@@ -143,7 +143,7 @@ def not_a_depth_model(tmp: Path):
 
 def out_under_a_file(tmp: Path):
     (tmp / "file").write_text("x")
-    return ["--out", str(tmp / "file" / "s.zarr")], ("--out", "does not exist")
+    return ["--out", str(tmp / "file" / "deeper" / "s.zarr")], ("--out", "is a file, not a folder")
 
 
 def out_is_foreign_folder(tmp: Path):

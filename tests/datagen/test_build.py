@@ -304,3 +304,9 @@ def test_a_changed_procedural_generator_is_not_taken_for_a_finished_store(tmp_pa
     monkeypatch.setattr(procedural, "render_cutout", brighter)
     with pytest.raises(InputError, match=r"differs in: assets \(files or generated pixels\)"):
         build_store(tiny_config(out), progress=False)
+
+
+def test_missing_parent_folders_of_out_are_made(tmp_path):
+    out = tmp_path / "runs" / "nested" / "s.zarr"
+    build_store(tiny_config(out), progress=False)
+    assert len(open_store(out)) == 36
