@@ -64,6 +64,7 @@ class TrainConfig:
     backbone: str = DEFAULT_BACKBONE  # any timm model with features_only (training.models)
     decoder: str = "shared"  # shared | separate (one decoder per head)
     decoder_channels: int = 64
+    full_res_stage: bool = True  # decoder stage at stride 1 (training.models.ModelConfig)
     pretrained: str = ""  # local weights file of the 3-channel timm model; "" = random init
     size: int = 0  # training/eval resolution; 0 = the store's image size
     batch_size: int = 32

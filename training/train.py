@@ -90,6 +90,7 @@ def model_config(cfg: TrainConfig) -> ModelConfig:
         backbone=cfg.backbone,
         decoder=cfg.decoder,
         decoder_channels=cfg.decoder_channels,
+        full_res_stage=cfg.full_res_stage,
         pretrained_path=cfg.pretrained or None,
     )
 

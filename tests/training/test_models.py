@@ -35,9 +35,18 @@ class BaseModelTester:
     size = 32
     odd_size = (33, 47)  # not a multiple of any total stride
 
-    @pytest.fixture(params=["shared", "separate"])
+    @pytest.fixture(
+        params=[("shared", True), ("separate", True), ("shared", False)],
+        ids=["shared", "separate", "shared-no-full-res"],
+    )
     def cfg(self, request: pytest.FixtureRequest) -> ModelConfig:
-        return ModelConfig(backbone=self.backbone, decoder=request.param, decoder_channels=32)
+        decoder, full_res_stage = request.param
+        return ModelConfig(
+            backbone=self.backbone,
+            decoder=decoder,
+            decoder_channels=32,
+            full_res_stage=full_res_stage,
+        )
 
     @pytest.fixture
     def model(self, cfg: ModelConfig) -> torch.nn.Module:
@@ -51,6 +60,13 @@ class BaseModelTester:
         for v in out.values():
             assert v.shape == (2, 1, self.size, self.size)
             assert torch.isfinite(v).all()
+
+    def test_decoder_output_stride(self, model, cfg):
+        """Stride 1 with the full-resolution stage; else the finest encoder stride, upsampled."""
+        decoder = model.decoders[0]
+        finest = min(model.encoder.feature_info.reduction())
+        assert decoder.out_reduction == (1 if cfg.full_res_stage else finest)
+        assert (decoder.input_stem is not None) == cfg.full_res_stage
 
     def test_backward_reaches_encoder_and_both_heads(self, model):
         out = model(*_pair(2, self.size, self.size))

@@ -24,7 +24,7 @@ from datagen.store import open_store
 from training.commands import resolve_train_config
 from training.config import TrainConfig
 from training.data import make_split
-from training.evaluate import load_checkpoint
+from training.evaluate import load_checkpoint, model_from_checkpoint
 from training.metrics import METRIC_KEYS
 from training.train import _saved_segments, lr_factor, read_sample_logs
 
@@ -111,9 +111,11 @@ def test_progressive_resizing_schedule():
     assert (by_step.size_at(5, 99), by_step.size_at(0, 100)) == (64, 48)
 
 
-def test_progressive_run_and_uncertainty_weighting(tiny_store, fgd, tmp_path):
+def test_progressive_run_uncertainty_weighting_no_full_res_stage(tiny_store, fgd, tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text("resize_schedule: [[0, 24]]\nresize_unit: step\nval_every: 3\n")
+    config.write_text(
+        "resize_schedule: [[0, 24]]\nresize_unit: step\nval_every: 3\nfull_res_stage: false\n"
+    )
     out = tmp_path / "run"
     args = train_args(tiny_store, out, "--max-steps", "6", "--config", str(config))
     result = CliRunner().invoke(fgd, args)
@@ -122,6 +124,8 @@ def test_progressive_run_and_uncertainty_weighting(tiny_store, fgd, tmp_path):
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
     log_vars = ckpt["loss"]["weighting.log_vars"]
     assert log_vars.shape == (2,) and log_vars.abs().sum() > 0  # learned, and checkpointed
+    assert ckpt["model_config"]["full_res_stage"] is False
+    assert model_from_checkpoint(ckpt, torch.device("cpu")).model.decoders[0].input_stem is None
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tiny_store, fgd, tmp_path, monkeypatch):
