@@ -174,7 +174,7 @@ class UNetDecoder(nn.Module):
     Stages run deepest-first over the encoder features (ordered shallow to deep as timm returns
     them); with ``full_res_stage`` one last stage fuses a light conv of the 6-channel input at
     stride 1, which keeps mask edges sharp at small image sizes (without it the output is at the
-    first skip's reduction, :attr:`out_reduction`). A stage whose skip has reduction ``r`` has
+    finest encoder reduction, :attr:`out_reduction`). A stage whose skip has reduction ``r`` has
     ``max(16, channels * r / r_top)`` channels, ``r_top`` being the first skip's reduction; the
     stride-1 stage is a single conv of 8 channels, as full-resolution convs dominate the CPU cost
     (at 96 px with two 16-channel convs there, they were over half the decoder's FLOPs).
@@ -198,8 +198,9 @@ class UNetDecoder(nn.Module):
         for skip_ch, r in skips:
             blocks.append(DecoderBlock(in_ch, skip_ch, width(r)))
             in_ch = width(r)
-        self.input_stem = ConvBnAct(IN_CHANS, FULL_RES_CHANNELS) if full_res_stage else None
+        self.input_stem: nn.Module | None = None
         if full_res_stage:
+            self.input_stem = ConvBnAct(IN_CHANS, FULL_RES_CHANNELS)
             blocks.append(DecoderBlock(in_ch, FULL_RES_CHANNELS, FULL_RES_CHANNELS, n_convs=1))
             in_ch = FULL_RES_CHANNELS
         self.blocks = nn.ModuleList(blocks)
