@@ -40,6 +40,7 @@ import torch.nn.functional as F
 
 from datagen.schema import UNITS_PER_METRE
 from training.config import AugmentConfig
+from training.filters import gaussian_kernel1d, separable_filter
 
 _AUG_STREAM = 0xA06
 
@@ -255,14 +256,7 @@ def _photometric(
 
 def _gaussian_blur(images: torch.Tensor, sigma: torch.Tensor, sigma_max: float) -> torch.Tensor:
     """Separable Gaussian blur with a per-image ``sigma``, reflect-padded."""
-    m, ch, hgt, wid = images.shape
     radius = max(1, math.ceil(3 * sigma_max))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-0.5 * (x[None] / sigma[:, None]) ** 2)
-    kernel = (kernel / kernel.sum(1, keepdim=True)).float().to(images.device)  # (m, k)
-    kernel = kernel.repeat_interleave(ch, 0)  # one kernel per channel of each image
-    flat = images.reshape(1, m * ch, hgt, wid)
-    flat = F.pad(flat, (radius, radius, radius, radius), mode="reflect")
-    flat = F.conv2d(flat, kernel[:, None, None, :], groups=m * ch)
-    flat = F.conv2d(flat, kernel[:, None, :, None], groups=m * ch)
-    return flat.reshape(m, ch, hgt, wid)
+    kernels = gaussian_kernel1d(sigma, radius).float().to(images.device)  # (m, k)
+    # one kernel per channel of each image
+    return separable_filter(images, kernels.repeat_interleave(images.shape[1], 0))

@@ -236,8 +236,13 @@ class _Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             objective = DistributedDataParallel(objective, device_ids=ids)
         self.objective = objective
+        # fused: one kernel for all parameters (on the CPU too); the step took 17.6 ms of a
+        # ~570 ms 96 px CPU step with the default per-parameter loop (benchmarks/train_step.py)
         self.optimizer = torch.optim.AdamW(
-            _param_groups(objective, cfg.weight_decay), lr=cfg.lr, weight_decay=cfg.weight_decay
+            _param_groups(objective, cfg.weight_decay),
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            fused=True,
         )
         warmup = min(cfg.warmup_steps, self.total_steps // 5)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import kornia
 import pytest
 import torch
 
@@ -13,12 +14,14 @@ from training.losses import (
     DepthLoss,
     DualTaskLoss,
     FixedWeighting,
+    SSIMLoss,
     UncertaintyWeighting,
     bce_dice_loss,
     depth_loss,
     depth_loss_terms,
     depth_to_target,
     gradient_loss,
+    ssim_loss,
     target_to_depth,
     uncertainty_weighted_sum,
 )
@@ -93,6 +96,23 @@ def test_gradient_loss_of_a_ramp_is_its_slope():
     assert gradient_loss(y + ramp, y).item() == pytest.approx(0.05, rel=1e-4)
 
 
+@pytest.mark.parametrize(("shape", "window"), [((2, 1, 16, 16), 7), ((3, 2, 9, 13), 5)])
+def test_ssim_loss_matches_kornia_in_value_and_gradient(shape, window):
+    pred = _rand(*shape).requires_grad_()
+    target = _rand(*shape, seed=1)
+    ours = ssim_loss(pred, target, window)
+    (grad,) = torch.autograd.grad(ours, pred)
+    ref = kornia.losses.ssim_loss(pred, target, window, max_val=1.0)
+    (ref_grad,) = torch.autograd.grad(ref, pred)
+    assert ours.item() == pytest.approx(ref.item(), abs=1e-6)
+    torch.testing.assert_close(grad, ref_grad, atol=1e-7, rtol=1e-4)
+
+
+def test_ssim_loss_rejects_an_even_window():
+    with pytest.raises(ValueError, match="odd"):
+        ssim_loss(_rand(1, 1, 8, 8), _rand(1, 1, 8, 8), window_size=4)
+
+
 def test_ssim_term_of_identical_images_is_zero():
     y = _rand(2, 1, 16, 16)
     assert depth_loss_terms(y, y)["ssim"].item() == pytest.approx(0.0, abs=1e-5)
@@ -140,6 +160,7 @@ def test_modules_agree_with_functions():
     assert torch.equal(BCEDiceLoss(smooth=2.0)(logits, mask), bce_dice_loss(logits, mask, 2.0))
     mod = DepthLoss(w_l1=0.3, w_ssim=0.7, w_grad=2.0, window_size=5)
     assert torch.equal(mod(pred, target), depth_loss(pred, target, 0.3, 0.7, 2.0, 5))
+    assert torch.equal(SSIMLoss(5, 2.0)(pred, target), ssim_loss(pred, target, 5, 2.0))
     weigh = UncertaintyWeighting(2)
     with torch.no_grad():
         weigh.log_vars.copy_(torch.tensor([0.5, -1.0]))
