@@ -108,6 +108,15 @@ def test_ssim_loss_matches_kornia_in_value_and_gradient(shape, window):
     torch.testing.assert_close(grad, ref_grad, atol=1e-7, rtol=1e-4)
 
 
+def test_ssim_loss_ignores_autocast():
+    pred, target = _rand(2, 1, 16, 16), _rand(2, 1, 16, 16, seed=1)
+    want = ssim_loss(pred, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = ssim_loss(pred, target)
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(want.item(), abs=1e-7)
+
+
 def test_ssim_loss_rejects_an_even_window():
     with pytest.raises(ValueError, match="odd"):
         ssim_loss(_rand(1, 1, 8, 8), _rand(1, 1, 8, 8), window_size=4)
