@@ -23,15 +23,16 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.train_quality import RECIPE
+from training.config import TrainConfig
 from training.losses import bce_dice_loss, gradient_loss, ssim_loss
-from training.models import ModelConfig, build_model
+from training.models import build_model
+from training.train import model_config
 
 Timed = Callable[[], None]
 
 
 def recipe_model() -> torch.nn.Module:
-    keys = ("backbone", "decoder_channels", "full_res_stage")
-    return build_model(ModelConfig(**{k: RECIPE[k] for k in keys}))
+    return build_model(model_config(TrainConfig(**RECIPE)))
 
 
 def ssim_pass(ssim: Callable, pred: torch.Tensor, target: torch.Tensor) -> Timed:
