@@ -28,6 +28,10 @@ from zarr.codecs import ZstdCodec
 
 FORMAT_VERSION = 1
 
+#: A pixel belongs to the object where its alpha (in the store) or predicted probability (in
+#: training, eval and predict) is at least this.
+MASK_THRESHOLD = 0.5
+
 #: Depth is stored in millimetres: units per metre, and metres per unit.
 UNITS_PER_METRE = 1000
 DEPTH_SCALE = 1 / UNITS_PER_METRE
