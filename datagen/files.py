@@ -41,13 +41,13 @@ def check_output(path: str | os.PathLike[str], option: str, overwrite: bool = Tr
     except (FileExistsError, NotADirectoryError):
         raise InputError(f"{option} {path}: {parent} is not a folder") from None
     except OSError as exc:
-        raise InputError(f"{option} {path}: cannot create {parent} ({error_summary(exc)})") from None
+        raise InputError(f"{option} {path}: cannot create {parent} ({_reason(exc)})") from None
     probe = temp_path(path)
     try:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        raise InputError(f"{option} {path}: cannot write there ({error_summary(exc)})") from None
+        raise InputError(f"{option} {path}: cannot write there ({_reason(exc)})") from None
     return path
 
 
@@ -68,10 +68,15 @@ def atomic_output(path: str | os.PathLike[str], option: str = "output") -> Itera
         tmp.unlink(missing_ok=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InputError(f"{option} {path}: the disk is full") from None
-        raise InputError(f"{option} {path}: cannot write ({error_summary(exc)})") from None
+        raise InputError(f"{option} {path}: cannot write ({_reason(exc)})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _reason(exc: OSError) -> str:
+    """An OS error's own words ("Permission denied"), without the temporary's path."""
+    return exc.strerror or error_summary(exc)
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, option: str = "output") -> None:
