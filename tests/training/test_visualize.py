@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from datagen.store import open_store
 from training.config import TrainConfig
 from training.data import make_split
+from training.export_samples import select_samples
 from training.visualize import (
     MaskErrorColors,
     colorize_depth,
@@ -23,7 +24,6 @@ from training.visualize import (
     write_depth_png,
     write_png,
 )
-from training.viz_commands import select_samples
 
 from . import test_predict
 
