@@ -190,11 +190,15 @@ def _draw(
 
 def _write_sample_files(
     folder: Path,
-    sample: dict[str, np.ndarray],
-    pred: dict[str, np.ndarray] | None,
+    k: int,
+    samples: dict[str, np.ndarray],
+    preds: dict[str, np.ndarray] | None,
     limits: tuple[float, float],
     depth_max: float,
 ) -> None:
+    """Write the images of sample ``k`` of ``samples`` (and of ``preds``) to ``folder``."""
+    sample = {key: value[k] for key, value in samples.items()}
+    pred = {key: value[k] for key, value in preds.items()} if preds else None
     option = "--per-sample"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -277,9 +281,7 @@ def export_samples(
         written.append(out)
     if per_sample is not None:
         for k, folder in enumerate(progress_bar(folders, desc="per-sample", enabled=progress)):
-            sample = {key: value[k] for key, value in samples.items()}
-            pred = {key: value[k] for key, value in preds.items()} if preds else None
-            _write_sample_files(folder, sample, pred, limits, ds.depth_max)
+            _write_sample_files(folder, k, samples, preds, limits, ds.depth_max)
         written.append(per_sample)
     return written
 

@@ -311,7 +311,43 @@ def render_grid(
         RGB->BGR) or TensorBoard's ``add_image(..., dataformats="HWC")``.
     """
     n = len(samples["fgbg"])
-    vmin, vmax = depth_limits or depth_range(samples["depth"])
+    columns = _grid_columns(samples, predictions, depth_limits or depth_range(samples["depth"]))
+
+    gap = max(2, tile // 56)
+    title_scale = _fit_scale([c.title for c in columns], tile - 4, max(0.35, 0.6 * tile / 224))
+    small_scale = max(0.3, 0.45 * tile / 224)
+    headers = [_header(c, tile, title_scale, small_scale) for c in columns]
+    header_h = max(h.shape[0] for h in headers)
+
+    label_lines = [lab.split("\n") for lab in labels] if labels else []
+    label_scale = max(0.35, 0.55 * tile / 224)
+    label_w = max((_text_size(s, label_scale)[0] for ls in label_lines for s in ls), default=0)
+    label_w = label_w + 2 * gap if label_lines else 0
+
+    width = label_w + len(columns) * (tile + gap) + gap
+    height = header_h + n * (tile + gap) + gap
+    canvas = np.full((height, width, 3), _WHITE, np.uint8)
+    for k, (col, head) in enumerate(zip(columns, headers, strict=True)):
+        x = label_w + gap + k * (tile + gap)
+        canvas[: head.shape[0], x : x + tile] = head
+        for i in range(n):
+            y = header_h + i * (tile + gap)
+            canvas[y : y + tile, x : x + tile] = _to_tile(col.draw(i), tile, nearest=col.nearest)
+    for i, lines in enumerate(label_lines):
+        _, line_h = _text_size("Ig", label_scale)
+        y = header_h + i * (tile + gap) + (tile - len(lines) * (line_h + 4)) // 2
+        for j, line in enumerate(lines):
+            _put_text(canvas, line, gap, y + j * (line_h + 4), label_scale)
+    return canvas
+
+
+def _grid_columns(
+    samples: Mapping[str, np.ndarray],
+    predictions: Mapping[str, np.ndarray] | None,
+    depth_limits: tuple[float, float],
+) -> list[_Column]:
+    """The columns :func:`render_grid` draws, depth in ``depth_limits`` (metres)."""
+    vmin, vmax = depth_limits
     depth_bar = _Bar("magma_r", _depth_ticks(vmin, vmax))
     columns = [
         _Column("bg", lambda i: samples["bg"][i]),
@@ -343,33 +379,7 @@ def render_grid(
                 bar=_Bar("diverging", _error_ticks(0.5)),
             ),
         ]
-
-    gap = max(2, tile // 56)
-    title_scale = _fit_scale([c.title for c in columns], tile - 4, max(0.35, 0.6 * tile / 224))
-    small_scale = max(0.3, 0.45 * tile / 224)
-    headers = [_header(c, tile, title_scale, small_scale) for c in columns]
-    header_h = max(h.shape[0] for h in headers)
-
-    label_lines = [lab.split("\n") for lab in labels] if labels else []
-    label_scale = max(0.35, 0.55 * tile / 224)
-    label_w = max((_text_size(s, label_scale)[0] for ls in label_lines for s in ls), default=0)
-    label_w = label_w + 2 * gap if label_lines else 0
-
-    width = label_w + len(columns) * (tile + gap) + gap
-    height = header_h + n * (tile + gap) + gap
-    canvas = np.full((height, width, 3), _WHITE, np.uint8)
-    for k, (col, head) in enumerate(zip(columns, headers, strict=True)):
-        x = label_w + gap + k * (tile + gap)
-        canvas[: head.shape[0], x : x + tile] = head
-        for i in range(n):
-            y = header_h + i * (tile + gap)
-            canvas[y : y + tile, x : x + tile] = _to_tile(col.draw(i), tile, nearest=col.nearest)
-    for i, lines in enumerate(label_lines):
-        _, line_h = _text_size("Ig", label_scale)
-        y = header_h + i * (tile + gap) + (tile - len(lines) * (line_h + 4)) // 2
-        for j, line in enumerate(lines):
-            _put_text(canvas, line, gap, y + j * (line_h + 4), label_scale)
-    return canvas
+    return columns
 
 
 def _prob_to_u8(prob: np.ndarray) -> np.ndarray:
