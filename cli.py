@@ -22,8 +22,8 @@ COMMANDS = {
     "datagen": "datagen.commands:datagen_group",
     "train": "training.commands:train_command",
     "eval": "training.commands:eval_command",
-    "export-samples": "training.viz_commands:export_samples_command",
-    "predict": "training.viz_commands:predict_command",
+    "export-samples": "training.export_samples:export_samples_command",
+    "predict": "training.predict:predict_command",
 }
 
 

@@ -1,4 +1,5 @@
-"""Run a trained checkpoint on a user's own (bg, fg_bg) photo pairs of any size and aspect.
+"""``fgd predict``: run a trained checkpoint on a user's own (bg, fg_bg) photo pairs of any size
+and aspect (``cli.py`` adds the command to the ``fgd`` group).
 
 Each pair is letterboxed to the model's square input (scaled to fit, keeping its aspect, and
 padded; see :class:`training.visualize.Letterbox`), and the outputs are cropped back to the
@@ -14,14 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from datagen.assets import IMAGE_SUFFIXES
-from datagen.errors import InputError
+from datagen.errors import InputError, error_summary
+from datagen.progress import progress_bar
+from datagen.schema import MASK_THRESHOLD
 from training.augment import prepare_batch
 from training.evaluate import (
     EvalSetup,
@@ -36,6 +39,7 @@ from training.evaluate import (
 from training.losses import target_to_depth
 from training.visualize import (
     Letterbox,
+    check_output_folder,
     colorize_depth,
     depth_range,
     outline_overlay,
@@ -46,13 +50,26 @@ from training.visualize import (
 __all__ = [
     "PairJob",
     "Predictor",
+    "check_jobs",
+    "device_option",
     "load_pair",
     "pairs_from_csv",
     "pairs_from_dirs",
+    "predict_command",
+    "predict_jobs",
     "predict_pairs",
     "read_image",
     "write_prediction",
 ]
+
+#: ``--device`` of the commands that run a checkpoint (``fgd predict``, ``fgd export-samples``).
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where the checkpoint runs (auto: the GPU when there is one).",
+)
 
 
 @dataclass(frozen=True)
@@ -236,17 +253,37 @@ def _checked(jobs: list[PairJob], where: str) -> list[PairJob]:
     return jobs
 
 
+def check_jobs(jobs: Sequence[PairJob], option: str = "--out") -> None:
+    """Fail on a missing photo or an output folder that cannot be written (``option`` names it)
+    before anything is read or written; creates nothing."""
+    for job in jobs:
+        for what, path in (("bg", job.bg), ("fg_bg", job.fgbg)):
+            if not path.is_file():
+                raise InputError(f"{what} {path}: no such file")
+    for job in jobs:
+        check_output_folder(job.out, option)
+
+
 def write_prediction(
-    out_dir: Path, fgbg: np.ndarray, prob: np.ndarray, depth: np.ndarray, depth_max: float
+    out_dir: Path,
+    fgbg: np.ndarray,
+    prob: np.ndarray,
+    depth: np.ndarray,
+    depth_max: float,
+    option: str = "--out",
 ) -> None:
     """Write ``mask.png`` (0/255), ``depth.png`` (16-bit) + ``depth.json`` (its scale),
-    ``depth_color.png`` and ``overlay.png`` (mask outline on the fg_bg photo) into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    mask = np.where(prob >= 0.5, 255, 0).astype(np.uint8)
-    write_png(out_dir / "mask.png", mask)
-    write_depth_png(out_dir / "depth.png", depth, depth_max)
-    write_png(out_dir / "depth_color.png", colorize_depth(depth, *depth_range(depth)))
-    write_png(out_dir / "overlay.png", outline_overlay(fgbg, mask))
+    ``depth_color.png`` and ``overlay.png`` (mask outline on the fg_bg photo) into ``out_dir``;
+    a failed write is an InputError naming ``option``."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{option} {out_dir}: cannot create it ({error_summary(exc)})") from None
+    mask = np.where(prob >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
+    write_png(out_dir / "mask.png", mask, option)
+    write_depth_png(out_dir / "depth.png", depth, depth_max, option)
+    write_png(out_dir / "depth_color.png", colorize_depth(depth, *depth_range(depth)), option)
+    write_png(out_dir / "overlay.png", outline_overlay(fgbg, mask), option)
 
 
 def predict_pairs(
@@ -260,17 +297,14 @@ def predict_pairs(
     """Predict every pair of ``jobs`` and write its outputs (:func:`write_prediction`).
 
     Pairs run ``batch_size`` at a time (all are letterboxed to the model size); images are
-    decoded and encoded by a thread pool (OpenCV releases the GIL). A missing or bad image stops
-    the run with an InputError naming it; folders of earlier pairs are complete.
+    decoded and encoded by a thread pool (OpenCV releases the GIL). A bad image stops the run
+    with an InputError naming it; folders of earlier pairs are complete. Check the jobs first
+    (:func:`check_jobs`) to fail on a missing file or an unwritable folder before any work.
     """
-    for job in jobs:  # fail on a typo before anything is written
-        for what, path in (("bg", job.bg), ("fg_bg", job.fgbg)):
-            if not path.is_file():
-                raise InputError(f"{what} {path}: no such file")
     threads = min(8, os.cpu_count() or 1)
     with (
         ThreadPoolExecutor(threads) as pool,
-        tqdm(total=len(jobs), desc="predict", unit="pair", disable=not progress) as bar,
+        progress_bar(total=len(jobs), desc="predict", unit="pair", enabled=progress) as bar,
     ):
         for start in range(0, len(jobs), batch_size):
             part = jobs[start : start + batch_size]
@@ -284,3 +318,109 @@ def predict_pairs(
             for write in writes:
                 write.result()
                 bar.update()
+
+
+# ----------------------------------------------------------------------------- fgd predict
+
+
+def predict_jobs(
+    out: Path,
+    bg: Path | None,
+    fgbg: Path | None,
+    pairs: Path | None,
+    bg_dir: Path | None,
+    fgbg_dir: Path | None,
+) -> list[PairJob]:
+    """The pairs one ``fgd predict`` call names: exactly one of (--bg and --fgbg), --pairs,
+    (--bg-dir and --fgbg-dir)."""
+    modes = [
+        m
+        for m, given in (
+            ("--bg/--fgbg", bg or fgbg),
+            ("--pairs", pairs),
+            ("--bg-dir/--fgbg-dir", bg_dir or fgbg_dir),
+        )
+        if given
+    ]
+    if len(modes) != 1:
+        raise InputError(
+            "give one of --bg and --fgbg (one pair), --pairs FILE.csv, or --bg-dir and "
+            f"--fgbg-dir (got {' and '.join(modes) or 'none'})"
+        )
+    if pairs is not None:
+        return pairs_from_csv(pairs, out)
+    if bg_dir is not None or fgbg_dir is not None:
+        if bg_dir is None or fgbg_dir is None:
+            raise InputError("--bg-dir and --fgbg-dir go together")
+        return pairs_from_dirs(bg_dir, fgbg_dir, out)
+    if bg is None or fgbg is None:
+        raise InputError("--bg and --fgbg go together")
+    return [PairJob(bg, fgbg, out)]
+
+
+@click.command("predict")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A checkpoint of fgd train.",
+)
+@click.option("--bg", type=click.Path(path_type=Path), help="Background photo (one pair).")
+@click.option("--fgbg", type=click.Path(path_type=Path), help="Same scene with the object.")
+@click.option(
+    "--pairs",
+    type=click.Path(path_type=Path),
+    metavar="CSV",
+    help="CSV of 'bg,fgbg' lines (paths relative to the CSV); one sub-folder per pair.",
+)
+@click.option(
+    "--bg-dir", type=click.Path(path_type=Path), metavar="DIR", help="Folder of bg photos ..."
+)
+@click.option(
+    "--fgbg-dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="... and of fg_bg photos, paired by file name; one sub-folder per pair.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Output folder (files of an earlier run in it are replaced).",
+)
+@click.option("--resize", is_flag=True, help="Scale a bg of another size to its fg_bg's size.")
+@device_option
+@click.option("--batch-size", default=8, show_default=True, help="Pairs per forward pass.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def predict_command(
+    checkpoint: Path,
+    bg: Path | None,
+    fgbg: Path | None,
+    pairs: Path | None,
+    bg_dir: Path | None,
+    fgbg_dir: Path | None,
+    out: Path,
+    resize: bool,
+    device: str,
+    batch_size: int,
+    no_progress: bool,
+) -> None:
+    """Predict mask and depth of your own photo pairs, any size.
+
+    Writes mask.png (0/255), depth.png (16-bit; depth.json holds metres per unit),
+    depth_color.png and overlay.png (mask outline on the fg_bg photo) at the photo's size.
+    """
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+    jobs = predict_jobs(out, bg, fgbg, pairs, bg_dir, fgbg_dir)
+    check_jobs(jobs)
+    predictor = Predictor.from_checkpoint(checkpoint, device)
+    predict_pairs(
+        predictor,
+        jobs,
+        resize=resize,
+        batch_size=batch_size,
+        progress=not no_progress and len(jobs) > 1,
+    )
+    click.echo(f"wrote {len(jobs)} prediction(s) to {out}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -25,12 +26,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from datagen.errors import InputError, error_summary
+from datagen.files import write_bytes_atomic, write_text_atomic
 from datagen.imaging import premultiply
+from datagen.schema import MASK_THRESHOLD
 
 __all__ = [
     "DEPTH_PNG_LEVELS",
     "Letterbox",
     "MaskErrorColors",
+    "check_output_folder",
     "colorize",
     "colorize_depth",
     "colorize_depth_error",
@@ -184,8 +189,9 @@ def _to_tile(image: np.ndarray, tile: int, nearest: bool = False) -> np.ndarray:
 
 def mask_error_image(pred_prob: np.ndarray, true_mask: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB: true negatives dark, true positives light, false positives orange, false
-    negatives blue. ``pred_prob`` is thresholded at 0.5, ``true_mask`` (0/255) at 128."""
-    pred = np.asarray(pred_prob) >= 0.5
+    negatives blue. ``pred_prob`` is thresholded at :data:`~datagen.schema.MASK_THRESHOLD`,
+    ``true_mask`` (0/255) at 128."""
+    pred = np.asarray(pred_prob) >= MASK_THRESHOLD
     true = np.asarray(true_mask) >= 128
     palette = np.array(
         [MaskErrorColors.TN, MaskErrorColors.FN, MaskErrorColors.FP, MaskErrorColors.TP], np.uint8
@@ -305,7 +311,43 @@ def render_grid(
         RGB->BGR) or TensorBoard's ``add_image(..., dataformats="HWC")``.
     """
     n = len(samples["fgbg"])
-    vmin, vmax = depth_limits or depth_range(samples["depth"])
+    columns = _grid_columns(samples, predictions, depth_limits or depth_range(samples["depth"]))
+
+    gap = max(2, tile // 56)
+    title_scale = _fit_scale([c.title for c in columns], tile - 4, max(0.35, 0.6 * tile / 224))
+    small_scale = max(0.3, 0.45 * tile / 224)
+    headers = [_header(c, tile, title_scale, small_scale) for c in columns]
+    header_h = max(h.shape[0] for h in headers)
+
+    label_lines = [lab.split("\n") for lab in labels] if labels else []
+    label_scale = max(0.35, 0.55 * tile / 224)
+    label_w = max((_text_size(s, label_scale)[0] for ls in label_lines for s in ls), default=0)
+    label_w = label_w + 2 * gap if label_lines else 0
+
+    width = label_w + len(columns) * (tile + gap) + gap
+    height = header_h + n * (tile + gap) + gap
+    canvas = np.full((height, width, 3), _WHITE, np.uint8)
+    for k, (col, head) in enumerate(zip(columns, headers, strict=True)):
+        x = label_w + gap + k * (tile + gap)
+        canvas[: head.shape[0], x : x + tile] = head
+        for i in range(n):
+            y = header_h + i * (tile + gap)
+            canvas[y : y + tile, x : x + tile] = _to_tile(col.draw(i), tile, nearest=col.nearest)
+    for i, lines in enumerate(label_lines):
+        _, line_h = _text_size("Ig", label_scale)
+        y = header_h + i * (tile + gap) + (tile - len(lines) * (line_h + 4)) // 2
+        for j, line in enumerate(lines):
+            _put_text(canvas, line, gap, y + j * (line_h + 4), label_scale)
+    return canvas
+
+
+def _grid_columns(
+    samples: Mapping[str, np.ndarray],
+    predictions: Mapping[str, np.ndarray] | None,
+    depth_limits: tuple[float, float],
+) -> list[_Column]:
+    """The columns :func:`render_grid` draws, depth in ``depth_limits`` (metres)."""
+    vmin, vmax = depth_limits
     depth_bar = _Bar("magma_r", _depth_ticks(vmin, vmax))
     columns = [
         _Column("bg", lambda i: samples["bg"][i]),
@@ -337,33 +379,7 @@ def render_grid(
                 bar=_Bar("diverging", _error_ticks(0.5)),
             ),
         ]
-
-    gap = max(2, tile // 56)
-    title_scale = _fit_scale([c.title for c in columns], tile - 4, max(0.35, 0.6 * tile / 224))
-    small_scale = max(0.3, 0.45 * tile / 224)
-    headers = [_header(c, tile, title_scale, small_scale) for c in columns]
-    header_h = max(h.shape[0] for h in headers)
-
-    label_lines = [lab.split("\n") for lab in labels] if labels else []
-    label_scale = max(0.35, 0.55 * tile / 224)
-    label_w = max((_text_size(s, label_scale)[0] for ls in label_lines for s in ls), default=0)
-    label_w = label_w + 2 * gap if label_lines else 0
-
-    width = label_w + len(columns) * (tile + gap) + gap
-    height = header_h + n * (tile + gap) + gap
-    canvas = np.full((height, width, 3), _WHITE, np.uint8)
-    for k, (col, head) in enumerate(zip(columns, headers, strict=True)):
-        x = label_w + gap + k * (tile + gap)
-        canvas[: head.shape[0], x : x + tile] = head
-        for i in range(n):
-            y = header_h + i * (tile + gap)
-            canvas[y : y + tile, x : x + tile] = _to_tile(col.draw(i), tile, nearest=col.nearest)
-    for i, lines in enumerate(label_lines):
-        _, line_h = _text_size("Ig", label_scale)
-        y = header_h + i * (tile + gap) + (tile - len(lines) * (line_h + 4)) // 2
-        for j, line in enumerate(lines):
-            _put_text(canvas, line, gap, y + j * (line_h + 4), label_scale)
-    return canvas
+    return columns
 
 
 def _prob_to_u8(prob: np.ndarray) -> np.ndarray:
@@ -503,25 +519,41 @@ def stack_sheets(sheets: Sequence[np.ndarray], gap: int = 12) -> np.ndarray:
 # ----------------------------------------------------------------------------- files
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a ``.partial`` file so no half file is ever visible."""
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def check_output_folder(folder: str | os.PathLike, option: str) -> Path:
+    """Check that files can be written in ``folder`` (made when missing), creating nothing yet:
+    the nearest existing folder on its path must be a folder we may write in. Bad -> InputError
+    naming ``option``."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == folder else f"{existing} is a file"
+        raise InputError(f"{option} {folder}: {where}; give a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        reason = error_summary(exc)
+        raise InputError(f"{option} {folder}: cannot write in {existing} ({reason})") from None
+    return folder
 
 
-def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write an RGB (H, W, 3) or grey (H, W) uint8/uint16 image as PNG, atomically."""
+def write_png(path: str | os.PathLike, image: np.ndarray, option: str = "output") -> None:
+    """Write an RGB (H, W, 3) or grey (H, W) uint8/uint16 image as PNG, atomically; a failed
+    write is an InputError naming ``option`` and the file."""
     array = np.ascontiguousarray(image)
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 6])  # ~40 % below default
     if not ok:
-        raise OSError(f"could not encode {path} as PNG")
-    _write_atomic(Path(path), buf.tobytes())
+        raise ValueError(f"could not encode {path} as PNG")
+    write_bytes_atomic(path, buf.tobytes(), option)
 
 
-def write_depth_png(path: str | os.PathLike, depth: np.ndarray, depth_max: float) -> None:
+def write_depth_png(
+    path: str | os.PathLike, depth: np.ndarray, depth_max: float, option: str = "output"
+) -> None:
     """Write metres as a 16-bit PNG plus ``<stem>.json`` holding its scale.
 
     ``value = round(clip(depth, 0, depth_max) / depth_max * 65535)``, so
@@ -530,6 +562,6 @@ def write_depth_png(path: str | os.PathLike, depth: np.ndarray, depth_max: float
     path = Path(path)
     scale = depth_max / DEPTH_PNG_LEVELS
     levels = np.rint(np.clip(depth, 0.0, depth_max) / scale).astype(np.uint16)
-    write_png(path, levels)
+    write_png(path, levels, option)
     sidecar = {"scale_m_per_unit": scale, "unit": "m", "depth_max_m": depth_max}
-    _write_atomic(path.with_suffix(".json"), (json.dumps(sidecar, indent=2) + "\n").encode())
+    write_text_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n", option)

@@ -1,0 +1,384 @@
+"""``fgd export-samples``: draw store samples as a grid (``cli.py`` adds it to the ``fgd`` group).
+
+Each grid row is one sample (bg | fg_bg | mask | depth); with a checkpoint also its predictions,
+their errors and per-sample IoU / delta1. Optionally each sample's images go to a folder of
+their own, and a contact sheet shows the store's assets. The drawing is
+:mod:`training.visualize`'s.
+
+How many samples one run draws is capped (:func:`sample_cap`), and a request above the cap is
+refused rather than paged into several grids: every drawn sample is held in memory at once and
+shares one depth colour scale with the others (grid and per-sample files alike), which paging
+would give up, and a grid of more rows than the cap is no longer read as one figure. Refusing
+names the cap; another ``--seed`` or ``--indices`` shows other samples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from datagen.errors import InputError, error_summary
+from datagen.files import check_output
+from datagen.progress import progress_bar
+from datagen.schema import MASK_THRESHOLD
+from datagen.store import FgdStore, open_store
+from training.config import TrainConfig
+from training.data import make_split
+from training.metrics import per_sample_delta1, per_sample_iou
+from training.predict import Predictor, device_option
+from training.visualize import (
+    check_output_folder,
+    colorize_depth,
+    colorize_depth_error,
+    contact_sheet,
+    depth_range,
+    mask_error_image,
+    render_grid,
+    row_label,
+    stack_sheets,
+    write_depth_png,
+    write_png,
+)
+
+#: Most assets of each kind drawn on the overview sheet.
+OVERVIEW_MAX = 200
+#: Samples per forward pass of export-samples.
+_BATCH = 16
+#: Most samples one run draws (:func:`sample_cap`).
+MAX_SAMPLES = 64
+#: Tile edge (pixels) up to which a grid may hold :data:`MAX_SAMPLES` rows.
+FULL_GRID_TILE = 224
+#: Largest ``--tile``: even one row of larger tiles makes a very wide PNG.
+MAX_TILE = 1024
+
+
+def sample_cap(tile: int, grid: bool) -> int:
+    """Most samples a run may draw: :data:`MAX_SAMPLES`, and with a grid to draw fewer for tiles
+    larger than :data:`FULL_GRID_TILE` (as 1 / tile², so the grid's pixel count stays put).
+
+    At the cap a grid of all eight columns is about 30 million pixels at any tile size: a third
+    of what Pillow opens without complaint (``Image.MAX_IMAGE_PIXELS``, about 89 million), and
+    about 90 MB of RGB while it is drawn.
+    """
+    if not grid or tile <= FULL_GRID_TILE:
+        return MAX_SAMPLES
+    return max(1, MAX_SAMPLES * FULL_GRID_TILE**2 // tile**2)
+
+
+def select_samples(
+    ds: FgdStore,
+    *,
+    split: str,
+    n: int,
+    seed: int,
+    train_config: TrainConfig,
+    indices: list[int] | None = None,
+) -> np.ndarray:
+    """The sample indices to show, sorted: ``indices`` as given, else ``n`` drawn (with
+    ``seed``) from ``split`` ("val", "train" or "all"; all of it when it holds fewer), which is
+    computed exactly as training computes it from ``train_config``'s split kind, validation
+    fraction and seed."""
+    if indices is not None:
+        bad = [i for i in indices if not 0 <= i < len(ds)]
+        if bad:
+            raise InputError(f"--indices {bad[0]}: out of range, the store has {len(ds)} samples")
+        return np.asarray(indices, dtype=np.int64)
+    if split == "all":
+        pool = np.arange(len(ds))
+    else:
+        cfg = train_config
+        parts = make_split(ds.bg_ids, cfg.split, cfg.val_fraction, cfg.seed)
+        pool = parts.val if split == "val" else parts.train
+    chosen = np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False)
+    return np.sort(chosen)
+
+
+def write_overview(ds: FgdStore, out: Path) -> None:
+    """Contact sheets of the store's bg scenes and fg cutouts (at most OVERVIEW_MAX of each)."""
+    sheets = []
+    for kind, images, names in (
+        ("bg scenes", ds.bg_images, ds.bg_names),
+        ("fg cutouts", ds.fg_cutouts, ds.fg_names),
+    ):
+        shown = min(len(names), OVERVIEW_MAX)
+        title = (
+            f"{kind} ({len(names)})" if shown == len(names) else f"{kind} ({shown} of {len(names)})"
+        )
+        sheets.append(contact_sheet(images[:shown], title, names[:shown]))
+    write_png(out, stack_sheets(sheets), "--overview")
+
+
+def _check_request(
+    n: int, tile: int, split: str | None, indices: list[int] | None, grid: bool
+) -> None:
+    """Refuse nonsense options and draws above :func:`sample_cap`, before anything is read."""
+    if n < 1:
+        raise InputError(f"--n must be >= 1, got {n}")
+    if not 32 <= tile <= MAX_TILE:
+        raise InputError(f"--tile must be 32 to {MAX_TILE} pixels, got {tile}")
+    if indices is not None and split is not None:
+        raise InputError("give --indices or --split, not both")
+    cap = sample_cap(tile, grid)
+    asked = f"--n {n}" if indices is None else f"--indices ({len(indices)} given)"
+    if (n if indices is None else len(indices)) > cap:
+        if grid:
+            limit = f"a grid of --tile {tile} holds at most {cap} samples (a taller PNG is "
+            limit += "too big to open)"
+        else:
+            limit = f"one run draws at most {cap} samples (they are held in memory together)"
+        raise InputError(f"{asked}: {limit}; draw others with another --seed or --indices")
+
+
+def _sample_folders(ds: FgdStore, per_sample: Path, chosen: np.ndarray) -> list[Path]:
+    width = len(str(len(ds) - 1))
+    return [per_sample / f"{i:0{width}d}" for i in chosen]
+
+
+def _check_outputs(
+    files: list[tuple[Path | None, str]], folders: list[Path], overwrite: bool
+) -> None:
+    """Refuse outputs that cannot be written, or exist without ``overwrite``, before any work.
+
+    Args:
+        files: (path or None, option) of the PNGs to write.
+        folders: the per-sample folders to write.
+    """
+    for path, option in files:
+        if path is not None:
+            check_output(path, option, overwrite)
+    if folders:
+        check_output_folder(folders[0].parent, "--per-sample")
+    for folder in folders:
+        if folder.exists() and not overwrite:
+            raise InputError(
+                f"--per-sample {folder.parent}: {folder} exists (pass --overwrite to replace it)"
+            )
+        check_output_folder(folder, "--per-sample")
+
+
+def _draw(
+    ds: FgdStore, chosen: np.ndarray, predictor: Predictor | None, progress: bool
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None, list[str]]:
+    """The chosen samples, the checkpoint's predictions of them (or None) and the row labels."""
+    parts, outputs = [], []
+    with progress_bar(
+        total=len(chosen), desc="export-samples", unit="sample", enabled=progress
+    ) as bar:
+        for start in range(0, len(chosen), _BATCH):
+            part = ds.read_batch(chosen[start : start + _BATCH])
+            parts.append(part)
+            if predictor is not None:
+                outputs.append(predictor.run(part["bg"], part["fgbg"]))
+            bar.update(len(part["bg"]))
+    samples = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    if predictor is None:
+        return samples, None, [row_label(int(i)) for i in chosen]
+    preds = {
+        "mask": np.concatenate([p for p, _ in outputs]),
+        "depth": np.concatenate([d for _, d in outputs]),
+    }
+    iou = per_sample_iou(torch.from_numpy(preds["mask"]), torch.from_numpy(samples["mask"]))
+    delta1 = per_sample_delta1(torch.from_numpy(preds["depth"]), torch.from_numpy(samples["depth"]))
+    labels = [
+        row_label(int(i), float(a), float(b)) for i, a, b in zip(chosen, iou, delta1, strict=True)
+    ]
+    return samples, preds, labels
+
+
+def _write_sample_files(
+    folder: Path,
+    k: int,
+    samples: dict[str, np.ndarray],
+    preds: dict[str, np.ndarray] | None,
+    limits: tuple[float, float],
+    depth_max: float,
+) -> None:
+    """Write the images of sample ``k`` of ``samples`` (and of ``preds``) to ``folder``."""
+    sample = {key: value[k] for key, value in samples.items()}
+    pred = {key: value[k] for key, value in preds.items()} if preds else None
+    option = "--per-sample"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{option} {folder}: cannot create it ({error_summary(exc)})") from None
+    write_png(folder / "bg.png", sample["bg"], option)
+    write_png(folder / "fgbg.png", sample["fgbg"], option)
+    write_png(folder / "mask.png", sample["mask"], option)
+    write_depth_png(folder / "depth.png", sample["depth"], depth_max, option)
+    write_png(folder / "depth_color.png", colorize_depth(sample["depth"], *limits), option)
+    if pred is None:
+        return
+    pred_mask = np.where(pred["mask"] >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
+    write_png(folder / "pred_mask.png", pred_mask, option)
+    write_depth_png(folder / "pred_depth.png", pred["depth"], depth_max, option)
+    write_png(folder / "pred_depth_color.png", colorize_depth(pred["depth"], *limits), option)
+    write_png(folder / "mask_error.png", mask_error_image(pred["mask"], sample["mask"]), option)
+    depth_error = colorize_depth_error(pred["depth"], sample["depth"])
+    write_png(folder / "depth_error.png", depth_error, option)
+
+
+def export_samples(
+    store: str | Path,
+    *,
+    checkpoint: str | Path | None = None,
+    n: int = 16,
+    split: str | None = None,
+    indices: list[int] | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    per_sample: Path | None = None,
+    overview: Path | None = None,
+    tile: int = 224,
+    device: str = "auto",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Everything ``fgd export-samples`` writes; returns the paths written (grid, overview,
+    per-sample folder).
+
+    The grid goes to ``out``, by default ``grid.png`` unless only ``overview`` or
+    ``per_sample`` is asked for. Existing output files are refused without ``overwrite``.
+    Every input and output is checked before anything is drawn.
+    """
+    if out is None and per_sample is None and overview is None:
+        out = Path("grid.png")
+    _check_request(n, tile, split, indices, grid=out is not None)
+    ds = open_store(store)
+    if out is None and per_sample is None:
+        _check_outputs([(overview, "--overview")], [], overwrite)
+        write_overview(ds, overview)
+        return [overview]
+    predictor = Predictor.from_checkpoint(checkpoint, device) if checkpoint else None
+    split = split or ("val" if predictor else "all")
+    chosen = select_samples(
+        ds,
+        split=split,
+        n=n,
+        seed=seed,
+        train_config=predictor.loaded.train_config if predictor else TrainConfig(),
+        indices=indices,
+    )
+    folders = _sample_folders(ds, per_sample, chosen) if per_sample is not None else []
+    _check_outputs([(overview, "--overview"), (out, "--out")], folders, overwrite)
+    if indices is None and len(chosen) < n:
+        pool = "the store" if split == "all" else f"the {split} split"
+        click.echo(
+            f"fgd export-samples: --n {n}: {pool} holds {len(chosen)} samples; drawing all of them",
+            err=True,
+        )
+    written: list[Path] = []
+    if overview is not None:
+        write_overview(ds, overview)
+        written.append(overview)
+    samples, preds, labels = _draw(ds, chosen, predictor, progress)
+    limits = depth_range(samples["depth"])
+    if out is not None:
+        grid = render_grid(samples, preds, labels, tile=tile, depth_limits=limits)
+        write_png(out, grid, "--out")
+        written.append(out)
+    if per_sample is not None:
+        for k, folder in enumerate(progress_bar(folders, desc="per-sample", enabled=progress)):
+            _write_sample_files(folder, k, samples, preds, limits, ds.depth_max)
+        written.append(per_sample)
+    return written
+
+
+def _parse_indices(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"--indices {text!r}: expected comma-separated integers") from None
+    if not values:
+        raise InputError("--indices: no index given")
+    return values
+
+
+@click.command("export-samples")
+@click.option("--store", required=True, type=click.Path(path_type=Path), help="The fgd store.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    help="A checkpoint of fgd train: adds its predictions, their errors and per-sample IoU / "
+    "delta1.",
+)
+@click.option(
+    "--n",
+    default=16,
+    show_default=True,
+    help=f"Samples drawn from --split (at most {MAX_SAMPLES}; fewer for a --tile above "
+    f"{FULL_GRID_TILE}).",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["val", "train", "all"]),
+    help="Where samples are drawn from, split as training splits them (the checkpoint's "
+    "settings, else the defaults)  [default: val with --checkpoint, else all]",
+)
+@click.option("--indices", help="Comma-separated sample indices to show instead (e.g. 3,17,42).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the draw from --split.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    metavar="PNG",
+    help="Grid PNG to write  [default: grid.png, unless only --overview or --per-sample is given]",
+)
+@click.option(
+    "--per-sample",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Also write each sample's images to DIR/<index>/ (masks 8-bit, depth 16-bit PNG with "
+    "a JSON scale).",
+)
+@click.option(
+    "--overview",
+    type=click.Path(path_type=Path),
+    metavar="PNG",
+    help="Write contact sheets of the store's bg scenes and fg cutouts to this PNG.",
+)
+@click.option(
+    "--tile",
+    default=224,
+    show_default=True,
+    help=f"Tile edge in the grid, in pixels (32 to {MAX_TILE}).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@device_option
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def export_samples_command(
+    store: Path,
+    checkpoint: Path | None,
+    n: int,
+    split: str | None,
+    indices: str | None,
+    seed: int,
+    out: Path | None,
+    per_sample: Path | None,
+    overview: Path | None,
+    tile: int,
+    overwrite: bool,
+    device: str,
+    no_progress: bool,
+) -> None:
+    """Draw store samples as a grid (with a checkpoint: predictions and errors too)."""
+    written = export_samples(
+        store,
+        checkpoint=checkpoint,
+        n=n,
+        split=split,
+        indices=_parse_indices(indices),
+        seed=seed,
+        out=out,
+        per_sample=per_sample,
+        overview=overview,
+        tile=tile,
+        device=device,
+        overwrite=overwrite,
+        progress=not no_progress,
+    )
+    for path in written:
+        click.echo(f"wrote {path}")
