@@ -88,7 +88,9 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
 
 
 def decode_jpeg(data: np.ndarray | bytes) -> np.ndarray:
-    """Decode JPEG bytes to an RGB uint8 image."""
+    """Decode JPEG bytes to an RGB uint8 image (ValueError if they are not a JPEG)."""
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("the bytes are not a decodable JPEG")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
