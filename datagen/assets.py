@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from datagen import procedural
-from datagen.config import BuildConfig
+from datagen.config import PROCEDURAL_COUNT, BuildConfig
 from datagen.errors import InputError
 from datagen.imaging import (
     alpha_bbox,
@@ -105,7 +105,7 @@ def load_assets(
     else:
         bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
     if config.fg is None:
-        jobs = [(config.seed, i, config.size) for i in range(config.n_fg or 100)]
+        jobs = [(config.seed, i, config.size) for i in range(config.n_fg or PROCEDURAL_COUNT)]
         cutouts = _render(procedural.render_cutout, jobs, config.workers, "fg cutouts", progress)
         for _, rgba in cutouts:
             digest.update(np.ascontiguousarray(rgba).tobytes())
@@ -157,7 +157,10 @@ def _render(
 def _procedural_scenes(
     config: BuildConfig, progress: bool
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    jobs = [(config.seed, i, config.size, config.max_depth) for i in range(config.n_bg or 100)]
+    jobs = [
+        (config.seed, i, config.size, config.max_depth)
+        for i in range(config.n_bg or PROCEDURAL_COUNT)
+    ]
     scenes = _render(procedural.render_scene, jobs, config.workers, "bg scenes", progress)
     return (
         [s.name for s in scenes],
