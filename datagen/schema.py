@@ -197,9 +197,9 @@ class ArraySpec:
         if self.per == "sample":
             options = {
                 "shards": (shard or chunk, *tail),
-                # Skips zarr's scan of every chunk for "all fill value" (40% of write time
-                # here). A runtime setting, not stored: the builder sets it again where it
-                # writes shards.
+                # Skips zarr's scan of every chunk for "all fill value" (a large share of
+                # the write time: data/README.md). A runtime setting, not stored: the
+                # builder sets it again where it writes shards.
                 "config": {"write_empty_chunks": True},
             }
         array = group.create_array(
