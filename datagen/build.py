@@ -170,12 +170,21 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
     n = schema.n_samples(
         len(assets.bg_names), len(assets.fg_names), config.n_flips, config.positions
     )
-    root = RootAttrs(
+    root = _new_root(config, assets, n)
+    group.attrs.update(root.to_dict())
+    _write_assets(group, config, assets, storage)
+    return group
+
+
+def _new_root(config: BuildConfig, assets: Assets, n: int) -> RootAttrs:
+    """The root attributes of a new build of `n` samples."""
+    content = config.content_key()
+    return RootAttrs(
         fgd_format=schema.FORMAT_VERSION,
         status="building",
-        config=key["config"],
-        assets_digest=key["assets_digest"],
-        runtime={k: v for k, v in config.to_dict().items() if k not in key["config"]},
+        config=content,
+        assets_digest=assets.digest,
+        runtime={k: v for k, v in config.to_dict().items() if k not in content},
         seed=config.seed,
         n_samples=n,
         size=config.size,
@@ -190,9 +199,6 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
         plan=list(schema.PLAN_COLUMNS),
         n_flips=config.n_flips,
     )
-    group.attrs.update(root.to_dict())
-    _write_assets(group, config, assets, storage)
-    return group
 
 
 def build_shard(store_path: str, shard: int) -> dict[str, Any]:
