@@ -19,12 +19,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from datagen import procedural
-from datagen.config import BuildConfig
+from datagen.config import PROCEDURAL_COUNT, BuildConfig
 from datagen.errors import InputError
 from datagen.imaging import (
     alpha_bbox,
@@ -33,6 +34,8 @@ from datagen.imaging import (
     resize_premultiplied,
     unpremultiply,
 )
+from datagen.progress import progress_bar
+from datagen.workers import parallel_map
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
@@ -77,19 +80,24 @@ class Assets:
 def load_assets(
     config: BuildConfig,
     bg_depth_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    progress: bool = False,
 ) -> Assets:
     """Load or generate the assets `config` asks for.
+
+    Procedural assets are rendered on ``config.workers`` processes (each is a pure function of
+    its arguments, so the bytes do not depend on how many).
 
     Args:
         config: The build configuration.
         bg_depth_fn: With ``depth="teacher"``: maps (n, S, S, 3) uint8 bg images to their depth.
+        progress: Show a progress bar while procedural assets are rendered.
 
     Raises:
         InputError: For missing or empty folders, unreadable, non-image or unusable files.
     """
     digest = hashlib.sha256()
     if config.bg is None:
-        bg_names, bg, bg_depth, bg_ground = _procedural_scenes(config)
+        bg_names, bg, bg_depth, bg_ground = _procedural_scenes(config, progress)
         # The rendered pixels, not just the recipe: a changed generator is a changed dataset,
         # so an existing store built by the old one is not taken as finished.
         for array in (bg, bg_depth, bg_ground):
@@ -97,9 +105,8 @@ def load_assets(
     else:
         bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
     if config.fg is None:
-        cutouts = [
-            procedural.render_cutout(config.seed, i, config.size) for i in range(config.n_fg or 100)
-        ]
+        jobs = [(config.seed, i, config.size) for i in range(config.n_fg or PROCEDURAL_COUNT)]
+        cutouts = _render(procedural.render_cutout, jobs, config.workers, "fg cutouts", progress)
         for _, rgba in cutouts:
             digest.update(np.ascontiguousarray(rgba).tobytes())
     else:
@@ -135,13 +142,26 @@ def ground_prior(size: int, max_depth: float) -> tuple[np.ndarray, float, float]
     return depth.astype(np.float32), horizon_y, ground_k
 
 
+def _render(
+    fn: Callable[..., Any], jobs: list[tuple[Any, ...]], workers: int, desc: str, progress: bool
+) -> list[Any]:
+    """``[fn(*job) for job in jobs]`` on `workers` processes, with a progress bar."""
+    with progress_bar(total=len(jobs), desc=desc, unit="asset", enabled=progress) as bar:
+        results = []
+        for result in parallel_map(fn, jobs, workers):
+            results.append(result)
+            bar.update()
+    return results
+
+
 def _procedural_scenes(
-    config: BuildConfig,
+    config: BuildConfig, progress: bool
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    scenes = [
-        procedural.render_scene(config.seed, i, config.size, config.max_depth)
-        for i in range(config.n_bg or 100)
+    jobs = [
+        (config.seed, i, config.size, config.max_depth)
+        for i in range(config.n_bg or PROCEDURAL_COUNT)
     ]
+    scenes = _render(procedural.render_scene, jobs, config.workers, "bg scenes", progress)
     return (
         [s.name for s in scenes],
         np.stack([s.rgb for s in scenes]),

@@ -5,16 +5,17 @@ Each takes a store path or fsspec URL, as :func:`datagen.store.open_store` does.
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from datagen import schema
+from datagen.progress import progress_bar
+from datagen.schema import SPEC, Stats
 from datagen.storage import storage_at
-from datagen.store import FgdStore, open_store
+from datagen.store import FgdStore, open_store, shard_problem
+from datagen.workers import check_interrupt, deferred_interrupts
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,13 @@ def verify(path: str, progress: bool = True) -> list[BadShard]:
     ds = open_store(path)
     storage = storage_at(path)
     group = storage.open_group(mode="r")
-    integrity = ds.attrs["integrity"]
+    integrity = ds.root.integrity or {}
     bad = []
     jobs = [(name, s) for name in schema.SAMPLE_ARRAYS for s in range(len(integrity[name]))]
-    for name, shard in tqdm(jobs, desc="verify", unit="shard", disable=not progress):
-        try:
-            data = storage.read_bytes(f"{name}/{schema.shard_key(group[name], shard)}")
-        except FileNotFoundError:
-            bad.append(BadShard(name, shard, "missing"))
-            continue
-        crc = f"{zlib.crc32(data):08x}"
-        if crc != integrity[name][shard]:
-            bad.append(
-                BadShard(name, shard, f"checksum {crc} != recorded {integrity[name][shard]}")
-            )
+    for name, shard in progress_bar(jobs, desc="verify", unit="shard", enabled=progress):
+        problem = shard_problem(storage, group[name], shard, integrity[name][shard])
+        if problem is not None:
+            bad.append(BadShard(name, shard, problem))
     return bad
 
 
@@ -56,14 +50,28 @@ def compute_stats(path: str, progress: bool = True) -> dict[str, Any]:
 
     The pass streams the store chunk by chunk; sums are accumulated in float64. bg statistics
     are weighted by how many samples use each bg, so they describe what a loader sees. The
-    result is also stored in the store's root attributes under ``"stats"``.
+    result is stored in the store's root attributes under ``"stats"`` (read it back typed as
+    :attr:`FgdStore.stats <datagen.store.FgdStore.stats>`) and returned as that JSON object.
+
+    Raises:
+        DamagedDataError: A shard the pass reads is missing or damaged (nothing is stored).
     """
-    ds = open_store(path)
+    with deferred_interrupts():
+        stats = _measure(open_store(path), progress)
+        check_interrupt()
+        group = storage_at(path).open_group(mode="r+")
+        group.attrs.put(replace(open_store(path).root, stats=stats).to_dict())
+    return stats.to_dict()
+
+
+def _measure(ds: FgdStore, progress: bool) -> Stats:
+    """One pass over the store: see :func:`compute_stats`."""
     sums = np.zeros(3)
     squares = np.zeros(3)
     mask_pixels = 0
     depth_min, depth_max, depth_sum, depth_squares = np.inf, -np.inf, 0.0, 0.0
-    for chunk in tqdm(range(ds.n_chunks), desc="stats", unit="chunk", disable=not progress):
+    for chunk in progress_bar(range(ds.n_chunks), desc="stats", unit="chunk", enabled=progress):
+        check_interrupt()
         batch = ds.read_chunk(chunk)
         pixels = batch["fgbg"].reshape(-1, 3).astype(np.float64)
         sums += pixels.sum(axis=0)
@@ -76,20 +84,19 @@ def compute_stats(path: str, progress: bool = True) -> dict[str, Any]:
     n_pixels = len(ds) * ds.size * ds.size
     fgbg_mean = sums / n_pixels
     depth_mean = depth_sum / n_pixels
-    stats = {
-        "fgbg_mean": _unit(fgbg_mean),
-        "fgbg_std": _unit(np.sqrt(squares / n_pixels - np.square(fgbg_mean))),
-        **_bg_stats(ds),
-        "mask_coverage": mask_pixels / n_pixels,
-        "depth_min": float(depth_min),
-        "depth_max": float(depth_max),
-        "depth_mean": float(depth_mean),
-        "depth_std": float(np.sqrt(depth_squares / n_pixels - depth_mean**2)),
-        "n_samples": len(ds),
-        "note": "means and stds of images are in [0, 1] units, RGB order; depth in metres",
-    }
-    storage_at(path).open_group(mode="r+").attrs["stats"] = stats
-    return stats
+    bg_mean, bg_std = _bg_stats(ds)
+    return Stats(
+        fgbg_mean=_unit(fgbg_mean),
+        fgbg_std=_unit(np.sqrt(squares / n_pixels - np.square(fgbg_mean))),
+        bg_mean=bg_mean,
+        bg_std=bg_std,
+        mask_coverage=mask_pixels / n_pixels,
+        depth_min=float(depth_min),
+        depth_max=float(depth_max),
+        depth_mean=float(depth_mean),
+        depth_std=float(np.sqrt(depth_squares / n_pixels - depth_mean**2)),
+        n_samples=len(ds),
+    )
 
 
 def info(path: str) -> dict[str, Any]:
@@ -101,6 +108,8 @@ def info(path: str) -> dict[str, Any]:
     for name in (*schema.SAMPLE_ARRAYS, *schema.ASSET_ARRAYS):
         array = group[name]
         arrays[name] = {
+            "per": SPEC[name].per,
+            "content": SPEC[name].content,
             "shape": list(array.shape),
             "dtype": str(array.dtype),
             "chunks": list(array.chunks),
@@ -109,28 +118,29 @@ def info(path: str) -> dict[str, Any]:
         }
     return {
         "path": path,
-        "format": ds.attrs["fgd_format"],
+        "format": ds.root.fgd_format,
         "n_samples": len(ds),
         "n_bg": len(ds.bg_names),
         "n_fg": len(ds.fg_names),
         "size": ds.size,
-        "depth": ds.attrs["depth"],
+        "depth": ds.root.depth.to_dict(),
         "arrays": arrays,
         "bytes_on_disk": storage.total_bytes(),
-        "config": {**ds.attrs["config"], **ds.attrs["runtime"]},
-        "stats": ds.attrs.get("stats"),
+        "config": {**ds.root.config, **ds.root.runtime},
+        "stats": ds.stats.to_dict() if ds.stats else None,
     }
 
 
-def _bg_stats(ds: FgdStore) -> dict[str, list[float]]:
+def _bg_stats(ds: FgdStore) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     weights = np.bincount(ds.bg_ids, minlength=len(ds.bg_names)).astype(np.float64)
     images = ds.bg_images.reshape(len(ds.bg_names), -1, 3).astype(np.float64)
     per_bg_mean = images.mean(axis=1)
     per_bg_square = np.square(images).mean(axis=1)
     mean = weights @ per_bg_mean / weights.sum()
     square = weights @ per_bg_square / weights.sum()
-    return {"bg_mean": _unit(mean), "bg_std": _unit(np.sqrt(square - np.square(mean)))}
+    return _unit(mean), _unit(np.sqrt(square - np.square(mean)))
 
 
-def _unit(values: np.ndarray) -> list[float]:
-    return [float(v) / 255.0 for v in values]
+def _unit(values: np.ndarray) -> tuple[float, float, float]:
+    red, green, blue = (float(v) / 255.0 for v in values)
+    return red, green, blue

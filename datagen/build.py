@@ -18,25 +18,18 @@ store may be a local folder or any fsspec URL (:mod:`datagen.storage`).
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property, lru_cache, partial
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import zarr
-from tqdm import tqdm
 
 from datagen import schema
 from datagen.assets import Assets, load_assets
@@ -51,12 +44,14 @@ from datagen.composite import (
 from datagen.config import BuildConfig
 from datagen.errors import InputError
 from datagen.imaging import encode_jpeg, mip_levels, pick_level
+from datagen.progress import progress_bar
+from datagen.schema import SPEC, DepthAttrs, RootAttrs
 from datagen.storage import Storage, storage_at
+from datagen.workers import check_interrupt, completed, deferred_interrupts, process_pool
 
 #: Folder inside the store that holds one marker per finished shard while a build runs.
 PROGRESS_DIR = "_build"
 _ASSETS_MARKER = f"{PROGRESS_DIR}/assets.json"
-_PR_SET_PDEATHSIG = 1
 _ORDER_SALT = 0x4F524452
 
 
@@ -94,21 +89,22 @@ def build_store(
     """
     start = time.perf_counter()
     storage = storage_at(config.out)
-    with _shard_runner(storage, config.workers, dask) as run:
-        group = prepare_store(config)
-        n_shards = int(group.attrs["n_shards"])
+    with deferred_interrupts(), _shard_runner(storage, config.workers, dask) as run:
+        group = prepare_store(config, progress)
+        root = RootAttrs.from_dict(group.attrs.asdict())
         finished = set(storage.keys(PROGRESS_DIR))
         pending = [
             s
-            for s in range(n_shards)
-            if group.attrs["status"] != "complete" and _marker_name(s) not in finished
+            for s in range(root.n_shards)
+            if root.status != "complete" and _marker_name(s) not in finished
         ]
-        _build_pending(group, pending, run, progress)
-    finalize(config.out)
+        _build_pending(root, pending, run, progress)
+        check_interrupt()
+        finalize(config.out)
     return BuildSummary(
         path=config.out,
-        n_samples=int(group.attrs["n_samples"]),
-        n_shards=n_shards,
+        n_samples=root.n_samples,
+        n_shards=root.n_shards,
         shards_built=len(pending),
         seconds=time.perf_counter() - start,
         bytes_on_disk=storage.total_bytes(),
@@ -116,28 +112,28 @@ def build_store(
 
 
 def _build_pending(
-    group: zarr.Group,
+    root: RootAttrs,
     pending: list[int],
     run: Callable[[list[int]], Iterator[dict[str, Any]]],
     progress: bool,
 ) -> None:
-    done_samples = int(group.attrs["n_samples"]) - sum(
-        _shard_length(group.attrs.asdict(), s) for s in pending
-    )
-    with tqdm(
-        total=int(group.attrs["n_samples"]),
+    done_samples = root.n_samples - sum(root.shard_length(s) for s in pending)
+    with progress_bar(
+        total=root.n_samples,
         initial=done_samples,
         unit="sample",
         desc="build",
-        disable=not progress,
+        enabled=progress,
         smoothing=0.1,
     ) as bar:
         for result in run(pending):
             bar.update(result["n_samples"])
 
 
-def prepare_store(config: BuildConfig) -> zarr.Group:
+def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
     """Create the store for `config`, or reopen the same unfinished (or finished) build.
+
+    `progress` shows a bar while procedural assets are rendered.
 
     Raises:
         InputError: For bad inputs, an unwritable ``--out``, or an existing store built with
@@ -153,7 +149,9 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
         if problem:
             raise InputError(f"--out {out}: {problem}")
     teacher = _teacher(config)
-    assets = load_assets(config, bg_depth_fn=teacher.predict if teacher else None)
+    assets = load_assets(
+        config, bg_depth_fn=teacher.predict if teacher else None, progress=progress
+    )
     key = {"config": config.content_key(), "assets_digest": assets.digest}
     if existing is not None:
         if _build_key(existing) == key:
@@ -172,32 +170,35 @@ def prepare_store(config: BuildConfig) -> zarr.Group:
     n = schema.n_samples(
         len(assets.bg_names), len(assets.fg_names), config.n_flips, config.positions
     )
-    group.attrs.update(
-        {
-            "fgd_format": schema.FORMAT_VERSION,
-            "status": "building",
-            **key,
-            "runtime": {k: v for k, v in config.to_dict().items() if k not in key["config"]},
-            "seed": config.seed,
-            "n_samples": n,
-            "size": config.size,
-            "chunk_size": config.chunk_size,
-            "shard_size": config.shard_size,
-            "n_shards": -(-n // config.shard_size),
-            "depth": {
-                "unit": "m",
-                "scale": schema.DEPTH_SCALE,
-                "max": config.max_depth,
-                "source": config.depth,
-            },
-            "bg_names": assets.bg_names,
-            "fg_names": assets.fg_names,
-            "plan": ["bg_id", "fg_id", "flip", "position"],
-            "n_flips": config.n_flips,
-        }
-    )
+    root = _new_root(config, assets, n)
+    group.attrs.update(root.to_dict())
     _write_assets(group, config, assets, storage)
     return group
+
+
+def _new_root(config: BuildConfig, assets: Assets, n: int) -> RootAttrs:
+    """The root attributes of a new build of `n` samples."""
+    content = config.content_key()
+    return RootAttrs(
+        fgd_format=schema.FORMAT_VERSION,
+        status="building",
+        config=content,
+        assets_digest=assets.digest,
+        runtime={k: v for k, v in config.to_dict().items() if k not in content},
+        seed=config.seed,
+        n_samples=n,
+        size=config.size,
+        chunk_size=config.chunk_size,
+        shard_size=config.shard_size,
+        n_shards=-(-n // config.shard_size),
+        depth=DepthAttrs(
+            unit="m", scale=schema.DEPTH_SCALE, max=config.max_depth, source=config.depth
+        ),
+        bg_names=assets.bg_names,
+        fg_names=assets.fg_names,
+        plan=list(schema.PLAN_COLUMNS),
+        n_flips=config.n_flips,
+    )
 
 
 def build_shard(store_path: str, shard: int) -> dict[str, Any]:
@@ -210,15 +211,14 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     """
     storage = storage_at(store_path)
     context = _shard_context(store_path, _stamp(storage))
-    attrs = context.attrs
     config = context.config
     start = shard * config.shard_size
-    stop = min(start + config.shard_size, int(attrs["n_samples"]))
-    n = stop - start
+    n = context.root.shard_length(shard)
     size = config.size
     buffers = _empty_buffers(n, size)
     full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
-    for row, plan_index in enumerate(context.order[start:stop]):
+    for row, plan_index in enumerate(context.order[start : start + n]):
+        check_interrupt()  # in-process builds: a shard takes seconds
         _render_into(context, int(plan_index), row, buffers, full_fgbg)
     if context.teacher is not None:
         depth_m = context.teacher.predict(full_fgbg)
@@ -226,7 +226,7 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     group = context.group
     with zarr.config.set({"array.write_empty_chunks": True}):  # see schema.create_sample_arrays
         for name, data in buffers.items():
-            group[name][start:stop] = data
+            group[name][start : start + n] = data
     checksums = {name: _sync_and_checksum(storage, group[name], shard) for name in buffers}
     result = {"shard": shard, "n_samples": n, "checksums": checksums}
     storage.write_json(f"{PROGRESS_DIR}/{_marker_name(shard)}", result)
@@ -257,15 +257,15 @@ def finalize(store_path: str) -> None:
     """Record every shard's checksums in the root attributes and mark the store complete."""
     storage = storage_at(store_path)
     group = storage.open_group(mode="r+")
-    if group.attrs.get("status") == "complete":
+    root = RootAttrs.from_dict(group.attrs.asdict())
+    if root.status == "complete":
         return
-    n_shards = int(group.attrs["n_shards"])
-    markers = [storage.read_json(f"{PROGRESS_DIR}/{_marker_name(s)}") for s in range(n_shards)]
+    markers = [storage.read_json(f"{PROGRESS_DIR}/{_marker_name(s)}") for s in range(root.n_shards)]
     missing = [s for s, marker in enumerate(markers) if marker is None]
     if missing:
         raise RuntimeError(f"{store_path}: shards {missing} have no marker; rerun the build")
     integrity = {name: [m["checksums"][name] for m in markers] for name in schema.SAMPLE_ARRAYS}
-    group.attrs.update({"integrity": integrity, "status": "complete"})
+    group.attrs.put(replace(root, status="complete", integrity=integrity).to_dict())
     storage.remove(PROGRESS_DIR)
 
 
@@ -274,9 +274,10 @@ def directory_bytes(path: str | Path) -> int:
     return storage_at(path).total_bytes()
 
 
-def config_from_attrs(attrs: dict[str, Any], out: str) -> BuildConfig:
+def config_from_attrs(attrs: dict[str, Any] | RootAttrs, out: str) -> BuildConfig:
     """Rebuild the BuildConfig a store was made with (runtime keys from its attributes)."""
-    values = {**attrs["runtime"], **attrs["config"], "out": out}
+    root = attrs if isinstance(attrs, RootAttrs) else RootAttrs.from_dict(attrs)
+    values = {**root.runtime, **root.config, "out": out}
     return BuildConfig(**{f.name: values[f.name] for f in fields(BuildConfig)})
 
 
@@ -286,7 +287,7 @@ def config_from_attrs(attrs: dict[str, Any], out: str) -> BuildConfig:
 @dataclass
 class _ShardContext:
     group: zarr.Group
-    attrs: dict[str, Any]
+    root: RootAttrs
     config: BuildConfig
     order: np.ndarray
     bg: np.ndarray
@@ -311,15 +312,15 @@ def _shard_context(store_path: str, stamp: int) -> _ShardContext:
     """Per-process cache of what every shard of a store needs (`stamp`: see :func:`_stamp`)."""
     cv2.setNumThreads(1)
     group = storage_at(store_path).open_group(mode="r+")
-    attrs = group.attrs.asdict()
-    config = config_from_attrs(attrs, store_path)
+    root = RootAttrs.from_dict(group.attrs.asdict())
+    config = config_from_attrs(root, store_path)
     depth_units = group["bg_depth"][...]
     fg, fg_shape = group["fg"][...], group["fg_shape"][...]
     return _ShardContext(
         group=group,
-        attrs=attrs,
+        root=root,
         config=config,
-        order=sample_order(config.seed, int(attrs["n_samples"])),
+        order=sample_order(config.seed, root.n_samples),
         bg=group["bg"][...],
         bg_depth_units=depth_units,
         bg_depth=schema.depth_metres(depth_units),
@@ -364,33 +365,26 @@ def _render_into(
     else:
         cutout = prepare_cutout(context.fg[entry.fg_id], entry.flip, placement.jitter)
     composite = render(placement, context.bg[entry.bg_id], bg_depth, cutout)
-    y0, x0, y1, x1 = composite.box
     jpeg, quality = _encode_in_slot(
         composite.rgb, config.jpeg_quality, buffers["fgbg_jpeg"].shape[1]
     )
-    buffers["fgbg_jpeg"][row, : len(jpeg)] = np.frombuffer(jpeg, np.uint8)
-    buffers["mask"][row, y0:y1, x0:x1] = composite.mask
-    fg_units = schema.quantize_depth(placement.contact_depth, config.max_depth)
-    buffers["depth"][row, y0:y1, x0:x1] = np.where(composite.mask > 0, fg_units, 0)
-    buffers["records"][row] = (
-        plan_index, entry.bg_id, entry.fg_id, entry.flip, entry.position,
-        placement.x, placement.y, placement.width, placement.height,
-        y0, x0, y1, x1, len(jpeg), quality,
-    )  # fmt: skip
-    buffers["records_f"][row] = (placement.scale, placement.contact_depth, *placement.jitter)
+    rendered = schema.Rendered(
+        plan_index=plan_index,
+        placement=placement,
+        composite=composite,
+        jpeg=jpeg,
+        quality=quality,
+        fg_units=int(schema.quantize_depth(placement.contact_depth, config.max_depth)),
+    )
+    for name, rows in buffers.items():
+        SPEC[name].encode_sample(rendered, rows[row])  # type: ignore[misc]
     if full_fgbg is not None:
         full_fgbg[row] = composite.paste(context.bg[entry.bg_id])[0]
 
 
 def _empty_buffers(n: int, size: int) -> dict[str, np.ndarray]:
     """Zeroed per-sample arrays of `n` samples, as one shard write takes them."""
-    return {
-        "fgbg_jpeg": np.zeros((n, schema.jpeg_slot_bytes(size)), np.uint8),
-        "mask": np.zeros((n, size, size), np.uint8),
-        "depth": np.zeros((n, size, size), np.uint16),
-        "records": np.zeros((n, len(schema.RECORD_COLUMNS)), np.int32),
-        "records_f": np.zeros((n, len(schema.RECORD_F_COLUMNS)), np.float32),
-    }
+    return {name: SPEC[name].empty(n, size) for name in schema.SAMPLE_ARRAYS}
 
 
 def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, int]:
@@ -407,16 +401,7 @@ def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, in
 def _write_assets(group: zarr.Group, config: BuildConfig, assets: Assets, storage: Storage) -> None:
     """(Re)create every array, write the assets, then mark the assets as durable."""
     storage.remove(PROGRESS_DIR)
-    schema.write_asset_arrays(
-        group,
-        {
-            "bg": assets.bg,
-            "bg_depth": schema.quantize_depth(assets.bg_depth, config.max_depth),
-            "bg_ground": assets.bg_ground,
-            "fg": assets.fg,
-            "fg_shape": assets.fg_shape,
-        },
-    )
+    schema.write_asset_arrays(group, assets, config.size, config.max_depth)
     schema.create_sample_arrays(
         group, int(group.attrs["n_samples"]), config.size, config.chunk_size, config.shard_size
     )
@@ -454,25 +439,8 @@ def _run_shards(store_path: str, shards: list[int], workers: int) -> Iterator[di
         for shard in shards:
             yield build_shard(store_path, shard)
         return
-    context = get_context("spawn")  # zarr runs an event-loop thread: never fork it
-    with ProcessPoolExecutor(
-        min(workers, len(shards)), mp_context=context, initializer=_die_with_parent
-    ) as pool:
-        futures = [pool.submit(build_shard, store_path, s) for s in shards]
-        for future in as_completed(futures):
-            yield future.result()
-
-
-def _die_with_parent() -> None:
-    """Worker initializer: on Linux, have the kernel kill this worker when its parent dies.
-
-    A SIGKILLed build then leaves no orphan writing shards while the user reruns the command.
-    """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == 1:  # the parent died before the request took effect
-            os._exit(1)
+    with process_pool(min(workers, len(shards))) as pool:
+        yield from completed(pool.submit(build_shard, store_path, s) for s in shards)
 
 
 def _teacher(config: BuildConfig):
@@ -499,11 +467,6 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if old.get("assets_digest") != new["assets_digest"]:
         changed.append("assets (files or generated pixels)")
     return changed or ["format"]
-
-
-def _shard_length(attrs: dict[str, Any], shard: int) -> int:
-    start = shard * int(attrs["shard_size"])
-    return min(int(attrs["shard_size"]), int(attrs["n_samples"]) - start)
 
 
 def _marker_name(shard: int) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 
 from datagen import audit
 from datagen.build import build_store
-from datagen.config import BuildConfig
+from datagen.config import DEPTH_SOURCES, PROCEDURAL_COUNT, BuildConfig, default
 from datagen.export import export_command
 
 
@@ -28,12 +27,23 @@ def datagen_group() -> None:
 )
 @click.option("--bg", type=click.Path(), help="Folder of bg photos (default: procedural scenes).")
 @click.option("--fg", type=click.Path(), help="Folder of RGBA PNG cutouts (default: procedural).")
-@click.option("--size", default=224, show_default=True, help="Image height and width.")
-@click.option("--n-bg", type=int, help="Number of bg scenes (default: 100, or all files).")
-@click.option("--n-fg", type=int, help="Number of fg cutouts (default: 100, or all files).")
-@click.option("--positions", default=20, show_default=True, help="Placements per bg/fg/flip.")
+@click.option("--size", default=default("size"), show_default=True, help="Image height and width.")
+@click.option(
+    "--n-bg", type=int, help=f"Number of bg scenes (default: {PROCEDURAL_COUNT}, or all files)."
+)
+@click.option(
+    "--n-fg", type=int, help=f"Number of fg cutouts (default: {PROCEDURAL_COUNT}, or all files)."
+)
+@click.option(
+    "--positions",
+    default=default("positions"),
+    show_default=True,
+    help="Placements per bg/fg/flip.",
+)
 @click.option("--no-flip", is_flag=True, help="Do not add a mirrored copy of each fg.")
-@click.option("--seed", default=0, show_default=True, help="Seed of everything random.")
+@click.option(
+    "--seed", default=default("seed"), show_default=True, help="Seed of everything random."
+)
 @click.option("--workers", type=int, help="Processes writing shards [default: all cores].")
 @click.option(
     "--dask",
@@ -44,8 +54,8 @@ def datagen_group() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a store built with another config.")
 @click.option(
     "--depth",
-    type=click.Choice(["geometric", "teacher"]),
-    default="geometric",
+    type=click.Choice(DEPTH_SOURCES),
+    default=default("depth"),
     show_default=True,
     help="Depth from scene geometry or from a teacher network.",
 )
@@ -57,21 +67,35 @@ def datagen_group() -> None:
 )
 @click.option(
     "--scale-range",
-    default="0.3,0.8",
+    default=f"{default('scale_min')},{default('scale_max')}",
     show_default=True,
     help="fg height range as fractions of the frame height: MIN,MAX.",
 )
 @click.option(
     "--max-outside",
-    default=0.1,
+    default=default("max_outside"),
     show_default=True,
     help="Fraction of the fg width that may leave the frame.",
 )
 @click.option("--fg-jitter", is_flag=True, help="Photometric variation of each composited fg.")
-@click.option("--max-depth", default=30.0, show_default=True, help="Far clip of depth, metres.")
-@click.option("--jpeg-quality", default=95, show_default=True, help="Quality of the fg region.")
-@click.option("--chunk-size", default=64, show_default=True, help="Samples per Zarr chunk.")
-@click.option("--shard-size", default=1024, show_default=True, help="Samples per Zarr shard.")
+@click.option(
+    "--max-depth",
+    default=default("max_depth"),
+    show_default=True,
+    help="Far clip of depth, metres.",
+)
+@click.option(
+    "--jpeg-quality",
+    default=default("jpeg_quality"),
+    show_default=True,
+    help="Quality of the fg region.",
+)
+@click.option(
+    "--chunk-size", default=default("chunk_size"), show_default=True, help="Samples per Zarr chunk."
+)
+@click.option(
+    "--shard-size", default=default("shard_size"), show_default=True, help="Samples per Zarr shard."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def build_command(
     no_flip: bool,
@@ -85,7 +109,7 @@ def build_command(
     config = BuildConfig(
         **options,  # type: ignore[arg-type]
         flip=not no_flip,
-        workers=workers or os.cpu_count() or 1,
+        workers=workers or default("workers"),
         **_scale_range(scale_range),
     )
     summary = build_store(config, progress=not quiet, dask=dask)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from datagen.errors import InputError
 
 DepthSource = Literal["geometric", "teacher"]
+#: Procedural scenes (and cutouts) of a build that gives no --bg (--fg) and no --n-bg (--n-fg).
+PROCEDURAL_COUNT = 100
+
+#: The choices of ``--depth``.
+DEPTH_SOURCES: tuple[str, ...] = get_args(DepthSource)
 
 #: Keys of :class:`BuildConfig` that change how a build runs but not a single stored byte.
 RUNTIME_ONLY_KEYS = frozenset({"out", "workers", "overwrite"})
@@ -96,8 +101,9 @@ class BuildConfig:
             raise InputError(f"--max-outside {self.max_outside}: need 0 <= value < 0.5")
         if not 0.0 < self.max_depth <= 65.0:
             raise InputError(f"--max-depth {self.max_depth}: need 0 < metres <= 65")
-        if self.depth not in ("geometric", "teacher"):
-            raise InputError(f"--depth {self.depth!r}: choose 'geometric' or 'teacher'")
+        if self.depth not in DEPTH_SOURCES:
+            choices = " or ".join(repr(c) for c in DEPTH_SOURCES)
+            raise InputError(f"--depth {self.depth!r}: choose {choices}")
         if self.depth == "teacher" and not self.depth_model:
             raise InputError("--depth teacher needs --depth-model PATH (a TorchScript model)")
         if self.depth == "geometric" and self.depth_model:
@@ -117,6 +123,14 @@ class BuildConfig:
     def content_key(self) -> dict[str, Any]:
         """The fields that determine the stored bytes (everything but runtime-only keys)."""
         return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_ONLY_KEYS}
+
+
+def default(name: str) -> Any:
+    """The default of BuildConfig field `name` (what the command line shows and uses)."""
+    field = BuildConfig.__dataclass_fields__[name]
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    return field.default_factory()  # type: ignore[misc]
 
 
 def _check_range(option: str, value: int, low: int, high: int) -> None:

@@ -9,8 +9,10 @@ the export materialises both as full per-sample arrays, so a reader needs no fgd
 
 Each per-sample dataset is chunked one sample per chunk, so a random read decompresses exactly
 one sample. The bg is stored once per scene (a per-sample copy would add ``N * S * S * 3``
-bytes of near-duplicate photos); ``placement/bg_id`` indexes it. The file is written as
-``FILE.partial`` and renamed when complete, so a file at ``FILE`` is always whole.
+bytes of near-duplicate photos); ``placement/bg_id`` indexes it. The per-sample datasets are
+the reader's fields (:data:`datagen.schema.FIELDS`). The file is written through
+:func:`datagen.files.atomic_output`, so a file at ``FILE`` is always whole: an error, a damaged
+store or Ctrl-C leaves no file behind.
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import click
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from datagen import schema
 from datagen.errors import InputError
-from datagen.storage import storage_at
+from datagen.files import atomic_output, check_output
+from datagen.progress import progress_bar
+from datagen.schema import FIELDS
 from datagen.store import FgdStore, open_store
+from datagen.workers import check_interrupt, deferred_interrupts
 
 #: Version of the HDF5 layout below (root attribute ``fgd_hdf5_version``).
 HDF5_VERSION = 1
@@ -39,7 +43,8 @@ HDF5_VERSION = 1
 _STORAGE_COLUMNS = frozenset({"jpeg_bytes", "jpeg_quality"})
 
 Compression = Literal["gzip", "lzf", "none"]
-COMPRESSIONS: tuple[str, ...] = ("gzip", "lzf", "none")
+COMPRESSIONS: tuple[str, ...] = get_args(Compression)
+DEFAULT_COMPRESSION: Compression = "gzip"
 
 
 @dataclass(frozen=True)
@@ -71,25 +76,28 @@ def _create_layout(f: h5py.File, ds: FgdStore, compression: Compression) -> None
     """Create every dataset and attribute; the per-sample arrays are filled chunk by chunk."""
     n, s = len(ds), ds.size
     plain = _filters(compression, shuffle=False)
-    for name, tail, dtype, opts in (
-        ("fgbg", (s, s, 3), np.uint8, plain),
-        ("mask", (s, s), np.uint8, plain),
-        # Byte shuffle groups the float32 exponent bytes, which roughly halves depth's size.
-        ("depth", (s, s), np.float32, _filters(compression, shuffle=True)),
-    ):
-        f.create_dataset(name, shape=(n, *tail), dtype=dtype, chunks=(1, *tail), **opts)
-    f["mask"].attrs["values"] = "0 background, 255 foreground"
-    f["depth"].attrs["unit"] = "m"
+    for field in FIELDS:
+        if not field.exported:
+            continue
+        tail = field.tail(s)
+        dataset = f.create_dataset(
+            field.name,
+            shape=(n, *tail),
+            dtype=field.dtype,
+            chunks=(1, *tail),
+            **_filters(compression, shuffle=field.hdf5_shuffle),
+        )
+        for key, value in field.hdf5_attrs:
+            dataset.attrs[key] = value
     f.create_dataset("bg_scenes", data=ds.bg_images, chunks=(1, s, s, 3), **plain)
     string = h5py.string_dtype("utf-8")
     f.create_dataset("bg_names", data=np.array(ds.bg_names, dtype=object), dtype=string)
     f.create_dataset("fg_names", data=np.array(ds.fg_names, dtype=object), dtype=string)
 
     placement = f.create_group("placement")
-    records_f = storage_at(ds.path).open_group(mode="r")["records_f"][...]
     for columns, table in (
         (schema.RECORD_COLUMNS, ds.records),
-        (schema.RECORD_F_COLUMNS, records_f),
+        (schema.RECORD_F_COLUMNS, ds.records_f),
     ):
         for k, column in enumerate(columns):
             if column not in _STORAGE_COLUMNS:
@@ -106,7 +114,7 @@ def export_hdf5(
     store_path: str | os.PathLike,
     out_path: str | os.PathLike,
     *,
-    compression: Compression = "gzip",
+    compression: Compression = DEFAULT_COMPRESSION,
     overwrite: bool = False,
     progress: bool = True,
 ) -> ExportSummary:
@@ -120,43 +128,58 @@ def export_hdf5(
         progress: Show a progress bar on stderr.
 
     Raises:
-        InputError: The store is not readable, ``out_path`` exists (without ``overwrite``) or is
-            a folder, or ``compression`` is unknown.
+        InputError: The store is not readable, ``out_path`` exists (without ``overwrite``), is
+            a folder or cannot be written, or ``compression`` is unknown.
+        DamagedDataError: A shard of the store is missing or damaged (no file is left).
     """
     start = time.perf_counter()
     if compression not in COMPRESSIONS:
         raise InputError(f"--compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
     ds = open_store(store_path)
-    out = Path(out_path)
-    if out.is_dir():
-        raise InputError(f"--out {out}: is a folder; give the path of the .h5 file to write")
-    if out.exists() and not overwrite:
-        raise InputError(f"--out {out}: exists; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    partial.unlink(missing_ok=True)  # left by a crashed export: start over
-    try:
+    out = check_output(out_path, "--out", overwrite)
+    _remove_leftovers(out)
+    with deferred_interrupts(), atomic_output(out, "--out") as partial:
         with h5py.File(partial, "w") as f:
             _create_layout(f, ds, compression)
-            bar = tqdm(total=len(ds), desc="export", unit="sample", disable=not progress)
-            with bar:
+            names = [field.name for field in FIELDS if field.exported]
+            with progress_bar(total=len(ds), desc="export", unit="sample", enabled=progress) as bar:
                 for c in range(ds.n_chunks):
+                    check_interrupt()
                     data = ds.read_chunk(c)
                     lo = c * ds.chunk_size
                     hi = lo + len(data["fgbg"])
-                    for name in ("fgbg", "mask", "depth"):
+                    for name in names:
                         f[name][lo:hi] = data[name]
                     bar.update(hi - lo)
-        os.replace(partial, out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+        check_interrupt()
     return ExportSummary(
         path=str(out),
         n_samples=len(ds),
         seconds=time.perf_counter() - start,
         bytes_on_disk=out.stat().st_size,
     )
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Delete what a killed export to `out` left: the temporary of a process that is gone, and
+    ``FILE.partial`` (the temporary of fgd versions before :func:`atomic_output`)."""
+    out.with_name(out.name + ".partial").unlink(missing_ok=True)
+    prefix = f".{out.name}."
+    for tmp in out.parent.iterdir():
+        pid = tmp.name.removeprefix(prefix).removesuffix(".tmp")
+        stale = tmp.name.startswith(prefix) and tmp.name.endswith(".tmp") and pid.isdigit()
+        if stale and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 @click.command("export")
@@ -175,7 +198,7 @@ def export_hdf5(
 @click.option(
     "--compression",
     type=click.Choice(COMPRESSIONS),
-    default="gzip",
+    default=DEFAULT_COMPRESSION,
     show_default=True,
     help="Filter of the image datasets (one sample per chunk).",
 )

@@ -1,9 +1,25 @@
-"""The store's layout: array names, shapes, chunking and codecs (format version 1).
+"""The store contract as data: every array, and the root attributes (format version 1).
 
-This module is the written contract between the builder and every reader; ``data/README.md``
-documents the same layout for people reading the store with plain zarr.
+This module is the one written contract between the builder, the reader, the HDF5 export, the
+loader, ``stats`` and ``verify``; ``data/README.md`` documents the same layout for people
+reading the store with plain zarr. Two tables say everything about the arrays:
 
-Per-sample arrays (N samples, stored in a seeded random order, chunked along the sample axis):
+- :data:`ARRAYS`, one :class:`ArraySpec` per stored array: name, per-sample or per-store,
+  dtype, shape after the first axis, chunking and codec, and how the builder encodes it (from
+  one rendered sample, or from the build's assets). Per-sample arrays hold N samples in a seeded
+  random order, chunked along the sample axis and sharded (:func:`create_arrays`); per-store
+  arrays hold one chunk per asset.
+- :data:`FIELDS`, one :class:`SampleField` per array a reader returns for a sample (``bg``,
+  ``fgbg``, ``mask``, ``depth``): dtype, shape, which stored arrays it is decoded from, how,
+  and how the HDF5 export stores it.
+
+Adding a per-sample array is one :class:`ArraySpec` row with its encoder, and (if readers see
+it) one :class:`SampleField` row with its decoder; the builder, reader, export and ``verify``
+iterate over the tables. The root attributes are :class:`RootAttrs` (with :class:`DepthAttrs`
+and :class:`Stats`), frozen dataclasses whose ``to_dict`` writes exactly the JSON every format-1
+store holds.
+
+The arrays (S = ``size``):
 
 - ``fgbg_jpeg`` (N, B) uint8: the fg_bg pixels inside the sample's box as a JPEG (4:4:4), in a
   fixed slot of B bytes padded with zeros (zstd squashes the padding). Outside its box a fg_bg
@@ -13,18 +29,26 @@ Per-sample arrays (N samples, stored in a seeded random order, chunked along the
   the sample's depth equals its bg's (``bg_depth``), lossless.
 - ``records`` (N, len(RECORD_COLUMNS)) int32 and ``records_f`` (N, len(RECORD_F_COLUMNS))
   float32: the placement record, enough to regenerate the sample from its assets.
-
-Per-store arrays: ``bg`` (n_bg, S, S, 3) uint8, ``bg_depth`` (n_bg, S, S) uint16,
-``bg_ground`` (n_bg, 2) float32, ``fg`` (n_fg, S, S, 4) uint8, ``fg_shape`` (n_fg, 2) int32.
+- Per store: ``bg`` (n_bg, S, S, 3) uint8, ``bg_depth`` (n_bg, S, S) uint16, ``bg_ground``
+  (n_bg, 2) float32, ``fg`` (n_fg, S, S, 4) uint8, ``fg_shape`` (n_fg, 2) int32.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
+
+from datagen.imaging import decode_jpeg
+
+if TYPE_CHECKING:
+    from datagen.assets import Assets
+    from datagen.composite import Composite, Placement
 
 FORMAT_VERSION = 1
 
@@ -64,22 +88,20 @@ RECORD_F_COLUMNS = (
 COLUMN = {name: i for i, name in enumerate(RECORD_COLUMNS)}
 COLUMN_F = {name: i for i, name in enumerate(RECORD_F_COLUMNS)}
 
-SAMPLE_ARRAYS = ("fgbg_jpeg", "mask", "depth", "records", "records_f")
-ASSET_ARRAYS = ("bg", "bg_depth", "bg_ground", "fg", "fg_shape")
+#: The order in which samples are enumerated (the ``plan`` root attribute).
+PLAN_COLUMNS = ("bg_id", "fg_id", "flip", "position")
 
 # One codec for every array, chosen by measurement on composites of the real sample photos
-# (data/README.md, "Codecs"): zstd level 3 writes a 224x224 mask in 0.03 ms and a depth layer in
-# 0.05 ms (~460 B and ~650 B); blosc-zstd with bit shuffling is 40% smaller but 3-4x slower to
-# write, which would cost the 400K build ~40 s for ~200 MB.
+# (data/README.md, "Why this layout").
 CODEC = ZstdCodec(level=3)
 
 
 def jpeg_slot_bytes(size: int) -> int:
     """Bytes reserved per sample for the JPEG of its box: one byte per frame pixel.
 
-    A quality-95 JPEG of a photo takes ~0.5 byte per pixel and a box rarely covers half the
-    frame, so the slot is seldom more than a fifth full; the builder lowers the quality of the
-    rare box that would not fit (the record keeps the quality used).
+    A box rarely covers half the frame and a JPEG of a photo takes well under a byte per pixel,
+    so the slot is seldom full; the builder lowers the quality of the rare box that would not
+    fit (the record keeps the quality used).
     """
     return max(4096, size * size)
 
@@ -100,52 +122,394 @@ def depth_metres(units: np.ndarray) -> np.ndarray:
     return units.astype(np.float32) / np.float32(UNITS_PER_METRE)
 
 
+# --- the arrays ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered sample, as the per-sample encoders take it.
+
+    Attributes:
+        plan_index: The sample's place in the plan.
+        placement: Where its fg went (with its plan entry).
+        composite: The exact composite inside its box, and the box.
+        jpeg: The JPEG of ``composite.rgb`` that fits the slot (empty for an empty box).
+        quality: The JPEG quality used (0 for an empty box).
+        fg_units: The fg's depth in store units.
+    """
+
+    plan_index: int
+    placement: Placement
+    composite: Composite
+    jpeg: bytes
+    quality: int
+    fg_units: int
+
+
+#: ``encode(rendered, row)``: write one sample's stored row (zeroed beforehand).
+SampleEncoder = Callable[[Rendered, np.ndarray], None]
+#: ``encode(assets, max_depth)``: the whole per-store array.
+AssetEncoder = Callable[["Assets", float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """One stored array of the contract.
+
+    Attributes:
+        name: Array path in the store.
+        per: ``"sample"`` (first axis N, chunked by ``chunk_size``, sharded by ``shard_size``)
+            or ``"store"`` (first axis n_bg or n_fg, one chunk per asset).
+        dtype: Stored dtype.
+        tail: Shape after the first axis, from the frame size S.
+        content: What the array holds (for ``fgd datagen info`` and the card).
+        columns: Names of the last axis (stored as the array's ``columns`` attribute).
+        encode_sample: For a per-sample array: writes one sample's row.
+        encode_assets: For a per-store array: builds the array from the build's assets.
+    """
+
+    name: str
+    per: Literal["sample", "store"]
+    dtype: type[np.generic]
+    tail: Callable[[int], tuple[int, ...]]
+    content: str
+    columns: tuple[str, ...] | None = None
+    encode_sample: SampleEncoder | None = None
+    encode_assets: AssetEncoder | None = None
+
+    def __post_init__(self) -> None:
+        encoder = self.encode_sample if self.per == "sample" else self.encode_assets
+        other = self.encode_assets if self.per == "sample" else self.encode_sample
+        if encoder is None or other is not None:
+            raise TypeError(f"{self.name}: a per-{self.per} array takes exactly its own encoder")
+
+    def empty(self, n: int, size: int) -> np.ndarray:
+        """Zeroed rows of `n` samples (or assets) of a store of frame size `size`."""
+        return np.zeros((n, *self.tail(size)), self.dtype)
+
+    def create(
+        self, group: zarr.Group, n: int, size: int, chunk: int = 1, shard: int | None = None
+    ) -> zarr.Array:
+        """Create the array in `group` (overwriting an old one); `chunk` and `shard` in samples
+        (per-store arrays always take one chunk per asset and no shards)."""
+        tail = self.tail(size)
+        options: dict[str, Any] = {}
+        if self.per == "sample":
+            options = {
+                "shards": (shard or chunk, *tail),
+                # Skips zarr's scan of every chunk for "all fill value" (a large share of
+                # the write time: data/README.md). A runtime setting, not stored: the
+                # builder sets it again where it writes shards.
+                "config": {"write_empty_chunks": True},
+            }
+        array = group.create_array(
+            self.name,
+            shape=(n, *tail),
+            chunks=(chunk if self.per == "sample" else 1, *tail),
+            dtype=self.dtype,
+            compressors=[CODEC],
+            fill_value=0,
+            overwrite=True,
+            **options,
+        )
+        if self.columns is not None:
+            array.attrs["columns"] = list(self.columns)
+        return array
+
+
+def _encode_jpeg_slot(rendered: Rendered, row: np.ndarray) -> None:
+    row[: len(rendered.jpeg)] = np.frombuffer(rendered.jpeg, np.uint8)
+
+
+def _encode_mask(rendered: Rendered, row: np.ndarray) -> None:
+    y0, x0, y1, x1 = rendered.composite.box
+    row[y0:y1, x0:x1] = rendered.composite.mask
+
+
+def _encode_depth_layer(rendered: Rendered, row: np.ndarray) -> None:
+    y0, x0, y1, x1 = rendered.composite.box
+    row[y0:y1, x0:x1] = np.where(rendered.composite.mask > 0, rendered.fg_units, 0)
+
+
+def _encode_record(rendered: Rendered, row: np.ndarray) -> None:
+    p, entry = rendered.placement, rendered.placement.entry
+    row[:] = (
+        rendered.plan_index, entry.bg_id, entry.fg_id, entry.flip, entry.position,
+        p.x, p.y, p.width, p.height, *rendered.composite.box, len(rendered.jpeg),
+        rendered.quality,
+    )  # fmt: skip
+
+
+def _encode_record_f(rendered: Rendered, row: np.ndarray) -> None:
+    p = rendered.placement
+    row[:] = (p.scale, p.contact_depth, *p.jitter)
+
+
+def _square(*channels: int) -> Callable[[int], tuple[int, ...]]:
+    return lambda size: (size, size, *channels)
+
+
+#: The stored arrays, in the order the builder creates them (per-store first).
+ARRAYS: tuple[ArraySpec, ...] = (
+    ArraySpec("bg", "store", np.uint8, _square(3), "bg scenes, RGB, lossless",
+              encode_assets=lambda a, _: a.bg),
+    ArraySpec("bg_depth", "store", np.uint16, _square(), "bg depth in store units (mm)",
+              encode_assets=lambda a, max_depth: quantize_depth(a.bg_depth, max_depth)),
+    ArraySpec("bg_ground", "store", np.float32, lambda _: (2,),
+              "horizon_y, ground_k of each bg (NaN ground_k: read depth from bg_depth)",
+              encode_assets=lambda a, _: a.bg_ground),
+    ArraySpec("fg", "store", np.uint8, _square(4),
+              "fg working copies, straight RGBA, top-left aligned",
+              encode_assets=lambda a, _: a.fg),
+    ArraySpec("fg_shape", "store", np.int32, lambda _: (2,),
+              "height, width of each fg working copy", encode_assets=lambda a, _: a.fg_shape),
+    ArraySpec("fgbg_jpeg", "sample", np.uint8, lambda size: (jpeg_slot_bytes(size),),
+              "JPEG (4:4:4) of the fg_bg pixels inside the sample's box, zero-padded",
+              encode_sample=_encode_jpeg_slot),
+    ArraySpec("mask", "sample", np.uint8, _square(), "fg mask, 0 / 255",
+              encode_sample=_encode_mask),
+    ArraySpec("depth", "sample", np.uint16, _square(),
+              "the fg's depth layer in store units; 0 means the bg's depth",
+              encode_sample=_encode_depth_layer),
+    ArraySpec("records", "sample", np.int32, lambda _: (len(RECORD_COLUMNS),),
+              "placement record (int columns)", RECORD_COLUMNS, encode_sample=_encode_record),
+    ArraySpec("records_f", "sample", np.float32, lambda _: (len(RECORD_F_COLUMNS),),
+              "placement record (float columns)", RECORD_F_COLUMNS,
+              encode_sample=_encode_record_f),
+)  # fmt: skip
+SPEC = {spec.name: spec for spec in ARRAYS}
+
+SAMPLE_ARRAYS = tuple(spec.name for spec in ARRAYS if spec.per == "sample")
+ASSET_ARRAYS = tuple(spec.name for spec in ARRAYS if spec.per == "store")
+
+
 def create_sample_arrays(
     group: zarr.Group, n: int, size: int, chunk: int, shard: int
 ) -> dict[str, zarr.Array]:
     """Create the per-sample arrays of a store of `n` samples (overwriting old ones)."""
-    specs: dict[str, tuple[tuple[int, ...], Any]] = {
-        "fgbg_jpeg": ((jpeg_slot_bytes(size),), np.uint8),
-        "mask": ((size, size), np.uint8),
-        "depth": ((size, size), np.uint16),
-        "records": ((len(RECORD_COLUMNS),), np.int32),
-        "records_f": ((len(RECORD_F_COLUMNS),), np.float32),
-    }
-    arrays = {}
-    for name, (tail, dtype) in specs.items():
-        arrays[name] = group.create_array(
-            name,
-            shape=(n, *tail),
-            chunks=(chunk, *tail),
-            shards=(shard, *tail),
-            dtype=dtype,
-            compressors=[CODEC],
-            fill_value=0,
-            overwrite=True,
-            # Skips zarr's scan of every chunk for "all fill value" (40% of write time here).
-            # A runtime setting, not stored: the builder sets it again where it writes shards.
-            config={"write_empty_chunks": True},
-        )
-    arrays["records"].attrs["columns"] = list(RECORD_COLUMNS)
-    arrays["records_f"].attrs["columns"] = list(RECORD_F_COLUMNS)
-    return arrays
+    return {name: SPEC[name].create(group, n, size, chunk, shard) for name in SAMPLE_ARRAYS}
 
 
-def write_asset_arrays(group: zarr.Group, arrays: dict[str, np.ndarray]) -> None:
+def write_asset_arrays(group: zarr.Group, assets: Assets, size: int, max_depth: float) -> None:
     """Write the per-store asset arrays, one chunk per asset."""
     for name in ASSET_ARRAYS:
-        data = arrays[name]
-        group.create_array(
-            name,
-            shape=data.shape,
-            chunks=(1, *data.shape[1:]),
-            dtype=data.dtype,
-            compressors=[CODEC],
-            fill_value=0,
-            overwrite=True,
-        )[...] = data
+        spec = SPEC[name]
+        data = np.asarray(spec.encode_assets(assets, max_depth), dtype=spec.dtype)  # type: ignore[misc]
+        spec.create(group, len(data), size)[...] = data
 
 
 def shard_key(array: zarr.Array, shard: int) -> str:
-    """Store key of the object holding `shard` of a per-sample array."""
+    """Store key (relative to the array) of the object holding `shard` of a per-sample array."""
     return array.metadata.encode_chunk_key((shard,) + (0,) * (array.ndim - 1))
+
+
+# --- what a reader returns -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleSource:
+    """What one sample is decoded from: its stored rows, its record, its bg's assets."""
+
+    rows: dict[str, np.ndarray]
+    record: np.ndarray
+    bg: np.ndarray
+    bg_depth_units: np.ndarray
+
+
+#: ``decode(source, out)``: write one sample's field into `out`.
+FieldDecoder = Callable[[SampleSource, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class SampleField:
+    """One array a reader returns per sample (``ds[i][name]``), and how the export stores it.
+
+    Attributes:
+        name: Key in a sample dict.
+        dtype: Returned dtype (``depth`` is float32 metres, or uint16 store units on request).
+        tail: Shape of one sample, from the frame size S.
+        reads: The per-sample stored arrays it is decoded from.
+        decode: Writes one sample's field.
+        content: What it holds (the HDF5 export's card).
+        exported: Whether the HDF5 export stores it per sample (the bg is stored per scene).
+        hdf5_shuffle: Byte-shuffle before the HDF5 filter (groups a float's exponent bytes).
+        hdf5_attrs: Attributes of its HDF5 dataset.
+    """
+
+    name: str
+    dtype: type[np.generic]
+    tail: Callable[[int], tuple[int, ...]]
+    reads: tuple[str, ...]
+    decode: FieldDecoder
+    content: str
+    exported: bool = True
+    hdf5_shuffle: bool = False
+    hdf5_attrs: tuple[tuple[str, str], ...] = ()
+
+    def empty(self, n: int, size: int, dtype: type[np.generic] | None = None) -> np.ndarray:
+        """Uninitialised room for `n` samples."""
+        return np.empty((n, *self.tail(size)), dtype or self.dtype)
+
+
+def _decode_bg(source: SampleSource, out: np.ndarray) -> None:
+    out[...] = source.bg
+
+
+def _decode_fgbg(source: SampleSource, out: np.ndarray) -> None:
+    out[...] = source.bg
+    n_bytes = source.record[COLUMN["jpeg_bytes"]]
+    if n_bytes == 0:
+        return
+    y0, x0, y1, x1 = source.record[COLUMN["box_y0"] : COLUMN["box_x1"] + 1]
+    box = decode_jpeg(source.rows["fgbg_jpeg"][:n_bytes])
+    if box.shape != (y1 - y0, x1 - x0, 3):
+        raise ValueError(f"its JPEG box is {box.shape[:2]}, the record says {(y1 - y0, x1 - x0)}")
+    out[y0:y1, x0:x1] = box
+
+
+def _decode_mask(source: SampleSource, out: np.ndarray) -> None:
+    out[...] = source.rows["mask"]
+
+
+def _decode_depth(source: SampleSource, out: np.ndarray) -> None:
+    layer = source.rows["depth"]
+    units = np.where(layer > 0, layer, source.bg_depth_units)
+    out[...] = units if out.dtype == np.uint16 else depth_metres(units)
+
+
+#: The arrays of a sample, in the order a reader returns them.
+FIELDS: tuple[SampleField, ...] = (
+    SampleField("bg", np.uint8, _square(3), (), _decode_bg, "the sample's bg scene, RGB",
+                exported=False),
+    SampleField("fgbg", np.uint8, _square(3), ("fgbg_jpeg",), _decode_fgbg,
+                "fg_bg image, RGB"),
+    SampleField("mask", np.uint8, _square(), ("mask",), _decode_mask,
+                "fg mask, 0 = background, 255 = foreground",
+                hdf5_attrs=(("values", "0 background, 255 foreground"),)),
+    SampleField("depth", np.float32, _square(), ("depth",), _decode_depth,
+                "depth of the fg_bg image in metres (larger = farther)", hdf5_shuffle=True,
+                hdf5_attrs=(("unit", "m"),)),
+)  # fmt: skip
+FIELD = {f.name: f for f in FIELDS}
+
+
+# --- the root attributes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepthAttrs:
+    """The ``depth`` root attribute: how stored depth maps to metres, and where it came from."""
+
+    unit: str
+    scale: float
+    max: float
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DepthAttrs:
+        return cls(str(data["unit"]), float(data["scale"]), float(data["max"]), str(data["source"]))
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The ``stats`` root attribute (``fgd datagen stats``): image means and stds in [0, 1]
+    units, RGB order (bg weighted by how many samples use each bg), mask coverage, depth in
+    metres."""
+
+    fgbg_mean: tuple[float, float, float]
+    fgbg_std: tuple[float, float, float]
+    bg_mean: tuple[float, float, float]
+    bg_std: tuple[float, float, float]
+    mask_coverage: float
+    depth_min: float
+    depth_max: float
+    depth_mean: float
+    depth_std: float
+    n_samples: int
+    note: str = "means and stds of images are in [0, 1] units, RGB order; depth in metres"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Stats:
+        """Raises KeyError, TypeError or ValueError for a malformed attribute."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "note":
+                values["note"] = str(data.get("note", f.default))
+            elif f.name.endswith(("_mean", "_std")) and f.name.startswith(("fgbg", "bg")):
+                rgb = tuple(float(v) for v in data[f.name])
+                if len(rgb) != 3:
+                    raise ValueError(f"{f.name} has {len(rgb)} values, not 3")
+                values[f.name] = rgb
+            elif f.name == "n_samples":
+                values[f.name] = int(data[f.name])
+            else:
+                values[f.name] = float(data[f.name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RootAttrs:
+    """The root attributes of a store (``zarr.json``), in the order every format-1 store holds.
+
+    ``config`` is the build's content key (:meth:`datagen.config.BuildConfig.content_key`),
+    ``runtime`` its other fields; ``integrity`` (CRC-32 of every shard object of every
+    per-sample array, hex) appears when the build completes, ``stats`` once ``fgd datagen
+    stats`` ran.
+    """
+
+    fgd_format: int
+    status: Literal["building", "complete"]
+    config: dict[str, Any]
+    assets_digest: str
+    runtime: dict[str, Any]
+    seed: int
+    n_samples: int
+    size: int
+    chunk_size: int
+    shard_size: int
+    n_shards: int
+    depth: DepthAttrs
+    bg_names: list[str]
+    fg_names: list[str]
+    plan: list[str]
+    n_flips: int
+    integrity: dict[str, list[str]] | None = None
+    stats: Stats | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[f.name] = value.to_dict() if hasattr(value, "to_dict") else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RootAttrs:
+        """Raises KeyError, TypeError or ValueError for missing or malformed attributes
+        (``stats`` excepted: see :meth:`Stats.from_dict`, which the reader calls on demand)."""
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.default is not None}
+        values["depth"] = DepthAttrs.from_dict(data["depth"])
+        for key in ("fgd_format", "seed", "n_samples", "size", "chunk_size", "shard_size",
+                    "n_shards", "n_flips"):  # fmt: skip
+            values[key] = int(values[key])
+        if not isinstance(values["config"], dict) or not isinstance(values["runtime"], dict):
+            raise TypeError("config and runtime must be objects")
+        integrity = data.get("integrity")
+        if integrity is not None:
+            integrity = {name: [str(c) for c in integrity[name]] for name in SAMPLE_ARRAYS}
+        return cls(**values, integrity=integrity)
+
+    def shard_length(self, shard: int) -> int:
+        """Samples in `shard` (the last one may be short)."""
+        return min(self.shard_size, self.n_samples - shard * self.shard_size)

@@ -6,21 +6,34 @@ whole chunks (:meth:`FgdStore.read_chunk`) or many indices at once (:meth:`FgdSt
 decodes each touched chunk once; a loop over ``ds[i]`` pays zarr's per-read overhead each time.
 A store may be a local folder or any fsspec URL zarr opens (``s3://bucket/x.zarr``, ``file://``,
 ``memory://``; see :mod:`datagen.storage`).
+
+What the reader returns, and from which stored arrays, is the contract's :data:`schema.FIELDS`.
+
+**Damage.** zarr reads a missing shard as fill values (zeros) and does not check a chunk's bytes,
+so a deleted or altered shard would silently become empty masks or a traceback from a decoder.
+The first time a process touches a shard of a per-sample array, the reader compares the CRC-32
+of the whole shard object with the one the build recorded (one extra read of each shard per
+process), and raises :class:`DamagedDataError` naming the store, the array and the shard if it
+is missing or differs; a decode that fails all the same (the shard changed after its check)
+raises the same error.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import zarr
 
 from datagen import schema
-from datagen.errors import InputError
-from datagen.imaging import decode_jpeg
-from datagen.storage import storage_at
+from datagen.errors import DamagedDataError, InputError, error_summary
+from datagen.schema import FIELDS, RootAttrs, SampleSource, Stats
+from datagen.storage import Storage, storage_at
 
 Sample = dict[str, np.ndarray]
 
@@ -33,6 +46,17 @@ def open_store(path: str | Path) -> FgdStore:
             an unfinished build.
     """
     return FgdStore(str(path))
+
+
+def shard_problem(storage: Storage, array: zarr.Array, shard: int, recorded: str) -> str | None:
+    """What is wrong with `shard` of per-sample `array`: ``"missing"``, ``"checksum X !=
+    recorded Y"``, or None when its object matches the CRC-32 the build recorded."""
+    try:
+        data = storage.read_bytes(f"{array.path}/{schema.shard_key(array, shard)}")
+    except FileNotFoundError:
+        return "missing"
+    crc = f"{zlib.crc32(data):08x}"
+    return None if crc == recorded else f"checksum {crc} != recorded {recorded}"
 
 
 class FgdStore:
@@ -61,26 +85,36 @@ class FgdStore:
             raise InputError(f"{path}: a Zarr store, but not one written by fgd datagen build")
         if attrs["fgd_format"] != schema.FORMAT_VERSION:
             raise InputError(
-                f"{path}: store format {attrs['fgd_format']}, this fgd reads "
+                f"{path}: store format {attrs['fgd_format']!r}, this fgd reads format "
                 f"{schema.FORMAT_VERSION}"
             )
         if attrs.get("status") != "complete":
             raise InputError(f"{path}: unfinished build; rerun the same build command to finish")
-        missing = [
-            name
-            for name in (*schema.SAMPLE_ARRAYS, *schema.ASSET_ARRAYS)
-            if name not in group.array_keys()
-        ]
+        try:
+            root = RootAttrs.from_dict(attrs)
+        except (KeyError, TypeError, ValueError) as error:
+            raise DamagedDataError(
+                f"{path}: damaged root attributes ({type(error).__name__}: {error_summary(error)})"
+            ) from None
+        if root.integrity is None:
+            raise DamagedDataError(f"{path}: the root attributes lack the integrity record")
+        names = (*schema.SAMPLE_ARRAYS, *schema.ASSET_ARRAYS)
+        missing = [name for name in names if name not in group.array_keys()]
         if missing:
             raise InputError(f"{path}: store lacks the arrays {', '.join(missing)}")
+        self._storage = storage
         self._group = group
+        self._arrays: dict[str, zarr.Array] = {name: group[name] for name in names}
+        self._checked: set[tuple[str, int]] = set()
+        self.root = root
+        #: The raw root attributes (the typed view is :attr:`root`).
         self.attrs: dict[str, Any] = attrs
-        self.size = int(attrs["size"])
-        self.chunk_size = int(attrs["chunk_size"])
-        self.depth_max = float(attrs["depth"]["max"])
-        self.depth_unit = str(attrs["depth"]["unit"])
-        self.bg_names: list[str] = list(attrs["bg_names"])
-        self.fg_names: list[str] = list(attrs["fg_names"])
+        self.size = root.size
+        self.chunk_size = root.chunk_size
+        self.depth_max = root.depth.max
+        self.depth_unit = root.depth.unit
+        self.bg_names: list[str] = list(root.bg_names)
+        self.fg_names: list[str] = list(root.fg_names)
 
     def __getstate__(self) -> dict[str, str]:
         return {"path": self.path}
@@ -90,7 +124,7 @@ class FgdStore:
         self._open()
 
     def __len__(self) -> int:
-        return int(self.attrs["n_samples"])
+        return self.root.n_samples
 
     def __repr__(self) -> str:
         return f"FgdStore({self.path!r}, n={len(self)}, size={self.size})"
@@ -100,9 +134,32 @@ class FgdStore:
         return -(-len(self) // self.chunk_size)
 
     @cached_property
+    def stats(self) -> Stats | None:
+        """The store's statistics (``fgd datagen stats``), or None if they were never computed.
+
+        Raises:
+            DamagedDataError: The ``stats`` attribute is malformed.
+        """
+        raw = self.attrs.get("stats")
+        if raw is None:
+            return None
+        try:
+            return Stats.from_dict(raw)
+        except (KeyError, TypeError, ValueError) as error:
+            raise DamagedDataError(
+                f"{self.path}: malformed stats attribute ({error_summary(error)}); rerun "
+                f"`fgd datagen stats {self.path}`"
+            ) from None
+
+    @cached_property
     def records(self) -> np.ndarray:
         """(N, len(RECORD_COLUMNS)) int32 placement records of every sample."""
-        return self._group["records"][...]
+        return self._read_checked("records", 0, len(self))
+
+    @cached_property
+    def records_f(self) -> np.ndarray:
+        """(N, len(RECORD_F_COLUMNS)) float32 placement records of every sample."""
+        return self._read_checked("records_f", 0, len(self))
 
     @cached_property
     def bg_ids(self) -> np.ndarray:
@@ -117,7 +174,7 @@ class FgdStore:
     @cached_property
     def bg_images(self) -> np.ndarray:
         """(n_bg, S, S, 3) uint8 bg scenes."""
-        return self._group["bg"][...]
+        return self._arrays["bg"][...]
 
     @cached_property
     def bg_depth(self) -> np.ndarray:
@@ -127,12 +184,12 @@ class FgdStore:
     @cached_property
     def fg_cutouts(self) -> list[np.ndarray]:
         """The fg working copies as (h, w, 4) uint8 straight RGBA, one per fg id."""
-        fg, shapes = self._group["fg"][...], self._group["fg_shape"][...]
+        fg, shapes = self._arrays["fg"][...], self._arrays["fg_shape"][...]
         return [fg[i, :h, :w] for i, (h, w) in enumerate(shapes)]
 
     @cached_property
     def _bg_depth_units(self) -> np.ndarray:
-        return self._group["bg_depth"][...]
+        return self._arrays["bg_depth"][...]
 
     def __getitem__(self, index: int) -> Sample:
         return {key: value[0] for key, value in self.read_batch([index]).items()}
@@ -180,20 +237,15 @@ class FgdStore:
         return out
 
     def _empty(self, n: int, depth_units: bool) -> Sample:
-        s = self.size
-        return {
-            "bg": np.empty((n, s, s, 3), np.uint8),
-            "fgbg": np.empty((n, s, s, 3), np.uint8),
-            "mask": np.empty((n, s, s), np.uint8),
-            "depth": np.empty((n, s, s), np.uint16 if depth_units else np.float32),
-        }
+        units = {"depth": np.uint16} if depth_units else {}
+        return {f.name: f.empty(n, self.size, units.get(f.name)) for f in FIELDS}
 
     def meta(self, index: int) -> dict[str, Any]:
         """The placement record of sample `index`, with its asset names."""
         record = dict(
             zip(schema.RECORD_COLUMNS, (int(v) for v in self.records[index]), strict=True)
         )
-        floats = self._group["records_f"][index]
+        floats = self._read_checked("records_f", index, index + 1)[0]
         record.update(zip(schema.RECORD_F_COLUMNS, (float(v) for v in floats), strict=True))
         record["flip"] = bool(record["flip"])
         record["bg_name"] = self.bg_names[record["bg_id"]]
@@ -206,25 +258,48 @@ class FgdStore:
     ) -> None:
         """Samples `rows` (all in one chunk) into ``out[key][positions]``."""
         start, stop = int(rows.min()), int(rows.max()) + 1
-        group = self._group
-        jpegs, masks, layers = (group[name][start:stop] for name in ("fgbg_jpeg", "mask", "depth"))
-        local = rows - start
+        stored = {
+            name: self._read_checked(name, start, stop) for field in FIELDS for name in field.reads
+        }
         records = self.records[rows]
-        bg_ids = records[:, schema.COLUMN["bg_id"]]
         bg_images, bg_units = self.bg_images, self._bg_depth_units
-        for position, row, record, bg_id in zip(positions, local, records, bg_ids, strict=True):
-            out["bg"][position] = bg_images[bg_id]
-            out["fgbg"][position] = bg_images[bg_id]
-            self._paste_box(out["fgbg"][position], jpegs[row], record)
-            out["mask"][position] = masks[row]
-            layer = layers[row]
-            units = np.where(layer > 0, layer, bg_units[bg_id])
-            out["depth"][position] = units if depth_units else schema.depth_metres(units)
+        for position, row, record in zip(positions, rows - start, records, strict=True):
+            bg_id = record[schema.COLUMN["bg_id"]]
+            source = SampleSource(
+                rows={name: data[row] for name, data in stored.items()},
+                record=record,
+                bg=bg_images[bg_id],
+                bg_depth_units=bg_units[bg_id],
+            )
+            for field in FIELDS:
+                try:
+                    field.decode(source, out[field.name][position])
+                except (ValueError, cv2.error) as error:
+                    name = field.reads[0] if field.reads else "bg"
+                    shard = self._shard_of(start + row)
+                    raise self._damaged(name, shard, error_summary(error)) from None
 
-    @staticmethod
-    def _paste_box(frame: np.ndarray, jpeg_slot: np.ndarray, record: np.ndarray) -> None:
-        n_bytes = record[schema.COLUMN["jpeg_bytes"]]
-        if n_bytes == 0:
-            return
-        y0, x0, y1, x1 = record[schema.COLUMN["box_y0"] : schema.COLUMN["box_x1"] + 1]
-        frame[y0:y1, x0:x1] = decode_jpeg(jpeg_slot[:n_bytes])
+    def _read_checked(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Samples start..stop-1 of per-sample array `name`, each shard checked once."""
+        shard_size = self.root.shard_size
+        for shard in range(start // shard_size, (stop - 1) // shard_size + 1):
+            if (name, shard) in self._checked:
+                continue
+            recorded = self.root.integrity[name][shard]  # type: ignore[index]
+            problem = shard_problem(self._storage, self._arrays[name], shard, recorded)
+            if problem is not None:
+                raise self._damaged(name, shard, problem)
+            self._checked.add((name, shard))
+        try:
+            return self._arrays[name][start:stop]
+        except (ValueError, RuntimeError, OSError) as error:  # changed since its check
+            raise self._damaged(name, self._shard_of(start), error_summary(error)) from None
+
+    def _shard_of(self, index: int) -> int:
+        return int(index) // self.root.shard_size
+
+    def _damaged(self, name: str, shard: int, problem: str) -> DamagedDataError:
+        state = "missing" if problem == "missing" else f"damaged ({problem})"
+        return DamagedDataError(
+            f"{self.path}: {name} shard {shard} is {state}; run `fgd datagen verify {self.path}`"
+        )

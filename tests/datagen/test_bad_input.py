@@ -152,10 +152,55 @@ def out_is_foreign_folder(tmp: Path):
     return ["--out", str(tmp / "precious"), "--overwrite"], ("not an fgd store",)
 
 
+def _bg_depth_case(tmp: Path, write: Callable[[Path], None]) -> list[str]:
+    """--bg of two photos, --fg, and a --bg-depth folder that `write` fills."""
+    depth = tmp / "depth"
+    depth.mkdir()
+    write(depth)
+    return ["--bg", str(write_bg(tmp / "bg")), "--fg", str(write_fg(tmp / "fg")),
+            "--bg-depth", str(depth)]  # fmt: skip
+
+
+def bg_depth_missing_map(tmp: Path):
+    args = _bg_depth_case(tmp, lambda d: np.save(d / "bg_0.npy", np.full((80, 90), 4.0)))
+    return args, ("--bg-depth", "no depth map for bg_1.jpg", "bg_1.npy")
+
+
+def bg_depth_not_numeric(tmp: Path):
+    def write(d: Path) -> None:
+        np.save(d / "bg_0.npy", np.full((80, 90), "far"))
+        np.save(d / "bg_1.npy", np.full((80, 90), 4.0))
+
+    return _bg_depth_case(tmp, write), ("--bg-depth", "bg_0.npy", "not a numeric .npy")
+
+
+def bg_depth_8_bit_png(tmp: Path):
+    def write(d: Path) -> None:
+        cv2.imwrite(str(d / "bg_0.png"), np.full((80, 90), 200, np.uint8))
+        np.save(d / "bg_1.npy", np.full((80, 90), 4.0))
+
+    return _bg_depth_case(tmp, write), ("--bg-depth", "bg_0.png", "16-bit PNG")
+
+
+def bg_depth_not_positive(tmp: Path):
+    def write(d: Path) -> None:
+        np.save(d / "bg_0.npy", np.full((80, 90), 4.0))
+        np.save(d / "bg_1.npy", np.full((80, 90), -1.0))
+
+    return _bg_depth_case(tmp, write), ("--bg-depth", "bg_1.npy", "finite, positive")
+
+
+def bg_depth_without_bg(tmp: Path):
+    (tmp / "depth").mkdir()
+    return ["--bg-depth", str(tmp / "depth")], ("--bg-depth needs --bg",)
+
+
 CASES: list[Case] = [
     missing_bg, empty_bg, non_image, corrupt_image, fg_without_alpha, transparent_fg, small_bg,
     too_many_files, bad_size, non_numeric_size, zero_bg, bad_scale, not_torchscript,
     teacher_without_model, not_a_depth_model, out_under_a_file, out_is_foreign_folder,
+    bg_depth_missing_map, bg_depth_not_numeric, bg_depth_8_bit_png, bg_depth_not_positive,
+    bg_depth_without_bg,
 ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import zarr
@@ -21,6 +22,7 @@ from datagen.errors import InputError
 from datagen.imaging import decode_jpeg
 from datagen.store import open_store
 from tests.datagen.conftest import tiny_config
+from tests.datagen.test_bad_input import write_bg, write_fg
 
 
 def stored_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -310,3 +312,38 @@ def test_missing_parent_folders_of_out_are_made(tmp_path):
     out = tmp_path / "runs" / "nested" / "s.zarr"
     build_store(tiny_config(out), progress=False)
     assert len(open_store(out)) == 36
+
+
+def test_bg_depth_maps_give_the_bg_depth(tmp_path: Path) -> None:
+    bg, fg, depth = write_bg(tmp_path / "bg"), write_fg(tmp_path / "fg"), tmp_path / "depth"
+    depth.mkdir()
+    np.save(depth / "bg_0.npy", np.full((80, 90), 5.0))  # metres
+    cv2.imwrite(str(depth / "bg_1.png"), np.full((80, 90), 12000, np.uint16))  # millimetres
+    out = tmp_path / "s.zarr"
+    args = ["datagen", "build", "--out", str(out), "--bg", str(bg), "--fg", str(fg),
+            "--bg-depth", str(depth), "--size", "64", "--positions", "2", "--workers", "1",
+            "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(fgd, args)
+    assert result.exit_code == 0, result.output
+    ds = open_store(out)
+    np.testing.assert_array_equal(ds.bg_depth[0], 5.0)
+    np.testing.assert_array_equal(ds.bg_depth[1], 12.0)
+    assert np.isnan(zarr.open_group(str(out), mode="r")["bg_ground"][:, 1]).all()
+    for i in range(len(ds)):  # no ground model: each fg stands at its bg's depth
+        assert ds.meta(i)["contact_depth"] == pytest.approx((5.0, 12.0)[ds.meta(i)["bg_id"]])
+
+
+def test_no_flip_and_jpeg_quality_reach_the_store(tmp_path: Path) -> None:
+    out = tmp_path / "s.zarr"
+    args = ["datagen", "build", "--out", str(out), "--size", "64", "--n-bg", "2", "--n-fg", "3",
+            "--positions", "2", "--no-flip", "--jpeg-quality", "80", "--workers", "1",
+            "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(fgd, args)
+    assert result.exit_code == 0, result.output
+    ds = open_store(out)
+    assert len(ds) == 2 * 3 * 2
+    assert ds.root.n_flips == 1 and not ds.root.config["flip"]
+    assert not ds.records[:, schema.COLUMN["flip"]].any()
+    coded = ds.records[:, schema.COLUMN["jpeg_bytes"]] > 0
+    assert coded.any() and (ds.records[coded, schema.COLUMN["jpeg_quality"]] == 80).all()
+    assert ds.root.config["jpeg_quality"] == 80

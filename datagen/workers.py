@@ -1,0 +1,129 @@
+"""Worker processes, and a Ctrl-C that stops a long command promptly and cleanly.
+
+zarr runs an event-loop thread, and Python delivers SIGINT as a KeyboardInterrupt at whatever
+bytecode the main thread is running: inside a weakref finalizer the exception is printed and
+dropped, and the command goes on. Within :func:`deferred_interrupts` SIGINT only sets a flag,
+and the command raises KeyboardInterrupt at points where stopping is safe
+(:func:`check_interrupt`: between chunks, samples, shards); click answers it with "Aborted!"
+and exit code 1. A second Ctrl-C raises at once.
+
+Worker processes ignore SIGINT (a terminal sends it to the whole process group): the parent
+decides, and on an interrupt or an error terminates them instead of waiting for their work.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from multiprocessing import get_context
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+#: Seconds between two looks at the interrupt flag while waiting for workers.
+POLL_S = 0.2
+
+_interrupted = threading.Event()
+_installed = 0
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Within the block, SIGINT makes the next :func:`check_interrupt` raise KeyboardInterrupt.
+
+    Does nothing outside the main thread (signals are delivered there only), and nests.
+    """
+    global _installed
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT) if _installed == 0 else None
+    if _installed == 0:
+        _interrupted.clear()
+        signal.signal(signal.SIGINT, _on_sigint)
+    _installed += 1
+    try:
+        yield
+    finally:
+        _installed -= 1
+        if _installed == 0:
+            signal.signal(signal.SIGINT, previous)
+            _interrupted.clear()
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt if SIGINT arrived within :func:`deferred_interrupts`."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
+    _interrupted.set()
+
+
+@contextmanager
+def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `workers` spawned processes that die with their parent and ignore SIGINT.
+
+    When the block raises (an interrupt, a failed task), the workers are terminated at once:
+    the work in flight is redone by a rerun.
+    """
+    # zarr runs an event-loop thread: never fork it.
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
+    try:
+        yield pool
+    except BaseException:
+        # No public way to stop running tasks before Python 3.14 (terminate_workers).
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def completed(futures: Iterable[Future], ordered: bool = False) -> Iterator[Any]:
+    """Results of `futures` as they finish (in submission order with `ordered`), looking at
+    the interrupt flag while waiting."""
+    pending = list(futures)
+    while pending:
+        check_interrupt()
+        if ordered:
+            done = {pending[0]} if wait(pending[:1], timeout=POLL_S).done else set()
+        else:
+            done = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED).done
+        for future in [f for f in pending if f in done]:
+            pending.remove(future)
+            yield future.result()
+
+
+def parallel_map(
+    fn: Callable[..., Any], args: list[tuple[Any, ...]], workers: int
+) -> Iterator[Any]:
+    """``fn(*a)`` for each of `args`, in order: in this process, or on `workers` processes."""
+    if workers <= 1 or len(args) <= 1:
+        for a in args:
+            check_interrupt()
+            yield fn(*a)
+        return
+    with process_pool(min(workers, len(args))) as pool:
+        yield from completed([pool.submit(fn, *a) for a in args], ordered=True)
+
+
+def _init_worker() -> None:
+    """Ignore SIGINT; on Linux, have the kernel kill this worker when its parent dies.
+
+    A SIGKILLed build then leaves no orphan writing shards while the user reruns the command.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before the request took effect
+            os._exit(1)
