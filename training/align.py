@@ -10,12 +10,15 @@ and warps the bg by it:
    sub-pixel at that scale).
 2. ORB features, matched by Hamming distance with Lowe's ratio test, and a MAGSAC++ homography
    (``cv2.USAC_MAGSAC``): the object's features have no partner in the bg, so they end up
-   outliers however much of the frame the object covers, as long as some bg is visible.
+   outliers however much of the frame the object covers, as long as some bg is visible. When
+   the inliers bunch in a small part of the frame, a similarity (4 degrees of freedom) is the
+   safer start: a homography fitted there can put the far corners tens of pixels off.
 3. ECC refinement (``cv2.findTransformECCWithMask``, motion ``MOTION_HOMOGRAPHY``) on a
    two-level pyramid, maximising the correlation coefficient between the fg_bg and the warped
    bg (invariant to a change of exposure: gain and offset). Its template mask leaves out where
    the two shots still differ most after step 2 (the object and its shadow, dilated), what
-   the bg does not see, and clipped (near-black or near-white) pixels of either shot.
+   the bg does not see, and clipped (near-black or near-white) pixels of either shot. The
+   result must still fit the feature inliers, else the features' homography stands.
 4. Plausibility: enough inliers, a scale (determinant of the affine part) near 1, a corner
    displacement of at most ``max_corner_shift`` of the diagonal, and a small residual. A
    failure returns the bg unchanged with ``ok=False`` and a one-line ``reason``.
@@ -44,12 +47,14 @@ class AlignConfig:
     Attributes:
         max_side: Long side (px) the registration runs at; 1024 keeps a 1080p pair under a
             second on one core while ECC still resolves a tenth of a pixel there.
-        features: ORB keypoints per image; 5000 leaves hundreds of bg matches even when the
+        features: ORB keypoints per image; 3000 leaves a hundred bg matches or more even when the
             object hides most of the frame.
         ratio: Lowe's ratio test: a match must be this much closer than the runner-up.
         ransac_px: MAGSAC++ inlier threshold at the working scale.
         min_inliers: Fewer RANSAC inliers than this is no registration: chance matches between
             unrelated images reach about 10.
+        min_spread: Inliers whose convex hull covers less of the frame than this (the object
+            hides the rest) start ECC from a similarity instead of their homography.
         max_corner_shift: Largest plausible displacement of a frame corner, as a fraction of
             the diagonal (hand-held re-framing stays well under 10 %).
         scale_range: Plausible zoom between the shots (determinant of the affine part).
@@ -60,10 +65,11 @@ class AlignConfig:
     """
 
     max_side: int = 1024
-    features: int = 5000
+    features: int = 3000
     ratio: float = 0.8
     ransac_px: float = 2.0
     min_inliers: int = 25
+    min_spread: float = 0.25
     max_corner_shift: float = 0.1
     scale_range: tuple[float, float] = (0.8, 1.25)
     max_residual_px: float = 3.0
@@ -132,17 +138,27 @@ def align_bg(
     inliers = int(inlier_mask.sum()) if inlier_mask is not None else 0
     if coarse is None or inliers < config.min_inliers:
         return failed(f"only {inliers} consistent matches (need {config.min_inliers})", inliers)
+    keep = inlier_mask.ravel().astype(bool)
+    spread = cv2.contourArea(cv2.convexHull(src[keep])) / (size[0] * size[1])
+    if spread < config.min_spread:
+        # Inliers bunched in one part of the frame fix a homography there only; its corners
+        # can be far off. A similarity extrapolates safely, and ECC adds the rest.
+        similarity, _ = cv2.estimateAffinePartial2D(
+            src[keep], dst[keep], method=cv2.RANSAC, ransacReprojThreshold=config.ransac_px
+        )
+        if similarity is not None:
+            coarse = np.vstack([similarity, [0.0, 0.0, 1.0]])
     problem = _implausible(coarse, size, config)
     if problem:
         return failed(problem, inliers)
     template_mask = _static_mask(small_bg, small_fgbg, coarse)
     refined = _refine_ecc(grey_bg, grey_fgbg, template_mask, coarse, config)
-    if _corner_shift(refined, coarse, size) > 4 * config.ransac_px:
-        refined = coarse  # ECC ran off to another optimum: keep the features' answer
+    moved = cv2.perspectiveTransform(src[keep], refined)
+    if np.median(np.linalg.norm((moved - dst[keep])[:, 0], axis=1)) > config.ransac_px:
+        refined = coarse  # ECC left the features behind (another optimum): keep theirs
     to_full = _scaling(size, (w, h))
     homography = to_full @ refined @ np.linalg.inv(to_full)
     homography /= homography[2, 2]
-    keep = inlier_mask.ravel().astype(bool)
     full_src = cv2.perspectiveTransform(src[keep], to_full)
     full_dst = cv2.perspectiveTransform(dst[keep], to_full)
     moved = cv2.perspectiveTransform(full_src, homography)
