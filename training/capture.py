@@ -280,13 +280,15 @@ def warp_homography(images: Tensor, homography: Tensor) -> Tensor:
         return images
     idx = moved.nonzero()[:, 0]
     h, w = images.shape[-2:]
-    ys = (torch.arange(h, dtype=torch.float64) + 0.5) / h * 2 - 1
-    xs = (torch.arange(w, dtype=torch.float64) + 0.5) / w * 2 - 1
+    device, dtype = images.device, images.dtype
+    # The sampling grid is built on the images' device: only the 3x3 matrices travel.
+    ys = (torch.arange(h, device=device, dtype=dtype) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) / w * 2 - 1
     points = torch.stack(
-        [xs.expand(h, w), ys[:, None].expand(h, w), torch.ones(h, w, dtype=torch.float64)], -1
+        [xs.expand(h, w), ys[:, None].expand(h, w), torch.ones_like(ys[:, None].expand(h, w))], -1
     )
-    mapped = torch.einsum("bij,hwj->bhwi", homography[idx], points)
-    grid = (mapped[..., :2] / mapped[..., 2:]).to(images.device, images.dtype)
+    mapped = torch.einsum("bij,hwj->bhwi", homography[idx].to(device, dtype), points)
+    grid = mapped[..., :2] / mapped[..., 2:]
     warped = F.grid_sample(
         images[idx.to(images.device)],
         grid,
