@@ -42,7 +42,10 @@ ground plane, horizontal sigma :math:`\sigma_x` = ``ao_radius`` x object height,
 
 The factor is :math:`(1 - \text{strength} \cdot S) (1 - \text{ao\_strength} \cdot A)` where it
 falls on the ground (``receiver``), 1 elsewhere, with values within half a grey level of 1
-snapped to exactly 1, so the pixels a shadow changes lie inside :func:`changed_box`.
+snapped to exactly 1, so the pixels a shadow changes lie inside :func:`changed_box`. It is not
+forced to 1 under the object: opaque pixels are replaced by the object anyway, and at its soft
+edge the bg that shows through is the shaded ground. The cast shadow always lies below the
+horizon (:math:`w > 0` puts :math:`v'` below :math:`y_h`), as does the contact shadow.
 """
 
 from __future__ import annotations
