@@ -1,0 +1,383 @@
+r"""The "second shot": what a real camera changes between the bg photo and the fg_bg photo.
+
+A stored sample's fg_bg equals its bg bit for bit outside the object, a tell no real pair has;
+a network trained on it learns "mask = where the shots differ" and fails on real pairs
+(misalignment, exposure change, noise). :func:`second_shot` re-shoots the **bg input only**, so
+the mask and depth targets, which belong to fg_bg, stay exact and pixel-aligned with it. Each op
+is a pure function of the images and its parameters; every sample draws its own parameters
+(:func:`draw_capture_params`) and applies each op with its probability, in the order a camera
+would:
+
+1. :func:`warp_homography` - the camera moved: output pixel :math:`p` (normalised coordinates,
+   ``align_corners=False``) samples the input at :math:`\pi(H p)`, with
+   :math:`H = T(t) R(\theta) S(s) P(p_x, p_y)`: a shift :math:`t`, a rotation about the centre,
+   a zoom, and a keystone :math:`P = [[1, 0, 0], [0, 1, 0], [p_x, p_y, 1]]` (a pan or tilt of
+   about :math:`p \cdot f` radians for a focal length of :math:`f` half-widths).
+2. :func:`blur_or_sharpen` - focus and in-camera sharpening differ:
+   :math:`x + a (x - G_1 * x)`, :math:`a < 0` blurs, :math:`a > 0` sharpens (unsharp mask).
+3. :func:`adjust_exposure` - auto exposure and white balance re-ran:
+   :math:`g\, w_c\, x^{\gamma}` per channel :math:`c`, white-balance gains of unit mean.
+4. :func:`add_noise` - the sensor's own noise: :math:`x + \sqrt{r^2 + k^2 x}\, n`,
+   :math:`n \sim N(0, 1)`: read noise :math:`r` plus shot noise that grows with the signal.
+5. :func:`jpeg_roundtrip` - each photo has its own JPEG history, at its own quality.
+
+:func:`independent_noise_jpeg` gives the fg_bg shot its own noise and JPEG history (steps 4 and
+5 only: its geometry and colour must stay those of the targets). Randomness is one integer seed
+per batch (``training.augment.batch_seed``), so a resumed run re-draws the same shots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from datagen.errors import InputError
+from training.filters import gaussian_kernel1d, separable_filter
+
+_BG_STREAM = 0xCA97
+_FGBG_STREAM = 0xCA98
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """How different the second shot may be; each ``*_p`` is the probability of that op.
+
+    Defaults follow Background Matting V2's augmentation (``dataset/augmentation.py``,
+    ``train_base.py``) and the failures measured on real pairs, widened where its users
+    reported misses (misalignment, exposure):
+
+    * ``shift`` 0.02 (of the frame side), ``rotate_degrees`` 1, ``scale`` 0.01: a hand-held
+      phone re-framing between shots (BMV2: +-1 % shift, +-1 deg; 2 % covers a tripod bumped
+      or a phone re-aimed). ``perspective`` 0.005 is a pan/tilt of about half a degree.
+    * ``warp_p`` 0.5: half the pairs stay aligned, as from a tripod (BMV2: 0.3); the network
+      must stay exact on those too.
+    * ``exposure`` (0.8, 1.25), ``gamma`` (0.85, 1.15), ``white_balance`` 0.06, ``colour_p``
+      0.8: auto exposure re-metering a frame with or without a large object shifts it by up
+      to a third of a stop (BMV2: brightness 0.18 at p 0.8; gamma 0.85-1.15 is its test-time
+      range); auto white balance moves each channel by a few percent.
+    * ``noise_std`` 0.03 for read and shot noise, ``noise_p`` 0.4 (BMV2: sigma <= 0.03, p 0.4).
+    * ``jpeg_quality`` (60, 95), ``jpeg_p`` 0.5: the span of phone cameras and messengers.
+    * ``sharpness`` 0.8, ``sharpness_p`` 0.3: from a slightly soft shot (focus breathing) to
+      a phone's over-sharpened one.
+    * ``fgbg_noise_p`` 0.4, ``fgbg_jpeg_p`` 0.5: the fg_bg shot's own history, as for bg.
+    """
+
+    enabled: bool = True
+    warp_p: float = 0.5
+    shift: float = 0.02  # fraction of the frame side, each axis
+    rotate_degrees: float = 1.0
+    scale: float = 0.01  # zoom drawn in [1 - scale, 1 + scale]
+    perspective: float = 0.005  # keystone terms, in 1 / half-widths
+    colour_p: float = 0.8
+    exposure: tuple[float, float] = (0.8, 1.25)  # gain, log-uniform
+    gamma: tuple[float, float] = (0.85, 1.15)  # log-uniform
+    white_balance: float = 0.06  # each channel's gain in [1 - wb, 1 + wb], then unit mean
+    noise_p: float = 0.4
+    noise_std: float = 0.03  # read and shot noise each drawn in [0, noise_std]
+    jpeg_p: float = 0.5
+    jpeg_quality: tuple[int, int] = (60, 95)
+    sharpness_p: float = 0.3
+    sharpness: float = 0.8  # unsharp amount drawn in [-sharpness, sharpness]
+    fgbg_noise_p: float = 0.4
+    fgbg_jpeg_p: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in (
+            "warp_p",
+            "colour_p",
+            "noise_p",
+            "jpeg_p",
+            "sharpness_p",
+            "fgbg_noise_p",
+            "fgbg_jpeg_p",
+        ):
+            _check(0 <= getattr(self, name) <= 1, name, "must be in [0, 1]")
+        _check(0 <= self.shift <= 0.25, "shift", "must be in [0, 0.25] (of the frame)")
+        _check(0 <= self.rotate_degrees <= 45, "rotate_degrees", "must be in [0, 45]")
+        _check(0 <= self.scale < 0.5, "scale", "must be in [0, 0.5)")
+        _check(0 <= self.perspective <= 0.1, "perspective", "must be in [0, 0.1]")
+        _check(0 < self.exposure[0] <= self.exposure[1], "exposure", "must be 0 < lo <= hi")
+        _check(0 < self.gamma[0] <= self.gamma[1], "gamma", "must be 0 < lo <= hi")
+        _check(0 <= self.white_balance < 1, "white_balance", "must be in [0, 1)")
+        _check(self.noise_std >= 0, "noise_std", "must be >= 0")
+        lo, hi = self.jpeg_quality
+        _check(1 <= lo <= hi <= 100, "jpeg_quality", "must be 1 <= lo <= hi <= 100")
+        _check(0 <= self.sharpness <= 2, "sharpness", "must be in [0, 2]")
+
+
+def _check(ok: bool, name: str, rule: str) -> None:
+    if not ok:
+        raise InputError(f"augment.capture.{name} {rule}")
+
+
+@dataclass(frozen=True)
+class CaptureParams:
+    """One batch's drawn second shots (CPU tensors, one row per sample).
+
+    Attributes:
+        homography: (B, 3, 3) float64, output -> input normalised coordinates; identity for
+            samples not warped.
+        sharpness: (B,) unsharp amount; 0 = untouched.
+        gain: (B, 3) per-channel gain (exposure x white balance); 1 = untouched.
+        gamma: (B,) exponent; 1 = untouched.
+        read_noise, shot_noise: (B,) standard deviations; 0 = no noise.
+        jpeg_quality: (B,) int64 quality; 0 = not re-encoded.
+    """
+
+    homography: Tensor
+    sharpness: Tensor
+    gain: Tensor
+    gamma: Tensor
+    read_noise: Tensor
+    shot_noise: Tensor
+    jpeg_quality: Tensor
+
+    def corner_shift(self, height: int, width: int) -> Tensor:
+        """(B,) largest displacement in pixels of the four frame corners under the warp."""
+        corners = torch.tensor(
+            [[-1.0, -1.0, 1.0], [1.0, -1.0, 1.0], [-1.0, 1.0, 1.0], [1.0, 1.0, 1.0]],
+            dtype=torch.float64,
+        )
+        mapped = torch.einsum("bij,kj->bki", self.homography, corners)
+        moved = mapped[..., :2] / mapped[..., 2:] - corners[:, :2]
+        pixels = moved * torch.tensor([width / 2, height / 2], dtype=torch.float64)
+        return pixels.norm(dim=-1).amax(dim=1)
+
+
+def capture_seed(seed: int, stream: int = _BG_STREAM) -> int:
+    """The seed of one batch's capture draws, apart from the batch's other augmentations."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+
+
+def draw_capture_params(n: int, cfg: CaptureConfig, seed: int) -> CaptureParams:
+    """Parameters of `n` second shots: a fixed sequence of draws from a CPU generator seeded by
+    :func:`capture_seed` (``seed``), whichever ops are picked, so the same seed gives the same
+    shots on any device."""
+    gen = torch.Generator().manual_seed(capture_seed(seed))
+
+    def uniform(lo: float, hi: float, *shape: int) -> Tensor:
+        return lo + (hi - lo) * torch.rand(n, *shape, generator=gen, dtype=torch.float64)
+
+    def picked(p: float) -> Tensor:
+        return torch.rand(n, generator=gen, dtype=torch.float64) < p
+
+    def log_uniform(lo: float, hi: float) -> Tensor:
+        return torch.exp(uniform(math.log(lo), math.log(hi)))
+
+    warp = picked(cfg.warp_p)
+    shift = uniform(-2 * cfg.shift, 2 * cfg.shift, 2)  # the frame spans 2 normalised units
+    angle = torch.deg2rad(uniform(-cfg.rotate_degrees, cfg.rotate_degrees))
+    zoom = uniform(1 - cfg.scale, 1 + cfg.scale)
+    keystone = uniform(-cfg.perspective, cfg.perspective, 2)
+    homography = _homography(shift, angle, zoom, keystone)
+    homography[~warp] = torch.eye(3, dtype=torch.float64)
+
+    sharp = picked(cfg.sharpness_p)
+    sharpness = torch.where(sharp, uniform(-cfg.sharpness, cfg.sharpness), 0.0)
+
+    colour = picked(cfg.colour_p)
+    exposure = log_uniform(*cfg.exposure)
+    gamma = log_uniform(*cfg.gamma)
+    balance = uniform(1 - cfg.white_balance, 1 + cfg.white_balance, 3)
+    balance = balance / balance.mean(dim=1, keepdim=True)
+    gain = torch.where(colour[:, None], exposure[:, None] * balance, 1.0)
+    gamma = torch.where(colour, gamma, 1.0)
+
+    read, shot = _draw_noise(uniform, picked, cfg.noise_p, cfg.noise_std)
+    quality = _draw_jpeg(gen, picked, n, cfg.jpeg_p, cfg.jpeg_quality)
+    return CaptureParams(homography, sharpness, gain, gamma, read, shot, quality)
+
+
+Uniform = Callable[[float, float], Tensor]
+Picked = Callable[[float], Tensor]
+
+
+def _draw_noise(uniform: Uniform, picked: Picked, p: float, std: float) -> tuple[Tensor, Tensor]:
+    noisy = picked(p)
+    read, shot = uniform(0.0, std), uniform(0.0, std)
+    return torch.where(noisy, read, 0.0), torch.where(noisy, shot, 0.0)
+
+
+def _draw_jpeg(
+    gen: torch.Generator, picked: Picked, n: int, p: float, span: tuple[int, int]
+) -> Tensor:
+    encoded = picked(p)
+    quality = torch.randint(span[0], span[1] + 1, (n,), generator=gen)
+    return torch.where(encoded, quality, 0)
+
+
+def _homography(shift: Tensor, angle: Tensor, zoom: Tensor, keystone: Tensor) -> Tensor:
+    """(B, 3, 3) ``T(shift) R(angle) S(zoom) P(keystone)`` in normalised coordinates."""
+    n = len(angle)
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    affine = torch.zeros(n, 3, 3, dtype=torch.float64)
+    affine[:, 0, 0], affine[:, 0, 1], affine[:, 0, 2] = cos, -sin, shift[:, 0]
+    affine[:, 1, 0], affine[:, 1, 1], affine[:, 1, 2] = sin, cos, shift[:, 1]
+    affine[:, 2, 2] = 1
+    projective = torch.eye(3, dtype=torch.float64).repeat(n, 1, 1)
+    projective[:, 2, :2] = keystone
+    return affine @ projective
+
+
+def second_shot(bg: Tensor, cfg: CaptureConfig, seed: int) -> Tensor:
+    """The bg shot re-taken: (B, 3, H, W) float in [0, 1] -> the same shape, on its device.
+
+    ``cfg.enabled`` False returns `bg` itself. The input is never modified.
+    """
+    if not cfg.enabled:
+        return bg
+    params = draw_capture_params(bg.shape[0], cfg, seed)
+    return apply_capture(bg, params, seed)
+
+
+def apply_capture(bg: Tensor, params: CaptureParams, seed: int) -> Tensor:
+    """Apply drawn second shots to `bg` (B, 3, H, W) in [0, 1] (see the module docstring)."""
+    out = warp_homography(bg, params.homography)
+    out = blur_or_sharpen(out, params.sharpness)
+    out = adjust_exposure(out, params.gain, params.gamma)
+    out = add_noise(out, params.read_noise, params.shot_noise, capture_seed(seed))
+    return jpeg_roundtrip(out, params.jpeg_quality)
+
+
+def independent_noise_jpeg(fgbg: Tensor, cfg: CaptureConfig, seed: int) -> Tensor:
+    """The fg_bg shot's own sensor noise and JPEG history (B, 3, H, W) in [0, 1]: no geometric
+    or colour change, so its targets stay exact. Drawn apart from :func:`second_shot`'s."""
+    if not cfg.enabled:
+        return fgbg
+    n = fgbg.shape[0]
+    gen = torch.Generator().manual_seed(capture_seed(seed, _FGBG_STREAM))
+
+    def uniform(lo: float, hi: float) -> Tensor:
+        return lo + (hi - lo) * torch.rand(n, generator=gen, dtype=torch.float64)
+
+    def picked(p: float) -> Tensor:
+        return torch.rand(n, generator=gen, dtype=torch.float64) < p
+
+    read, shot = _draw_noise(uniform, picked, cfg.fgbg_noise_p, cfg.noise_std)
+    quality = _draw_jpeg(gen, picked, n, cfg.fgbg_jpeg_p, cfg.jpeg_quality)
+    out = add_noise(fgbg, read, shot, capture_seed(seed, _FGBG_STREAM))
+    return jpeg_roundtrip(out, quality)
+
+
+def warp_homography(images: Tensor, homography: Tensor) -> Tensor:
+    """Resample each image through its (B, 3, 3) output -> input homography (normalised
+    coordinates, ``align_corners=False``), bilinearly.
+
+    Outside the frame the image is *reflected*: a real second shot sees more of the scene
+    there, which a mirrored continuation of the texture resembles; ``border`` would smear the
+    edge row into streaks and ``zeros`` paint a black band, both a difference between the shots
+    that says "not the object" for free. Samples with the identity homography are untouched.
+    """
+    moved = ~(homography == torch.eye(3, dtype=homography.dtype)).all(dim=(1, 2))
+    if not moved.any():
+        return images
+    idx = moved.nonzero()[:, 0]
+    h, w = images.shape[-2:]
+    device, dtype = images.device, images.dtype
+    # The sampling grid is built on the images' device: only the 3x3 matrices travel.
+    ys = (torch.arange(h, device=device, dtype=dtype) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) / w * 2 - 1
+    points = torch.stack(
+        [xs.expand(h, w), ys[:, None].expand(h, w), torch.ones_like(ys[:, None].expand(h, w))], -1
+    )
+    mapped = torch.einsum("bij,hwj->bhwi", homography[idx].to(device, dtype), points)
+    grid = mapped[..., :2] / mapped[..., 2:]
+    warped = F.grid_sample(
+        images[idx.to(images.device)],
+        grid,
+        mode="bilinear",
+        padding_mode="reflection",
+        align_corners=False,
+    )
+    return images.index_copy(0, idx.to(images.device), warped)
+
+
+def blur_or_sharpen(images: Tensor, amount: Tensor) -> Tensor:
+    """``x + a (x - G * x)`` with ``G`` a Gaussian of sigma 1 px, per-sample ``a`` (B,):
+    negative blurs (``a = -1`` is the Gaussian blur itself), positive sharpens; clipped to
+    [0, 1]. Samples with ``a = 0`` are untouched."""
+    idx = amount.nonzero()[:, 0]
+    if idx.numel() == 0:
+        return images
+    device = images.device
+    picked = images[idx.to(device)]
+    kernel = gaussian_kernel1d(torch.ones(1, dtype=torch.float64), 3).float().to(device)
+    blurred = separable_filter(picked, kernel.expand(picked.shape[0] * picked.shape[1], -1))
+    a = amount[idx].to(device, images.dtype)[:, None, None, None]
+    return images.index_copy(0, idx.to(device), (picked + a * (picked - blurred)).clamp_(0, 1))
+
+
+def adjust_exposure(images: Tensor, gain: Tensor, gamma: Tensor) -> Tensor:
+    """``clip(gain_c * x ** gamma)`` per sample and channel: gain (B, 3), gamma (B,). Samples
+    with unit gain and gamma are untouched."""
+    idx = ((gain != 1).any(dim=1) | (gamma != 1)).nonzero()[:, 0]
+    if idx.numel() == 0:
+        return images
+    device = images.device
+    g = gain[idx].to(device, images.dtype)[:, :, None, None]
+    e = gamma[idx].to(device, images.dtype)[:, None, None, None]
+    picked = images[idx.to(device)].clamp(0, 1).pow(e).mul_(g).clamp_(0, 1)
+    return images.index_copy(0, idx.to(device), picked)
+
+
+def add_noise(images: Tensor, read: Tensor, shot: Tensor, seed: int) -> Tensor:
+    """``x + sqrt(read^2 + shot^2 x) n``, ``n`` standard normal drawn on the images' device from
+    `seed`, clipped to [0, 1]; read, shot (B,). Samples without noise are untouched."""
+    idx = ((read > 0) | (shot > 0)).nonzero()[:, 0]
+    if idx.numel() == 0:
+        return images
+    device = images.device
+    picked = images[idx.to(device)]
+    gen = torch.Generator(device).manual_seed(seed)
+    noise = torch.randn(picked.shape, generator=gen, device=device, dtype=images.dtype)
+    r = read[idx].to(device, images.dtype)[:, None, None, None]
+    k = shot[idx].to(device, images.dtype)[:, None, None, None]
+    std = (r * r + k * k * picked.clamp(0, 1)).sqrt_()
+    return images.index_copy(0, idx.to(device), picked.add(noise.mul_(std)).clamp_(0, 1))
+
+
+def jpeg_roundtrip(images: Tensor, quality: Tensor) -> Tensor:
+    """Encode and decode each image whose `quality` (B,) is > 0 as a JPEG of that quality
+    (4:2:0, as cameras write them); the others are untouched. On the CPU through OpenCV's
+    libjpeg; on CUDA through torchvision's nvJPEG, on the device."""
+    idx = quality.nonzero()[:, 0]
+    if idx.numel() == 0:
+        return images
+    device = images.device
+    picked = images[idx.to(device)].clamp(0, 1).mul(255).round_().to(torch.uint8)
+    if device.type == "cuda":
+        from torchvision.io import decode_jpeg, encode_jpeg
+
+        coded = [
+            decode_jpeg(encode_jpeg(image, quality=int(q)), device=device)
+            for image, q in zip(picked, quality[idx].tolist(), strict=True)
+        ]
+        decoded = torch.stack(coded)
+    else:
+        hwc = picked.permute(0, 2, 3, 1).contiguous().numpy()
+        decoded = torch.from_numpy(
+            np.stack(
+                [
+                    _cv2_jpeg(image, int(q))
+                    for image, q in zip(hwc, quality[idx].tolist(), strict=True)
+                ]
+            )
+        ).permute(0, 3, 1, 2)
+    return images.index_copy(0, idx.to(device), decoded.to(images.dtype).div_(255))
+
+
+def _cv2_jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    # OpenCV takes BGR: swapped, its YCbCr conversion puts luma (and the finer sampling) where
+    # a camera's encoder would.
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a JPEG")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
