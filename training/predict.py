@@ -23,17 +23,10 @@ from tqdm import tqdm
 from datagen.assets import IMAGE_SUFFIXES
 from datagen.errors import InputError
 from training.augment import prepare_batch
-from training.evaluate import (
-    EvalSetup,
-    LoadedModel,
-    eval_setup,
-    load_checkpoint,
-    model_from_checkpoint,
-    predict,
-    resolve_device,
-    to_device,
-)
+from training.checkpoint import LoadedModel, load_checkpoint, model_from_checkpoint
+from training.evaluate import EvalSetup, eval_setup, predict
 from training.losses import target_to_depth
+from training.runtime import resolve_device, to_device
 from training.visualize import (
     Letterbox,
     colorize_depth,

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.augment import prepare_batch
-from training.evaluate import eval_setup, load_checkpoint, model_from_checkpoint, predict
+from training.checkpoint import load_checkpoint, model_from_checkpoint
+from training.evaluate import eval_setup, predict
 from training.losses import target_to_depth
+from training.preprocess import preprocess
 
 FIXTURES = Path(__file__).parent / "fixtures"
 #: Written by fgd at commit bcd8617 (checkpoint format 1): `fgd train` of test_efficientnet
@@ -27,15 +28,9 @@ def test_a_format_1_checkpoint_loads_and_predicts_as_it_did():
     assert loaded.train_config.backbone == "test_efficientnet"
     setup = eval_setup(loaded, device, 32)
     expected = np.load(OLD_EXPECTED)
-    n, s = expected["bg"].shape[:2]
-    batch = {
-        "bg": torch.from_numpy(expected["bg"]),
-        "fgbg": torch.from_numpy(expected["fgbg"]),
-        "mask": torch.zeros((n, s, s), dtype=torch.uint8),
-        "depth": torch.ones((n, s, s)),
-    }
+    bg, fgbg = torch.from_numpy(expected["bg"]), torch.from_numpy(expected["fgbg"])
     with torch.no_grad():
-        out = predict(loaded.model, prepare_batch(batch, 32, setup.norm), setup)
+        out = predict(loaded.model, preprocess(bg, fgbg, 32, setup.norm), setup)
     prob = torch.sigmoid(out["mask_logits"])[:, 0].numpy()
     depth = target_to_depth(out["depth"], loaded.depth_max)[:, 0].numpy()
     np.testing.assert_allclose(prob, expected["prob"], rtol=1e-4, atol=1e-6)

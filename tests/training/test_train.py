@@ -21,12 +21,13 @@ import yaml
 from click.testing import CliRunner
 
 from datagen.store import open_store
+from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.commands import resolve_train_config
 from training.config import TrainConfig
-from training.data import make_split
-from training.evaluate import load_checkpoint, model_from_checkpoint
+from training.data import make_split, saved_segments
 from training.metrics import METRIC_KEYS
-from training.train import _saved_segments, lr_factor, read_sample_logs
+from training.outputs import read_sample_logs
+from training.schedule import lr_factor
 
 from .conftest import fgd_command, train_args
 
@@ -181,9 +182,9 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_store, tmp_path)
 
 
 def test_checkpoints_without_segments_resume_in_their_world():
-    assert _saved_segments({"world_size": 2, "batch": 3, "epoch": 1}) == [(2, 3)]
-    assert _saved_segments({"batch": 0}) == []
-    assert _saved_segments({"world_size": 2, "batch": 5, "segments": [[2, 3], [1, 2]]}) == [
+    assert saved_segments({"world_size": 2, "batch": 3, "epoch": 1}) == [(2, 3)]
+    assert saved_segments({"batch": 0}) == []
+    assert saved_segments({"world_size": 2, "batch": 5, "segments": [[2, 3], [1, 2]]}) == [
         (2, 3), (1, 2)]  # fmt: skip
 
 
