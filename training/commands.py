@@ -202,7 +202,7 @@ def eval_command(
 ) -> None:
     """Print all metrics of a checkpoint on a split of a store (and write them as JSON)."""
     if json_out is not None:  # before any work: a run must not be lost to an unwritable path
-        if not Path(json_out).parent.is_dir():
+        if not Path(json_out).parent.exists():
             raise InputError(f"--json {json_out}: folder {Path(json_out).parent} does not exist")
         check_output(json_out, "--json")
     try:

@@ -244,9 +244,8 @@ def test_a_damaged_store_raises_its_one_line_error_from_a_worker(tiny_store, mon
         raise DamagedDataError(message)
 
     monkeypatch.setattr(FgdStore, "read_batch", damaged)  # forked workers inherit it
-    with Loader(tiny_store, 8, 16, workers) as loader:
-        with pytest.raises(DamagedDataError) as info:
-            next(loader.batches(np.arange(32)))
+    with Loader(tiny_store, 8, 16, workers) as loader, pytest.raises(DamagedDataError) as info:
+        next(loader.batches(np.arange(32)))
     assert str(info.value) == message
 
 
