@@ -59,9 +59,10 @@ _OVERRIDES = (
 
 
 def _option(*names: str, key: str, help: str, **kwargs: Any):
-    """An ``fgd train`` option whose default is TrainConfig's ``key`` (shown in --help)."""
-    return click.option(*names, default=getattr(DEFAULTS, key), show_default=True, help=help,
-                        **kwargs)  # fmt: skip
+    """An ``fgd train`` option whose default is TrainConfig's ``key`` (shown in --help unless it
+    is empty)."""
+    default = getattr(DEFAULTS, key)
+    return click.option(*names, default=default, show_default=default != "", help=help, **kwargs)
 
 
 def _choices(values: tuple[str, ...]) -> str:
