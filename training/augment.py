@@ -1,6 +1,8 @@
-"""Batch augmentation on the device (plain torch; the same code runs on the CPU).
+"""Training's batch augmentation on the device (plain torch; the same code runs on the CPU).
 
-A batch arrives as the loader delivers it (uint8 NHWC images, uint8 mask, depth in the store's
+:func:`prepare_batch` is :func:`training.preprocess.preprocess` (the inputs of evaluation and
+prediction) with the targets carried along and, in training, the augmentation in between. A batch
+arrives as the loader delivers it (uint8 NHWC images, uint8 mask, depth in the store's
 uint16 units) and leaves as normalised float NCHW tensors at the requested size:
 
 * **Geometry**, one affine map per sample applied identically to bg, fgbg, mask and depth:
@@ -32,15 +34,21 @@ the result does not depend on the number of loader workers. Parameters are drawn
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from datagen.schema import UNITS_PER_METRE
+from datagen.schema import MASK_THRESHOLD, UNITS_PER_METRE
 from training.config import AugmentConfig
 from training.filters import gaussian_kernel1d, separable_filter
+from training.preprocess import (
+    Normalization,
+    identity_grid,
+    normalize,
+    sample_images,
+    unit_images,
+)
 
 _AUG_STREAM = 0xA06
 
@@ -50,23 +58,6 @@ _RGB2YIQ = torch.tensor(
 )
 _YIQ2RGB = torch.linalg.inv(_RGB2YIQ)
 _LUMA = _RGB2YIQ[0]
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """Per-channel mean/std (RGB, in [0, 1] units) subtracted from each image."""
-
-    bg_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    bg_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    fgbg_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    fgbg_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {k: list(v) for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, list[float]]) -> Normalization:
-        return cls(**{k: tuple(float(x) for x in v) for k, v in data.items()})
 
 
 def depth_metres(depth: torch.Tensor) -> torch.Tensor:
@@ -95,6 +86,8 @@ def prepare_batch(
 ) -> dict[str, torch.Tensor]:
     """Turn a loader batch (already on its device) into model inputs and targets.
 
+    Without augmentation the inputs are exactly :func:`training.preprocess.preprocess`'s.
+
     Args:
         batch: ``bg``/``fgbg`` (B, H, W, 3) uint8, ``mask`` (B, H, W) uint8 0/255, ``depth``
             (B, H, W): uint16 store units as the loader delivers them (:func:`depth_metres`), or
@@ -117,51 +110,52 @@ def prepare_batch(
     aug = augment if augment is not None and augment.enabled else None
     gen = torch.Generator().manual_seed(seed)
 
-    images = torch.cat([bg, fgbg]).permute(0, 3, 1, 2).float().div_(255)  # (2B, 3, H, W)
-    # Anti-aliased downscale to the resolution the smallest crop needs (the output size when
-    # not cropping); grid_sample then scales by at most 1 / sqrt(crop_scale[0]).
+    # Downscale to the resolution the smallest crop needs (the output size when not cropping);
+    # grid_sample then scales by at most 1 / sqrt(crop_scale[0]).
     needed = math.ceil(size / math.sqrt(aug.crop_scale[0])) if aug else size
-    if h > needed:
-        images = F.interpolate(
-            images, size=(needed, needed), mode="bilinear", antialias=True, align_corners=False
-        )
-    mask = batch["mask"][:, None].float().div_(255)
-    depth = depth_metres(batch["depth"])[:, None]
+    images = unit_images(bg, fgbg, needed)  # (2B, 3, H, W)
+    mask, depth = _targets(batch)
 
     if aug is not None or h != size:
-        theta = _affine(n, aug, gen).to(device) if aug else _identity(n, device)
-        grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
-        images = F.grid_sample(
-            images,
-            torch.cat([grid, grid]),
-            mode="bilinear",
-            padding_mode="border",
-            align_corners=False,
-        )
-        mask = F.grid_sample(
-            mask, grid, mode="bilinear", padding_mode="border", align_corners=False
-        )
-        mask = (mask > 0.5).float()
-        depth = F.grid_sample(
-            depth, grid, mode="nearest", padding_mode="border", align_corners=False
-        )
+        if aug is None:
+            grid = identity_grid(n, size, device)
+        else:
+            theta = _affine(n, aug, gen).to(device)
+            grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
+        images = sample_images(images, grid)
+        mask, depth = _sample_targets(mask, depth, grid)
         if aug is not None and aug.zoom_depth:
             zoom = theta[:, :2, :2].det().abs().rsqrt()[:, None, None, None]
             depth = torch.where(depth >= far, depth, depth / zoom)
 
     if aug is not None:
         images = _photometric(images, n, aug, gen, seed)
-
-    mean = torch.tensor([norm.bg_mean, norm.fgbg_mean], device=device).repeat_interleave(n, 0)
-    std = torch.tensor([norm.bg_std, norm.fgbg_std], device=device).repeat_interleave(n, 0)
-    images = images.sub_(mean[..., None, None]).div_(std[..., None, None])
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    images = images.contiguous(memory_format=memory_format)
-    return {"bg": images[:n], "fgbg": images[n:], "mask": mask, "depth": depth}
+    return {**normalize(images, norm, channels_last), "mask": mask, "depth": depth}
 
 
-def _identity(n: int, device: torch.device) -> torch.Tensor:
-    return torch.eye(2, 3, device=device).expand(n, 2, 3)
+def resized_targets(batch: dict[str, torch.Tensor], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``mask`` (B, 1, size, size) in {0, 1} and ``depth`` (metres) of a loader batch,
+    resized as :func:`prepare_batch` resizes them without augmentation (for evaluation)."""
+    mask, depth = _targets(batch)
+    if mask.shape[-1] != size:
+        grid = identity_grid(mask.shape[0], size, mask.device)
+        mask, depth = _sample_targets(mask, depth, grid)
+    return mask, depth
+
+
+def _targets(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 1, H, W) float mask in [0, 1] and depth in metres."""
+    return batch["mask"][:, None].float().div_(255), depth_metres(batch["depth"])[:, None]
+
+
+def _sample_targets(
+    mask: torch.Tensor, depth: torch.Tensor, grid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets through ``grid``: the mask bilinearly then thresholded, depth nearest-neighbour
+    (no flying pixels between an object and what lies behind it)."""
+    mask = F.grid_sample(mask, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    depth = F.grid_sample(depth, grid, mode="nearest", padding_mode="border", align_corners=False)
+    return (mask > MASK_THRESHOLD).float(), depth
 
 
 def _uniform(gen: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:

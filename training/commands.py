@@ -1,4 +1,8 @@
-"""The ``fgd train`` and ``fgd eval`` commands (``cli.py`` adds them to the ``fgd`` group)."""
+"""The ``fgd train`` and ``fgd eval`` commands (``cli.py`` adds them to the ``fgd`` group).
+
+Defaults and choices shown here are read from :class:`~training.config.TrainConfig` and the
+choice tuples of :mod:`training.config`: the dataclass is the one place they are set.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,24 @@ import click
 from click.core import ParameterSource
 
 from datagen.errors import InputError
-from training.config import TrainConfig, load_yaml
-from training.evaluate import METRIC_KEYS, format_metrics, load_checkpoint, run_eval
-from training.train import NonFiniteLossError, check_run_dir, train
+from datagen.files import check_output, write_text_atomic
+
+# training.runtime before the rest of training: it must look at $TMPDIR before timm writes there
+from training import runtime
+from training.checkpoint import load_checkpoint
+from training.config import (
+    DECODERS,
+    DEVICES,
+    LOSS_WEIGHTINGS,
+    SPLITS,
+    TrainConfig,
+    load_yaml,
+)
+from training.evaluate import EVAL_SPLITS, METRIC_KEYS, format_metrics, run_eval
+from training.outputs import check_run_dir
+from training.train import NonFiniteLossError, train
+
+DEFAULTS = TrainConfig()
 
 #: Flags of ``fgd train`` that map one-to-one onto TrainConfig keys.
 _OVERRIDES = (
@@ -39,41 +58,66 @@ _OVERRIDES = (
 )
 
 
+def _option(*names: str, key: str, help: str, **kwargs: Any):
+    """An ``fgd train`` option whose default is TrainConfig's ``key`` (shown in --help unless it
+    is empty)."""
+    default = getattr(DEFAULTS, key)
+    return click.option(*names, default=default, show_default=default != "", help=help, **kwargs)
+
+
+def _choices(values: tuple[str, ...]) -> str:
+    return " | ".join(values)
+
+
 @click.command("train")
-@click.option("--store", help="The fgd Zarr store to train on.")
+@_option("--store", key="store", help="The fgd Zarr store to train on.")
 @click.option("--out", required=True, help="Run directory (config, logs, checkpoints).")
 @click.option("--config", "config_file", help="YAML file of TrainConfig keys; flags override it.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from checkpoints/last.pt.")
-@click.option("--backbone", help=f"timm encoder name [{TrainConfig.backbone}].")
-@click.option("--decoder", help="shared | separate (one decoder per head) [shared].")
-@click.option(
-    "--decoder-channels",
-    type=int,
-    help=f"Width of the coarsest decoder stage [{TrainConfig.decoder_channels}].",
+@_option("--backbone", key="backbone", help="timm encoder name.")
+@_option(
+    "--decoder",
+    key="decoder",
+    help=f"{_choices(DECODERS)} (separate: one decoder per head).",
 )
-@click.option("--pretrained", help="Local weights file of the 3-channel timm backbone.")
-@click.option("--size", type=int, help="Training resolution [the store's image size].")
-@click.option(
-    "--batch-size",
-    type=int,
-    help="Samples per step and process; a step trains batch size x processes [32].",
+@_option(
+    "--decoder-channels", key="decoder_channels", type=int,
+    help="Width of the coarsest decoder stage.",
+)  # fmt: skip
+@_option(
+    "--pretrained", key="pretrained", help="Local weights file of the 3-channel timm backbone."
 )
-@click.option("--epochs", type=int, help="Epochs to train [10].")
-@click.option("--max-steps", type=int, help="Stop after N optimizer steps (instead of --epochs).")
-@click.option("--lr", type=float, help="Peak AdamW learning rate [1e-3].")
-@click.option("--device", help="auto | cpu | cuda [auto].")
-@click.option("--split", help="scene: hold out whole bg scenes | random: hold out samples [scene].")
-@click.option("--val-fraction", type=float, help="Fraction held out for validation [0.1].")
-@click.option("--seed", type=int, help="Seed of the split, the order and the augmentation [0].")
-@click.option("--workers", type=int, help="Loader processes [2].")
-@click.option("--loss-weighting", help="fixed | uncertainty (learned task weights) [uncertainty].")
-@click.option("--val-every", type=int, help="Validate every N steps (0: every epoch) [0].")
-@click.option("--checkpoint-every", type=int, help="Save last.pt every N steps [500].")
-@click.option(
+@_option("--size", key="size", type=int, help="Training resolution (0: the store's image size).")
+@_option(
+    "--batch-size", key="batch_size", type=int,
+    help="Samples per step and process; a step trains batch size x processes.",
+)  # fmt: skip
+@_option("--epochs", key="epochs", type=int, help="Epochs to train.")
+@_option(
+    "--max-steps", key="max_steps", type=int,
+    help="Stop after N optimizer steps, instead of --epochs (0: train --epochs).",
+)  # fmt: skip
+@_option("--lr", key="lr", type=float, help="Peak AdamW learning rate.")
+@_option("--device", key="device", help=_choices(DEVICES) + ".")
+@_option(
+    "--split",
+    key="split",
+    help=f"{_choices(SPLITS)} (scene: hold out whole bg scenes; random: hold out samples).",
+)
+@_option("--val-fraction", key="val_fraction", type=float, help="Fraction held out for validation.")
+@_option("--seed", key="seed", type=int, help="Seed of the split, the order and the augmentation.")
+@_option("--workers", key="workers", type=int, help="Loader processes.")
+@_option(
+    "--loss-weighting", key="loss_weighting",
+    help=f"{_choices(LOSS_WEIGHTINGS)} (uncertainty: learned task weights).",
+)  # fmt: skip
+@_option("--val-every", key="val_every", type=int, help="Validate every N steps (0: every epoch).")
+@_option("--checkpoint-every", key="checkpoint_every", type=int, help="Save last.pt every N steps.")
+@_option(
     "--sample-log/--no-sample-log",
-    default=None,
+    key="sample_log",
     help="Every process appends the sample indices of each batch it trains (with epoch and "
-    "step) to RUN_DIR/samples/rank{R}.jsonl, to audit what the model saw [off].",
+    "step) to RUN_DIR/samples/rank{R}.jsonl, to audit what the model saw.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_command(
@@ -89,6 +133,8 @@ def train_command(
         metrics = train(cfg, resume=resume, progress=not no_progress)
     except NonFiniteLossError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.remove_scratch()
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(format_metrics(metrics))
 
@@ -107,7 +153,7 @@ def resolve_train_config(
     check_run_dir(Path(out), resume)
     data: dict[str, Any] = {}
     if resume:
-        data = load_checkpoint(Path(out) / "checkpoints" / "last.pt")["train_config"]
+        data = load_checkpoint(Path(out) / "checkpoints" / "last.pt", "--resume:")["train_config"]
     if config_file:
         data = _merge(data, load_yaml(config_file))
     for key in ("size", "epochs", "max_steps"):
@@ -136,14 +182,14 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 @click.option("--checkpoint", required=True, help="A checkpoint written by fgd train.")
 @click.option(
     "--split",
-    default="val",
+    default=EVAL_SPLITS[0],
     show_default=True,
-    help="val | train | all (recomputed from the checkpoint's seed and split settings).",
+    help=f"{_choices(EVAL_SPLITS)} (recomputed from the checkpoint's seed and split settings).",
 )
 @click.option("--json", "json_out", help="Also write the metrics to this JSON file.")
 @click.option("--batch-size", type=int, help="Samples per batch [the run's batch size].")
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda.")
-@click.option("--workers", default=2, show_default=True, help="Loader processes.")
+@click.option("--device", default=DEFAULTS.device, show_default=True, help=_choices(DEVICES) + ".")
+@click.option("--workers", default=DEFAULTS.workers, show_default=True, help="Loader processes.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def eval_command(
     store: str,
@@ -156,19 +202,17 @@ def eval_command(
     no_progress: bool,
 ) -> None:
     """Print all metrics of a checkpoint on a split of a store (and write them as JSON)."""
-    if split not in ("val", "train", "all"):
-        raise InputError(f"--split must be val, train or all, got {split!r}")
-    if device not in ("auto", "cpu", "cuda"):
-        raise InputError(f"--device must be auto, cpu or cuda, got {device!r}")
-    if json_out is not None and not Path(json_out).parent.is_dir():
-        raise InputError(f"--json {json_out}: folder {Path(json_out).parent} does not exist")
-    metrics = run_eval(
-        store, checkpoint, split, batch_size, device, workers, progress=not no_progress
-    )
+    if json_out is not None:  # before any work: a run must not be lost to an unwritable path
+        if not Path(json_out).parent.exists():
+            raise InputError(f"--json {json_out}: folder {Path(json_out).parent} does not exist")
+        check_output(json_out, "--json")
+    try:
+        metrics = run_eval(
+            store, checkpoint, split, batch_size, device, workers, progress=not no_progress
+        )
+    finally:
+        runtime.remove_scratch()
     click.echo(format_metrics(metrics))
     if json_out is not None:
-        path = Path(json_out)
-        tmp = path.with_name(f".{path.name}.tmp")
         values = {k: metrics[k] for k in METRIC_KEYS} | {"n_samples": int(metrics["n_samples"])}
-        tmp.write_text(json.dumps(values, indent=2) + "\n")
-        os.replace(tmp, path)
+        write_text_atomic(json_out, json.dumps(values, indent=2) + "\n", "--json")

@@ -15,14 +15,28 @@ from typing import Any, Literal
 
 import yaml
 
-from datagen.errors import InputError
-from training.models import DEFAULT_BACKBONE
+from datagen.errors import InputError, error_summary
+from datagen.files import write_text_atomic
+from training.models import DEFAULT_BACKBONE, ModelConfig
 
-SPLITS = ("scene", "random")
-DEVICES = ("auto", "cpu", "cuda")
-LOSS_WEIGHTINGS = ("fixed", "uncertainty")
-AMP_MODES = ("auto", "bf16", "off")
-RESIZE_UNITS = ("epoch", "step")
+# Each choice is a Literal type (what the dataclass fields are annotated with, checked by
+# from_dict) and the tuple of its values (for help texts and messages), read from the type.
+Split = Literal["scene", "random"]
+Device = Literal["auto", "cpu", "cuda"]
+LossWeighting = Literal["fixed", "uncertainty"]
+AmpMode = Literal["auto", "bf16", "off"]
+ResizeUnit = Literal["epoch", "step"]
+SPLITS: tuple[str, ...] = typing.get_args(Split)
+DEVICES: tuple[str, ...] = typing.get_args(Device)
+LOSS_WEIGHTINGS: tuple[str, ...] = typing.get_args(LossWeighting)
+AMP_MODES: tuple[str, ...] = typing.get_args(AmpMode)
+RESIZE_UNITS: tuple[str, ...] = typing.get_args(ResizeUnit)
+DECODERS: tuple[str, ...] = typing.get_args(typing.get_type_hints(ModelConfig)["decoder"])
+
+# Field metadata of the keys that ``--resume`` must keep, with why (see fixed_on_resume).
+_ORDER = {"fixed_on_resume": "the run's split and sample order follow from it"}
+_NETWORK = {"fixed_on_resume": "the checkpoint holds the weights of that network"}
+_STORE = {"fixed_on_resume": "the run's split and sample order index its samples"}
 
 
 @dataclass(frozen=True)
@@ -37,9 +51,9 @@ class AugmentConfig:
     hflip: float = 0.5
     # Crops and rotations are off by default: both zoom (a rotated crop is shrunk to stay in the
     # frame), and a zoomed view of a ground plane looks like a longer focal length, so it either
-    # mislabels depth or widens the focal prior the network must average over (with 50-100 %
-    # crops and zoom_depth, held-out depth came out 13 % too near). Turn them on for photos
-    # from many cameras, where that prior is wide anyway. benchmarks/train_quality.py measures.
+    # mislabels depth or widens the focal prior the network must average over (docs/benchmarks.md
+    # gives the measured bias). Turn them on for photos from many cameras, where that prior is
+    # wide anyway. benchmarks/train_quality.py measures.
     crop_scale: tuple[float, float] = (1.0, 1.0)  # area fraction kept by the random resized crop
     crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio of the crop
     rotate_degrees: float = 0.0
@@ -59,15 +73,17 @@ class AugmentConfig:
 class TrainConfig:
     """Everything that defines a training run. ``fgd train`` flags override the YAML file."""
 
-    store: str = ""
+    store: str = field(default="", metadata=_STORE)
     out: str = ""
-    backbone: str = DEFAULT_BACKBONE  # any timm model with features_only (training.models)
-    decoder: str = "shared"  # shared | separate (one decoder per head)
-    decoder_channels: int = 64
-    full_res_stage: bool = True  # decoder stage at stride 1 (training.models.ModelConfig)
+    # any timm model with features_only (training.models)
+    backbone: str = field(default=DEFAULT_BACKBONE, metadata=_NETWORK)
+    decoder: str = field(default="shared", metadata=_NETWORK)  # shared | separate (per head)
+    decoder_channels: int = field(default=64, metadata=_NETWORK)
+    # decoder stage at stride 1 (training.models.ModelConfig)
+    full_res_stage: bool = field(default=True, metadata=_NETWORK)
     pretrained: str = ""  # local weights file of the 3-channel timm model; "" = random init
     size: int = 0  # training/eval resolution; 0 = the store's image size
-    batch_size: int = 32
+    batch_size: int = field(default=32, metadata=_ORDER)
     epochs: int = 10
     max_steps: int = 0  # > 0: stop after this many optimizer steps (takes precedence over epochs)
     lr: float = 1e-3
@@ -75,16 +91,17 @@ class TrainConfig:
     warmup_steps: int = 100
     min_lr_ratio: float = 0.01  # cosine decays to lr * min_lr_ratio
     grad_clip: float = 1.0  # max global grad norm; 0 = off
-    amp: Literal["auto", "bf16", "off"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    amp: AmpMode = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     channels_last: bool = True
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    split: Literal["scene", "random"] = "scene"
-    val_fraction: float = 0.1
-    seed: int = 0
+    device: Device = "auto"
+    split: Split = field(default="scene", metadata=_ORDER)
+    val_fraction: float = field(default=0.1, metadata=_ORDER)
+    seed: int = field(default=0, metadata=_ORDER)
     workers: int = 2
     prefetch: int = 2  # windows queued per loader worker
-    shuffle_chunks: int = 4  # shuffle window, in store chunks (see training.data)
-    loss_weighting: Literal["fixed", "uncertainty"] = "uncertainty"
+    # shuffle window, in store chunks (see training.data)
+    shuffle_chunks: int = field(default=4, metadata=_ORDER)
+    loss_weighting: LossWeighting = "uncertainty"
     mask_weight: float = 1.0  # only for loss_weighting=fixed
     depth_weight: float = 1.0
     val_every: int = 0  # validate every N steps; 0 = at the end of every epoch
@@ -93,7 +110,7 @@ class TrainConfig:
     log_images: int = 4  # samples shown in the TensorBoard grid at every validation
     sample_log: bool = False  # every rank logs its batches' indices to RUN_DIR/samples/
     resize_schedule: tuple[tuple[int, int], ...] = ()  # ((start, size), ...) progressive resizing
-    resize_unit: Literal["epoch", "step"] = "epoch"
+    resize_unit: ResizeUnit = "epoch"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,9 +138,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Check ranges and choices: an invalid config cannot be built."""
         _check(self.batch_size >= 1, "batch_size (--batch-size) must be >= 1", self.batch_size)
-        _check(self.size >= 0, "size (--size) must be positive", self.size)
+        _check(self.size >= 0, "size (--size) must be >= 0 (0: the store's size)", self.size)
         _check(self.epochs >= 1, "epochs (--epochs) must be >= 1", self.epochs)
-        _check(self.max_steps >= 0, "max_steps (--max-steps) must be >= 1", self.max_steps)
+        _check(
+            self.max_steps >= 0,
+            "max_steps (--max-steps) must be >= 0 (0: train for --epochs)",
+            self.max_steps,
+        )
         _check(self.lr > 0, "lr (--lr) must be > 0", self.lr)
         _check(self.weight_decay >= 0, "weight_decay must be >= 0", self.weight_decay)
         _check(self.warmup_steps >= 0, "warmup_steps must be >= 0", self.warmup_steps)
@@ -147,15 +168,11 @@ class TrainConfig:
         _check(self.log_images >= 0, "log_images must be >= 0", self.log_images)
         _check(self.mask_weight >= 0, "mask_weight must be >= 0", self.mask_weight)
         _check(self.depth_weight >= 0, "depth_weight must be >= 0", self.depth_weight)
-        for name, choices in (
-            ("split", SPLITS),
-            ("device", DEVICES),
-            ("loss_weighting", LOSS_WEIGHTINGS),
-            ("amp", AMP_MODES),
-            ("resize_unit", RESIZE_UNITS),
-        ):
-            value = getattr(self, name)
-            _check(value in choices, f"{name} must be one of {', '.join(choices)}", value)
+        for name, tp in typing.get_type_hints(TrainConfig).items():
+            if typing.get_origin(tp) is Literal:
+                choices = typing.get_args(tp)
+                value = getattr(self, name)
+                _check(value in choices, f"{name} must be one of {', '.join(choices)}", value)
         for start, sz in self.resize_schedule:
             _check(
                 start >= 0 and sz >= 1,
@@ -202,8 +219,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"config file {path} is not valid YAML: {reason}") from None
+        raise InputError(f"config file {path} is not valid YAML: {error_summary(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -212,8 +228,17 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def dump_yaml(cfg: TrainConfig, path: str | Path) -> None:
-    """Write the resolved config as YAML."""
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    """Write the resolved config as YAML (atomically)."""
+    write_text_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False), "--out")
+
+
+def fixed_on_resume() -> dict[str, str]:
+    """The TrainConfig keys that ``--resume`` cannot change, each with the reason."""
+    return {
+        f.name: f.metadata["fixed_on_resume"]
+        for f in dataclasses.fields(TrainConfig)
+        if "fixed_on_resume" in f.metadata
+    }
 
 
 def _check(ok: bool, message: str, value: Any) -> None:

@@ -52,8 +52,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import torch
@@ -230,6 +231,78 @@ def segment_order(
     return remaining[positions], done
 
 
+def saved_segments(ckpt: dict[str, Any]) -> list[Segment]:
+    """A checkpoint's segments of its epoch (older checkpoints: one, of their world)."""
+    if "segments" in ckpt:
+        return normalize_segments(ckpt["segments"])
+    return normalize_segments([(ckpt.get("world_size", 1), ckpt["batch"])])
+
+
+@dataclass
+class EpochCursor:
+    """Where a run stands: optimizer steps so far, the epoch, and that epoch's segments so far
+    (``[world, batches]`` each); with what fixes the order of the training samples."""
+
+    indices: np.ndarray
+    chunk_size: int
+    window: int
+    batch_size: int
+    seed: int
+    rank: int = 0
+    world: int = 1
+    step: int = 0
+    epoch: int = 0
+    segments: list[list[int]] = field(default_factory=list)
+
+    @property
+    def batch(self) -> int:
+        """Batches this rank trained in the current epoch (all segments)."""
+        return sum(b for _, b in self.segments)
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        """Continue from a checkpoint's position (:meth:`position`)."""
+        self.step, self.epoch = ckpt["step"], ckpt["epoch"]
+        self.segments = [list(s) for s in saved_segments(ckpt)]
+
+    def position(self) -> dict[str, Any]:
+        """The checkpoint keys of the position."""
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "segments": [list(s) for s in self.segments],
+            "world_size": self.world,
+        }
+
+    def order(self) -> tuple[np.ndarray, int]:
+        """This rank's order for the rest of the current epoch, and its batches already done
+        (:func:`segment_order`); ValueError for a position this split cannot have reached."""
+        return segment_order(
+            self.indices,
+            self.chunk_size,
+            self.window,
+            self.batch_size,
+            self.seed,
+            self.epoch,
+            self.segments,
+            self.rank,
+            self.world,
+        )
+
+    def advance(self, end_of_epoch: bool) -> None:
+        """One batch trained (the epoch's last when ``end_of_epoch``)."""
+        self.step += 1
+        if self.segments and self.segments[-1][0] == self.world:
+            self.segments[-1][1] += 1
+        else:
+            self.segments.append([self.world, 1])
+        if end_of_epoch:
+            self.next_epoch()
+
+    def next_epoch(self) -> None:
+        self.epoch, self.segments = self.epoch + 1, []
+
+
 def epoch_order(
     indices: np.ndarray,
     chunk_size: int,
@@ -281,7 +354,12 @@ class WindowDataset(Dataset):
             self._ds = open_store(self.store_path)
         n = len(indices)
         out = {key: buffer[slot, :n].numpy() for key, buffer in self.buffers.items()}
-        self._ds.read_batch(indices, depth_units=True, out=out)
+        try:
+            self._ds.read_batch(indices, depth_units=True, out=out)
+        except InputError as exc:
+            # Returned, not raised: DataLoader would re-raise it in the main process with the
+            # worker's traceback in its message; the loader raises it there as it was.
+            return {"slot": slot, "error": exc}
         return {"slot": slot, "index": torch.from_numpy(np.asarray(indices, dtype=np.int64))}
 
     def __getstate__(self) -> dict:
@@ -376,6 +454,8 @@ class Loader:
         self.sampler.start = start_batch // per_window
         batch_index = self.sampler.start * per_window
         for data in self._loader:
+            if "error" in data:  # a damaged store (WindowDataset)
+                raise data["error"]
             slot, index = data["slot"], data["index"]
             for s in range(0, len(index), b):
                 if batch_index >= start_batch:
@@ -386,6 +466,20 @@ class Loader:
                     batch["index"] = index[rows]
                     yield batch_index, batch
                 batch_index += 1
+
+    def close(self) -> None:
+        """Stop the worker processes (they exit cleanly, removing their ``pymp-*`` folders from
+        $TMPDIR; killed at interpreter exit instead, they would leave them behind)."""
+        loader = self.__dict__.pop("_loader", None)
+        iterator = getattr(loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+
+    def __enter__(self) -> Loader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _copy(self, view: torch.Tensor) -> torch.Tensor:
         if self.pin_memory:

@@ -36,9 +36,7 @@ from training.filters import gaussian_kernel1d, separable_filter
 
 DEPTH_RANGE = 100.0  # d_max / nearest depth the target space represents
 # DenseDepth weighs L1 by 0.1, but its L1 is taken on depths of 10..1000 units, where it is large;
-# on our [0, 1] target it would be negligible next to SSIM. With 1.0, 300 steps of a 96 px run
-# (mobilenetv3_small_100, held-out scenes) reached train L1 0.093 instead of 0.140 and val delta1
-# 0.25 instead of 0.18, at the same mask IoU (0.89 vs 0.90).
+# on our [0, 1] target it would be negligible next to SSIM (docs/benchmarks.md compares the two).
 W_L1 = 1.0
 
 
@@ -126,8 +124,8 @@ def ssim_loss(
 
     local moments under a Gaussian window of ``window_size`` (odd) taps, sigma 1.5, reflect
     padding, :math:`m` = ``max_val``. The values of ``kornia.losses.ssim_loss``; the five moment
-    maps are filtered in one grouped convolution per axis, which makes forward + backward
-    1.6-1.9x faster on the CPU than kornia's separate filters (``benchmarks/train_step.py``).
+    maps are filtered in one grouped convolution per axis, faster on the CPU than kornia's
+    separate filters (docs/benchmarks.md, train step).
     Computed in at least float32 with autocast off: the variances are differences of nearly
     equal moments, which half precision would cancel away.
     """

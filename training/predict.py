@@ -26,17 +26,10 @@ from datagen.errors import InputError, error_summary
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
 from training.augment import prepare_batch
-from training.evaluate import (
-    EvalSetup,
-    LoadedModel,
-    eval_setup,
-    load_checkpoint,
-    model_from_checkpoint,
-    predict,
-    resolve_device,
-    to_device,
-)
+from training.checkpoint import LoadedModel, load_checkpoint, model_from_checkpoint
+from training.evaluate import EvalSetup, eval_setup, predict
 from training.losses import target_to_depth
+from training.runtime import resolve_device, to_device
 from training.visualize import (
     Letterbox,
     check_output_folder,

@@ -161,3 +161,18 @@ def test_zoom_divides_depth_except_at_the_far_clip(area):
     expected = plain["depth"][~far] * area**0.5  # zoom s = 1 / sqrt(area)
     assert torch.allclose(zoomed["depth"][~far], expected, rtol=1e-5)
     assert torch.equal(zoomed["mask"], plain["mask"])
+
+
+@pytest.mark.parametrize(("h", "size"), [(32, 32), (32, 24), (32, 48), (64, 24)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_without_augmentation_the_inputs_are_preprocess(h, size, channels_last):
+    from training.preprocess import preprocess
+
+    batch = _scene(3, h, [(2, 3, 10, 12), (5, 5, 8, 8), (0, 0, 16, 16)])
+    norm = Normalization()
+    prepared = prepare_batch(batch, size, norm, None, channels_last=channels_last)
+    inputs = preprocess(batch["bg"], batch["fgbg"], size, norm, channels_last)
+    off = prepare_batch(batch, size, norm, AugmentConfig(enabled=False), 5, channels_last)
+    for key in ("bg", "fgbg"):
+        assert torch.equal(inputs[key], prepared[key]) and torch.equal(off[key], prepared[key])
+        assert inputs[key].stride() == prepared[key].stride()

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from datagen.errors import InputError
 from datagen.store import open_store
 from training.data import (
+    EpochCursor,
     Loader,
     epoch_order,
     epoch_stream,
@@ -230,3 +231,36 @@ def test_impossible_segments_are_refused():
         segment_order(indices, 8, 8, 4, 0, 0, [(1, 17)], 0, 1)
     with pytest.raises(ValueError, match="bad segment"):
         normalize_segments([(0, 3)])
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_damaged_store_raises_its_one_line_error_from_a_worker(tiny_store, monkeypatch, workers):
+    from datagen.errors import DamagedDataError
+    from datagen.store import FgdStore
+
+    message = "store tiny.zarr: shard mask/c/0/0/0 is truncated (run fgd datagen verify)"
+
+    def damaged(self, *args, **kwargs):
+        raise DamagedDataError(message)
+
+    monkeypatch.setattr(FgdStore, "read_batch", damaged)  # forked workers inherit it
+    with Loader(tiny_store, 8, 16, workers) as loader, pytest.raises(DamagedDataError) as info:
+        next(loader.batches(np.arange(32)))
+    assert str(info.value) == message
+
+
+def test_epoch_cursor_counts_batches_segments_and_epochs():
+    indices = np.arange(40)
+    cursor = EpochCursor(indices, chunk_size=8, window=8, batch_size=4, seed=0, world=2)
+    order, done = cursor.order()
+    assert done == 0 and len(order) == 20  # this rank's block of 40 // 2
+    cursor.advance(end_of_epoch=False)
+    cursor.advance(end_of_epoch=False)
+    assert (cursor.step, cursor.epoch, cursor.batch, cursor.segments) == (2, 0, 2, [[2, 2]])
+    resumed = EpochCursor(indices, chunk_size=8, window=8, batch_size=4, seed=0, world=1)
+    resumed.restore(cursor.position())
+    _, done = resumed.order()
+    assert done == 0 and resumed.batch == 2  # a new segment: the rest split among 1 rank
+    resumed.advance(end_of_epoch=True)
+    assert (resumed.step, resumed.epoch, resumed.segments) == (3, 1, [])
+    assert resumed.position()["segments"] == [] and resumed.position()["world_size"] == 1

@@ -10,7 +10,7 @@ from datagen.audit import compute_stats
 from datagen.build import build_store
 from datagen.config import BuildConfig
 from datagen.store import open_store
-from training.evaluate import Normalization, normalization_from_store
+from training.preprocess import Normalization, normalization_from_store
 
 
 def test_normalization_comes_from_the_store_stats(tmp_path: Path) -> None:

@@ -21,12 +21,13 @@ import yaml
 from click.testing import CliRunner
 
 from datagen.store import open_store
+from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.commands import resolve_train_config
 from training.config import TrainConfig
-from training.data import make_split
-from training.evaluate import load_checkpoint, model_from_checkpoint
+from training.data import make_split, saved_segments
 from training.metrics import METRIC_KEYS
-from training.train import _saved_segments, lr_factor, read_sample_logs
+from training.outputs import read_sample_logs
+from training.schedule import lr_factor
 
 from .conftest import fgd_command, train_args
 
@@ -181,9 +182,9 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_store, tmp_path)
 
 
 def test_checkpoints_without_segments_resume_in_their_world():
-    assert _saved_segments({"world_size": 2, "batch": 3, "epoch": 1}) == [(2, 3)]
-    assert _saved_segments({"batch": 0}) == []
-    assert _saved_segments({"world_size": 2, "batch": 5, "segments": [[2, 3], [1, 2]]}) == [
+    assert saved_segments({"world_size": 2, "batch": 3, "epoch": 1}) == [(2, 3)]
+    assert saved_segments({"batch": 0}) == []
+    assert saved_segments({"world_size": 2, "batch": 5, "segments": [[2, 3], [1, 2]]}) == [
         (2, 3), (1, 2)]  # fmt: skip
 
 
@@ -411,3 +412,145 @@ def test_bad_eval_input_is_one_line_exit_2(extra, needle, trained_run, tiny_stor
     best = str(trained_run / "checkpoints" / "best.pt")
     args = ["eval", "--store", tiny_store, "--checkpoint", best, "--workers", "0", *extra]
     _assert_one_line_error(CliRunner().invoke(fgd, args), needle)
+
+
+# ----------------------------------------------------------------------------- outputs, checkpoints
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "a-file"
+    path.write_text("not a folder\n")
+    return path
+
+
+def _other_backbone(run: Path, tmp_path: Path) -> Path:
+    ckpt = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    ckpt["model_config"]["backbone"] = "no_such_net"
+    path = tmp_path / "other-backbone.pt"
+    torch.save(ckpt, path)
+    return path
+
+
+def _copy(store: str, tmp_path: Path) -> str:
+    return str(shutil.copytree(store, tmp_path / "copy.zarr"))
+
+
+def _eval(store: str, ckpt: Path | str, *extra: str) -> list[str]:
+    return ["eval", "--store", store, "--checkpoint", str(ckpt), "--workers", "0", "--no-progress",
+            *extra]  # fmt: skip
+
+
+#: Bad outputs and checkpoints: (fgd arguments from (run, store, tmp_path), what the line says).
+BAD_RUNS = {
+    "train --out below a file": (
+        lambda r, s, t: train_args(s, _file(t) / "run", "--max-steps", "2"),
+        "is a file, not a folder",
+    ),
+    "eval --json a directory": (
+        lambda r, s, t: _eval(s, r / "checkpoints" / "best.pt", "--json", str(t)),
+        "--json",
+    ),
+    "eval --json below a file": (
+        lambda r, s, t: _eval(s, r / "checkpoints" / "best.pt", "--json", str(_file(t) / "m.json")),
+        "is not a folder",
+    ),
+    "eval --checkpoint a directory": (
+        lambda r, s, t: _eval(s, r / "checkpoints"),
+        "is a directory",
+    ),
+    "eval a checkpoint of an unknown backbone": (
+        lambda r, s, t: _eval(s, _other_backbone(r, t)),
+        "its model's backbone 'no_such_net' is not a model of the installed timm",
+    ),
+    "resume on another store": (
+        lambda r, s, t: ["train", "--out", str(r), "--resume", "--store", _copy(s, t)],
+        "--resume: store was",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_RUNS))
+def test_bad_outputs_and_checkpoints_are_one_line_exit_2(case, trained_run, tiny_store, fgd,
+                                                         tmp_path):  # fmt: skip
+    make_args, needle = BAD_RUNS[case]
+    before = sorted(p.relative_to(trained_run) for p in trained_run.rglob("*"))
+    result = CliRunner().invoke(fgd, make_args(trained_run, tiny_store, tmp_path))
+    _assert_one_line_error(result, needle)
+    assert "--backbone" not in result.stderr  # a checkpoint's backbone is no flag of this command
+    assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("run"))
+    assert sorted(p.relative_to(trained_run) for p in trained_run.rglob("*")) == before
+
+
+def test_a_random_bytes_checkpoint_names_the_reason_in_whole_words(tiny_store, fgd, tmp_path):
+    from datagen.errors import error_summary
+
+    corrupt = _foreign_checkpoints(tmp_path)["corrupt"]
+    with pytest.raises(Exception) as raised:  # noqa: PT011 (whatever torch raises)
+        torch.load(corrupt, weights_only=True)
+    result = CliRunner().invoke(fgd, _eval(tiny_store, corrupt))
+    _assert_one_line_error(result, f"({error_summary(raised.value, 120)})")
+    reason = result.stderr.strip().rsplit("(", 1)[1].rstrip(")").rstrip("…")
+    assert reason.split()[-1] in str(raised.value).split()
+
+
+def _in_read_only(folder: Path) -> list[str]:
+    """A command prefix under which ``folder`` cannot be written, root or not: a mode-555 folder
+    for a user, and for root (who writes anywhere, and is how CI runs) a read-only tmpfs
+    mounted over it in a mount namespace of the command's own."""
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return []
+    unshare = shutil.which("unshare")
+    probe = [unshare or "unshare", "--mount", "--propagation", "private", "true"]
+    if unshare is None or subprocess.run(probe, capture_output=True).returncode != 0:
+        pytest.skip("root, and no mount namespace to make a read-only folder in")
+    mount = 'mount -t tmpfs -o ro tmpfs "$0" && exec "$@"'
+    return [unshare, "--mount", "--propagation", "private", "sh", "-c", mount, str(folder)]
+
+
+def test_read_only_out_and_json_are_one_line_exit_2(trained_run, tiny_store, tmp_path):
+    read_only = tmp_path / "read-only"
+    prefix = _in_read_only(read_only)
+    ckpt = trained_run / "checkpoints" / "best.pt"
+    commands = {
+        "--out": train_args(tiny_store, read_only / "run", "--max-steps", "2"),
+        "--json": _eval(tiny_store, ckpt, "--json", str(read_only / "m.json")),
+    }
+    for option, args in commands.items():
+        done = subprocess.run([*prefix, *fgd_command(), *args], env=SUBPROCESS_ENV,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"fgd: error: {option} "), done.stderr
+        assert "cannot write" in lines[0]
+    assert list(read_only.iterdir()) == []
+
+
+def test_train_and_eval_leave_nothing_in_tmpdir(tiny_store, tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**SUBPROCESS_ENV, "TMPDIR": str(scratch)}
+    env.pop("TORCHINDUCTOR_CACHE_DIR", None)
+    out = tmp_path / "run"
+    train = train_args(tiny_store, out, "--max-steps", "2", "--workers", "2")
+    subprocess.run([*fgd_command(), *train], env=env, check=True, timeout=300)
+    evaluate = [*_eval(tiny_store, out / "checkpoints" / "last.pt")[:-3], "--workers", "2"]
+    subprocess.run([*fgd_command(), *evaluate, "--no-progress"], env=env, check=True, timeout=300,
+                   capture_output=True)  # fmt: skip
+    assert sorted(p.name for p in scratch.iterdir()) == []  # no pymp-*, no torchinductor_*
+
+
+def test_training_learns(tiny_store, tmp_path):
+    """A few seconds of training on the tiny store: the loss falls and the mask is found."""
+    from training.train import train
+
+    cfg = TrainConfig(store=tiny_store, out=str(tmp_path / "run"), backbone="test_resnet",
+                      decoder_channels=16, full_res_stage=False, size=32, batch_size=8,
+                      max_steps=40, lr=3e-3, warmup_steps=0, val_every=20, workers=0,
+                      device="cpu", loss_weighting="fixed", log_images=0)  # fmt: skip
+    metrics = train(cfg, progress=False)
+    first, last = _read_metrics(tmp_path / "run")
+    assert last["train_loss"] < 0.9 * first["train_loss"]
+    assert last["train_mask"] < first["train_mask"]
+    assert metrics["mask_iou"] == last["mask_iou"] > 0.4

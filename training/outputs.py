@@ -1,0 +1,163 @@
+"""What a run writes into RUN_DIR besides its checkpoints, and the checks made before it does.
+
+Rank 0 writes ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one line per
+validation) and TensorBoard events under ``tb/``; with ``sample_log`` every rank appends its
+batches to ``samples/rank{R}.jsonl``. A resumed run first drops the lines past its checkpoint
+(what a killed run logged after it), so the logs read as those of one uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from datagen.errors import InputError, error_summary
+from datagen.files import temp_path, write_text_atomic
+from training.config import TrainConfig, dump_yaml
+from training.runtime import DistInfo, barrier
+
+#: Run-directory entries that mark an existing run.
+RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints", "samples")
+
+
+def check_run_dir(out: Path, resume: bool) -> None:
+    """A new run needs a fresh RUN_DIR; ``--resume`` needs ``checkpoints/last.pt`` in it; both
+    need a place we can write (checked without leaving anything behind)."""
+    if resume:
+        if (out / "checkpoints" / "last.pt").is_dir():
+            raise InputError(f"--resume: {out / 'checkpoints' / 'last.pt'} is a directory")
+        if not (out / "checkpoints" / "last.pt").is_file():
+            raise InputError(f"--resume: no checkpoint {out / 'checkpoints' / 'last.pt'}")
+    elif out.exists() and any((out / m).exists() for m in RUN_MARKERS):
+        raise InputError(f"--out {out} already holds a run; use --resume or a new --out")
+    elif out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a directory")
+    _check_writable(out)
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an ``--out`` below a file or in a folder we may not write, before any work."""
+    folder = out if out.is_dir() else out.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"--out {out}: {folder} is a file, not a folder")
+    probe = temp_path(folder / "fgd-run")
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write in {folder} ({error_summary(exc)})") from None
+
+
+class RunOutputs:
+    """The logs of one run (see the module docstring); :meth:`open` starts them."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, dinfo: DistInfo, step: int, resumed: bool):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.out, self.dinfo = out, dinfo
+        self.writer = None
+        if dinfo.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            dump_yaml(cfg, out / "config.yaml")
+            if resumed:
+                _trim_jsonl(out / "metrics.jsonl", step)
+            self.writer = SummaryWriter(str(out / "tb"), purge_step=step if resumed else None)
+        self.sample_log = None
+        if cfg.sample_log:
+            (out / "samples").mkdir(parents=True, exist_ok=True)
+            path = out / "samples" / f"rank{dinfo.rank}.jsonl"
+            self.sample_log = open(path, "a", buffering=1)  # noqa: SIM115 (closed by close)
+
+    @classmethod
+    def open(
+        cls, out: Path, cfg: TrainConfig, dinfo: DistInfo, step: int, resumed: bool
+    ) -> RunOutputs:
+        """Start the logs once every rank is ready (a resumed run's trimmed first)."""
+        if resumed and dinfo.is_main:
+            trim_sample_logs(out, step)
+        barrier(dinfo)  # every rank has checked RUN_DIR before rank 0 writes into it
+        return cls(out, cfg, dinfo, step, resumed)
+
+    def log_samples(self, epoch: int, step: int, batch: int, indices: torch.Tensor) -> None:
+        """One line of ``samples/rank{R}.jsonl`` for a batch just trained (``sample_log``)."""
+        if self.sample_log is None:
+            return
+        record = {
+            "epoch": epoch,
+            "step": step,
+            "batch": batch,
+            "rank": self.dinfo.rank,
+            "world": self.dinfo.world,
+            "indices": indices.tolist(),
+        }
+        self.sample_log.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def log_scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
+        """TensorBoard scalars ``{prefix}/{key}`` (rank 0)."""
+        if self.writer is not None:
+            for k, v in values.items():
+                self.writer.add_scalar(f"{prefix}/{k}", v, step)
+
+    def log_validation(
+        self, record: dict[str, Any], metrics: dict[str, float], grid: np.ndarray | None
+    ) -> None:
+        """A line of ``metrics.jsonl``, the ``val/`` scalars and the prediction grid (rank 0)."""
+        if self.writer is None:
+            return
+        with open(self.out / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        self.log_scalars("val", metrics, record["step"])
+        if grid is not None:
+            self.writer.add_image("val/predictions", grid, record["step"], dataformats="HWC")
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.sample_log is not None:
+            self.sample_log.close()
+
+
+def _trim_jsonl(path: Path, step: int) -> None:
+    """Keep the lines of a log with ``step`` <= ``step`` (and drop a line cut short by a kill)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    write_text_atomic(path, "".join(f"{line}\n" for line in kept), "--out")
+
+
+def trim_sample_logs(out: Path, step: int) -> None:
+    """Drop sample-log lines past ``step`` (batches a killed run trained after its checkpoint)."""
+    for path in sorted((out / "samples").glob("rank*.jsonl")):
+        _trim_jsonl(path, step)
+
+
+def read_sample_logs(out: str | Path) -> list[dict[str, Any]]:
+    """Every line of ``RUN_DIR/samples/rank*.jsonl`` (``sample_log``), by step, then rank.
+
+    Each record: ``epoch``, ``step`` (the optimizer step the batch made, counted from 1 as in
+    metrics.jsonl), ``batch`` (its index in the epoch on its rank), ``rank``, ``world`` and
+    ``indices`` (the store indices of the batch's samples, in batch order).
+    """
+    records = []
+    for path in sorted(Path(out, "samples").glob("rank*.jsonl")):
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        for i, line in enumerate(lines):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i < len(lines) - 1:  # only the last line can be cut short (a killed run)
+                    raise
+    return sorted(records, key=lambda r: (r["step"], r["rank"]))
