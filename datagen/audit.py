@@ -57,15 +57,15 @@ def compute_stats(path: str, progress: bool = True) -> dict[str, Any]:
         DamagedDataError: A shard the pass reads is missing or damaged (nothing is stored).
     """
     with deferred_interrupts():
-        stats = _measure(open_store(path), progress)
+        stats = measure_stats(open_store(path), progress)
         check_interrupt()
         group = storage_at(path).open_group(mode="r+")
         group.attrs.put(replace(open_store(path).root, stats=stats).to_dict())
     return stats.to_dict()
 
 
-def _measure(ds: FgdStore, progress: bool) -> Stats:
-    """One pass over the store: see :func:`compute_stats`."""
+def measure_stats(ds: FgdStore, progress: bool = True) -> Stats:
+    """One pass over the store (see :func:`compute_stats`), storing nothing."""
     sums = np.zeros(3)
     squares = np.zeros(3)
     mask_pixels = 0

@@ -25,10 +25,10 @@ from datagen.assets import IMAGE_SUFFIXES
 from datagen.errors import InputError, error_summary
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
-from training.augment import prepare_batch
 from training.checkpoint import LoadedModel, load_checkpoint, model_from_checkpoint
 from training.evaluate import EvalSetup, eval_setup, predict
 from training.losses import target_to_depth
+from training.preprocess import preprocess
 from training.runtime import resolve_device, to_device
 from training.visualize import (
     Letterbox,
@@ -102,18 +102,16 @@ class Predictor:
         Args:
             bg, fgbg: (B, S, S, 3) uint8 RGB; resized to the model size and back when S differs.
         """
-        n, s = bg.shape[:2]
-        batch = to_device(
+        s = bg.shape[1]
+        pair = to_device(
             {
                 "bg": torch.from_numpy(np.ascontiguousarray(bg)),
                 "fgbg": torch.from_numpy(np.ascontiguousarray(fgbg)),
-                "mask": torch.zeros((n, s, s), dtype=torch.uint8),
-                "depth": torch.ones((n, s, s), dtype=torch.float32),
             },
             self.setup.device,
         )
-        inputs = prepare_batch(
-            batch, self.size, self.setup.norm, channels_last=self.setup.channels_last
+        inputs = preprocess(
+            pair["bg"], pair["fgbg"], self.size, self.setup.norm, self.setup.channels_last
         )
         out = predict(self.loaded.model, inputs, self.setup)
         prob = torch.sigmoid(out["mask_logits"])

@@ -8,13 +8,15 @@ along), so that without augmentation both give the same bytes.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
-from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from datagen.audit import measure_stats
+from datagen.store import FgdStore
 
 
 @dataclass(frozen=True)
@@ -34,18 +36,22 @@ class Normalization:
         return cls(**{k: tuple(float(x) for x in v) for k, v in data.items()})
 
 
-def normalization_from_store(attrs: dict[str, Any]) -> Normalization:
-    """Image mean/std from the store's ``stats`` attribute (written by ``fgd datagen stats``), in
-    [0, 1] units; ImageNet's when the store has none."""
-    stats = attrs.get("stats") or {}
-    try:
-        values = {}
-        for key in ("bg_mean", "bg_std", "fgbg_mean", "fgbg_std"):
-            v = np.asarray(stats[key], dtype=np.float64).reshape(3)
-            values[key] = tuple(float(x) for x in v)
-        return Normalization(**values)
-    except (KeyError, TypeError, ValueError):
-        return Normalization()
+def normalization_from_store(ds: FgdStore, progress: bool = True) -> Normalization:
+    """Image mean/std (in [0, 1] units) from the store's statistics.
+
+    A store whose ``fgd datagen stats`` was never run gets them measured here, by the same
+    deterministic pass, without writing them: every run on one store normalises alike, whether
+    or not its stats were saved.
+    """
+    stats = ds.stats
+    if stats is None:
+        print(
+            f"fgd: {ds.path} has no stats; measuring them for this run (save them once with "
+            f"`fgd datagen stats {ds.path}`)",
+            file=sys.stderr,
+        )
+        stats = measure_stats(ds, progress)
+    return Normalization(stats.bg_mean, stats.bg_std, stats.fgbg_mean, stats.fgbg_std)
 
 
 def preprocess(

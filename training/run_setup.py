@@ -85,7 +85,7 @@ def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
     steps_per_epoch = per_rank // cfg.batch_size  # of a whole epoch with this world
     left = len(order) // cfg.batch_size - done
     norm = (
-        normalization_from_store(ds.attrs)
+        normalization_from_store(ds, progress=dinfo.is_main)
         if ckpt is None
         else Normalization.from_dict(ckpt["normalization"])
     )
