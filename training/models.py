@@ -123,7 +123,8 @@ def create_encoder(cfg: ModelConfig) -> nn.Module:
         return timm.create_model(name, **kwargs)
     except Exception as e:  # timm raises many types; the name and file are user input
         weights = f" with --pretrained {cfg.pretrained_path!r}" if cfg.pretrained_path else ""
-        hub_id = overlay is None and cfg.pretrained_path is not None and _hub_id(name)
+        hub = overlay is None and cfg.pretrained_path is not None
+        hub_id = hub and timm.models.get_pretrained_cfg(name).hf_hub_id
         if hub_id and _is_unreachable(e):
             from huggingface_hub import constants
 
@@ -155,7 +156,7 @@ def resolve_pretrained(backbone: str, pretrained: str | None) -> tuple[str, dict
     if pretrained is None:
         return backbone, None
     if pretrained == HUB_WEIGHTS:
-        _pretrained_cfg(backbone, f"--backbone {backbone!r} with --pretrained")
+        _require_weights(backbone, f"--backbone {backbone!r} with --pretrained")
         return backbone, None
     if os.path.isfile(pretrained) or not _looks_like_timm_name(pretrained):
         state_dict = _read_weights(pretrained)
@@ -165,7 +166,7 @@ def resolve_pretrained(backbone: str, pretrained: str | None) -> tuple[str, dict
         raise InputError(
             f"--pretrained {pretrained!r}: weights of another model than --backbone {backbone!r}"
         )
-    _pretrained_cfg(pretrained, f"--pretrained {pretrained!r}")
+    _require_weights(pretrained, f"--pretrained {pretrained!r}")
     return pretrained, None
 
 
@@ -173,18 +174,14 @@ def _looks_like_timm_name(name: str) -> bool:
     return os.sep not in name and timm.is_model(name)
 
 
-def _pretrained_cfg(name: str, what: str) -> Any:
+def _require_weights(name: str, what: str) -> None:
+    """InputError unless timm knows where to get pretrained weights of ``name``."""
     try:
         cfg = timm.models.get_pretrained_cfg(name)
     except RuntimeError as e:  # an unknown tag
         raise InputError(f"{what}: {error_summary(e)} (see timm.list_pretrained())") from None
     if cfg is None or not (cfg.hf_hub_id or cfg.url):
         raise InputError(f"{what}: timm has no pretrained weights for {name!r}")
-    return cfg
-
-
-def _hub_id(name: str) -> str | None:
-    return timm.models.get_pretrained_cfg(name).hf_hub_id
 
 
 def _is_unreachable(error: BaseException) -> bool:
