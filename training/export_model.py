@@ -48,7 +48,14 @@ OPSET = 17
 TOLERANCE = 1e-4
 INPUT_NAMES = ("bg", "fgbg")
 OUTPUT_NAMES = ("mask", "depth")
-METADATA_KEYS = ("fgd.format", "fgd.size", "fgd.depth_max", "fgd.stride", "fgd.inputs")
+METADATA_KEYS = (
+    "fgd.format",
+    "fgd.size",
+    "fgd.depth_max",
+    "fgd.stride",
+    "fgd.normalization",  # JSON of training.augment.Normalization (applied inside; for padding)
+    "fgd.inputs",
+)
 _EXTRA_FILE = "fgd.json"
 
 
@@ -134,6 +141,7 @@ def export_model(
         "fgd.size": str(size),
         "fgd.depth_max": repr(loaded.depth_max),
         "fgd.stride": str(wrapper.stride),
+        "fgd.normalization": json.dumps(loaded.normalization.to_dict()),
         "fgd.inputs": "bg, fgbg: (N, 3, H, W) uint8 RGB; outputs mask probability, depth (m)",
     }
     example = _random_pair(2, max(wrapper.stride, 64), max(wrapper.stride, 64), seed=0)

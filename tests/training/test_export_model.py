@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -91,6 +92,7 @@ def test_exported_file_records_what_a_caller_needs(exported, checkpoint):
     assert model.size == 32  # train_args' --size
     assert model.depth_max == pytest.approx(float(ckpt["depth_max"]))
     assert int(model.metadata["fgd.stride"]) == 32  # test_resnet's total stride
+    assert json.loads(model.metadata["fgd.normalization"]) == ckpt["normalization"]
 
 
 def test_exported_file_matches_torch_on_real_photos(exported, checkpoint, real_samples):
