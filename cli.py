@@ -23,6 +23,7 @@ COMMANDS = {
     "train": "training.commands:train_command",
     "eval": "training.commands:eval_command",
     "export-samples": "training.export_samples:export_samples_command",
+    "export-model": "training.export_model:export_model_command",
     "predict": "training.predict:predict_command",
 }
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datagen.errors import InputError
+from datagen.errors import InputError, error_summary
 
 # `python -m benchmarks.backbones --threads 1 --decoder-channels 64` on the 2-core dev CPU (batch
 # 32 at 96 px, whole model forward+backward, CPU ms/batch): mobilenetv3_small_100 574,
@@ -38,6 +38,8 @@ DEFAULT_BACKBONE = "mobilenetv3_small_100"
 IN_CHANS = 6  # bg RGB + fg_bg RGB, stacked on the channel axis
 MIN_DECODER_CHANNELS = 16
 FULL_RES_CHANNELS = 8  # the stride-1 stage: full-resolution convs dominate the CPU cost
+#: ``ModelConfig.pretrained_path`` value (what a bare ``--pretrained`` gives): timm's hub weights.
+HUB_WEIGHTS = "hub"
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,11 @@ class ModelConfig:
         decoder: ``"shared"``: one decoder feeds both heads; ``"separate"``: one decoder per head.
         decoder_channels: width of the coarsest decoder stage; each finer stage halves it
             (never below 16), like segmentation_models_pytorch's ``(256, 128, 64, 32, 16)``.
-        pretrained_path: local weights file of the 3-channel timm model (``.pth``/``.safetensors``,
-            loaded with ``weights_only=True``); ``None`` means random init. Nothing downloads.
+        pretrained_path: where the 3-channel timm model's weights come from (see
+            :func:`resolve_pretrained`): a local file (``.pth``/``.safetensors``, loaded with
+            ``weights_only=True``), :data:`HUB_WEIGHTS` (timm's hub weights of ``backbone``: its
+            tag, else timm's default tag), or a timm pretrained name of the same architecture
+            (``resnet18.a1_in1k``); ``None`` means random init.
         out_indices: timm ``out_indices`` (which encoder stages feed the decoder); ``None`` = all.
         full_res_stage: ``True``: a last decoder stage at stride 1, fed by a light conv of the
             input, keeps edges sharp at small image sizes; ``False``: the heads run at the finest
@@ -95,43 +100,112 @@ class ModelConfig:
 
 
 def create_encoder(cfg: ModelConfig) -> nn.Module:
-    """``timm.create_model(backbone, features_only=True, in_chans=6)``, optionally local weights.
+    """``timm.create_model(backbone, features_only=True, in_chans=6)``, optionally pretrained.
 
-    Local weights are a 3-channel state dict; timm inflates the stem to 6 channels by repeating
-    the RGB filters for both images and scaling by 3/6 (so a bg == fg_bg pair gives the
-    pretrained activations), and drops the classifier.
+    Pretrained weights are those of the 3-channel model; timm adapts its stem to 6 channels
+    (``timm.models.adapt_input_conv``): it repeats the RGB filters for both images and scales
+    them by 3/6, so a bg == fg_bg pair gives the pretrained activations; the classifier is
+    dropped.
     """
     if not timm.is_model(cfg.backbone):
         raise InputError(
             f"--backbone {cfg.backbone!r}: unknown timm model (see timm.list_models())"
         )
+    name, overlay = resolve_pretrained(cfg.backbone, cfg.pretrained_path)
     kwargs: dict[str, Any] = {"features_only": True, "in_chans": IN_CHANS}
     if cfg.out_indices is not None:
         kwargs["out_indices"] = cfg.out_indices
     if cfg.pretrained_path is not None:
         kwargs["pretrained"] = True
-        kwargs["pretrained_cfg_overlay"] = {
-            "state_dict": _read_weights(cfg.pretrained_path),
-            "source": "timm",  # never the hub: the state dict above is the only source
-        }
+    if overlay is not None:
+        kwargs["pretrained_cfg_overlay"] = overlay
     try:
-        return timm.create_model(cfg.backbone, **kwargs)
+        return timm.create_model(name, **kwargs)
     except Exception as e:  # timm raises many types; the name and file are user input
         weights = f" with --pretrained {cfg.pretrained_path!r}" if cfg.pretrained_path else ""
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        hub = overlay is None and cfg.pretrained_path is not None
+        hub_id = hub and timm.models.get_pretrained_cfg(name).hf_hub_id
+        if hub_id and _is_unreachable(e):
+            from huggingface_hub import constants
+
+            raise InputError(
+                f"--backbone {cfg.backbone!r}{weights}: timm's weights {hub_id} are not in the "
+                f"Hugging Face cache ({constants.HF_HUB_CACHE}) and not downloadable from here; "
+                f"on a machine with a network run `hf download {hub_id}` (`huggingface-cli "
+                f"download` in older huggingface_hub) and copy its cache here"
+            ) from None
         raise InputError(
             f"--backbone {cfg.backbone!r}{weights}: timm cannot build it as a "
-            f"{IN_CHANS}-channel features_only encoder ({reason})"
+            f"{IN_CHANS}-channel features_only encoder ({error_summary(e)})"
         ) from e
+
+
+def resolve_pretrained(backbone: str, pretrained: str | None) -> tuple[str, dict[str, Any] | None]:
+    """The timm model name to create and the ``pretrained_cfg_overlay`` for ``pretrained``.
+
+    ``pretrained`` is, in this order: ``None`` (random init: ``(backbone, None)``);
+    :data:`HUB_WEIGHTS` (timm's hub weights of ``backbone``: ``(backbone, None)``); an existing
+    file (its state dict as the overlay, so timm reads nothing else); or a timm pretrained name
+    ``ARCH.TAG`` whose architecture is ``backbone``'s (``(name, None)``). Hub weights come
+    through timm's own loading: the Hugging Face cache, ``HF_HUB_OFFLINE`` honoured.
+
+    Raises:
+        InputError: A file that cannot be read, a name that is neither a file nor a timm
+            pretrained name, or one of another architecture than ``backbone``; no weights.
+    """
+    if pretrained is None:
+        return backbone, None
+    if pretrained == HUB_WEIGHTS:
+        _require_weights(backbone, f"--backbone {backbone!r} with --pretrained")
+        return backbone, None
+    if os.path.isfile(pretrained) or not _looks_like_timm_name(pretrained):
+        state_dict = _read_weights(pretrained)
+        return backbone, {"state_dict": state_dict, "source": "timm"}  # never the hub
+    arch, tag = timm.models.split_model_name_tag(backbone)
+    if timm.models.split_model_name_tag(pretrained)[0] != arch or (tag and pretrained != backbone):
+        raise InputError(
+            f"--pretrained {pretrained!r}: weights of another model than --backbone {backbone!r}"
+        )
+    _require_weights(pretrained, f"--pretrained {pretrained!r}")
+    return pretrained, None
+
+
+def _looks_like_timm_name(name: str) -> bool:
+    return os.sep not in name and timm.is_model(name)
+
+
+def _require_weights(name: str, what: str) -> None:
+    """InputError unless timm knows where to get pretrained weights of ``name``."""
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except RuntimeError as e:  # an unknown tag
+        raise InputError(f"{what}: {error_summary(e)} (see timm.list_pretrained())") from None
+    if cfg is None or not (cfg.hf_hub_id or cfg.url):
+        raise InputError(f"{what}: timm has no pretrained weights for {name!r}")
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` (or its cause) says the weights are neither cached nor downloadable."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError | ConnectionError) or "offline" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _read_weights(path: str) -> dict[str, Tensor]:
     if not os.path.isfile(path):
-        raise InputError(f"--pretrained {path!r}: no such file")
+        raise InputError(
+            f"--pretrained {path!r}: no such file (nor a timm pretrained name, see "
+            f"timm.list_pretrained())"
+        )
     try:
         return timm.models.load_state_dict(path, weights_only=True)
     except Exception as e:  # unpickling refused, corrupt file, not a state dict ...
-        raise InputError(f"--pretrained {path!r}: not a readable weights file ({e})") from e
+        raise InputError(
+            f"--pretrained {path!r}: not a readable weights file ({error_summary(e)})"
+        ) from e
 
 
 class ConvBnAct(nn.Sequential):

@@ -10,7 +10,7 @@ import timm
 import torch
 
 from datagen.errors import InputError
-from training.models import DEFAULT_BACKBONE, ModelConfig, build_model
+from training.models import DEFAULT_BACKBONE, HUB_WEIGHTS, ModelConfig, build_model
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -285,3 +285,69 @@ def test_cuda_bf16_channels_last_matches_cpu():
         with torch.autocast("cuda", dtype=torch.bfloat16):
             out = model(*cl)
     assert (out["depth"].float().cpu() - ref["depth"]).abs().mean() < 0.05
+
+
+# ----------------------------------------------------------------------------- hub weights
+
+HUB_NAME = "test_resnet.r160_in1k"  # timm's default tag of test_resnet, repo timm/<HUB_NAME>
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """An offline Hugging Face cache (``HF_HUB_CACHE`` layout) holding a random state dict of
+    ``timm/test_resnet.r160_in1k`` as huggingface_hub would have downloaded it."""
+    constants = pytest.importorskip("huggingface_hub.constants")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    # huggingface_hub reads the variables once, at import; set what it read as well.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    torch.manual_seed(2)
+    state_dict = timm.create_model("test_resnet", pretrained=False).state_dict()
+    repo = cache / f"models--timm--{HUB_NAME}"
+    revision = "1" * 40
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    safetensors_torch.save_file(state_dict, snapshot / "model.safetensors")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    return cache, state_dict
+
+
+@pytest.mark.parametrize(
+    ("backbone", "pretrained"),
+    [("test_resnet", HUB_WEIGHTS), (HUB_NAME, HUB_WEIGHTS), ("test_resnet", HUB_NAME)],
+    ids=["default-tag", "tagged-backbone", "name"],
+)
+def test_hub_weights_load_offline_from_the_cache(hf_cache, backbone, pretrained):
+    _, sd = hf_cache
+    model = build_model(ModelConfig(backbone=backbone, pretrained_path=pretrained))
+    enc = model.encoder.state_dict()
+    assert torch.allclose(enc["conv1.0.weight"], torch.cat([sd["conv1.0.weight"]] * 2, 1) / 2)
+    assert torch.equal(enc["layer2.0.conv1.weight"], sd["layer2.0.conv1.weight"])
+
+
+def test_hub_weights_not_in_the_cache_name_the_repo_and_how_to_get_it(hf_cache):
+    cache, _ = hf_cache
+    with pytest.raises(InputError) as info:
+        build_model(ModelConfig(backbone="test_efficientnet", pretrained_path=HUB_WEIGHTS))
+    message = str(info.value)
+    assert message.startswith("--backbone 'test_efficientnet' with --pretrained 'hub': timm's")
+    assert "hf download timm/test_efficientnet.r160_in1k" in message
+    assert str(cache) in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("backbone", "pretrained", "needle"),
+    [
+        ("test_resnet", "test_efficientnet.r160_in1k", "weights of another model"),
+        ("resnet18.a1_in1k", "resnet18.tv_in1k", "weights of another model"),
+        ("test_resnet", "test_resnet.nope", "Invalid pretrained tag"),
+        ("resnet18.nope", HUB_WEIGHTS, "Invalid pretrained tag"),
+    ],
+)
+def test_bad_hub_names_are_input_errors(backbone, pretrained, needle):
+    with pytest.raises(InputError, match=needle):
+        build_model(ModelConfig(backbone=backbone, pretrained_path=pretrained))

@@ -1,0 +1,168 @@
+"""`fgd export-model`: ONNX and TorchScript files that match the torch model, and bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from datagen.errors import InputError
+from training.evaluate import load_checkpoint, model_from_checkpoint
+from training.export_model import TOLERANCE, load_exported
+from training.losses import target_to_depth
+
+from .conftest import train_args
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_store, fgd, tmp_path_factory) -> Path:
+    """A checkpoint of a 2-step `fgd train` run on the tiny store."""
+    run = tmp_path_factory.mktemp("run") / "run"
+    result = CliRunner().invoke(fgd, train_args(tiny_store, run, "--max-steps", "2"))
+    assert result.exit_code == 0, result.output
+    return run / "checkpoints" / "last.pt"
+
+
+@pytest.fixture(scope="module", params=["onnx", "torchscript"])
+def exported(request, checkpoint, fgd, tmp_path_factory) -> tuple[Path, str]:
+    fmt = request.param
+    out = tmp_path_factory.mktemp("export") / ("model.onnx" if fmt == "onnx" else "model.pt")
+    result = CliRunner().invoke(
+        fgd, ["export-model", str(checkpoint), "--format", fmt, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def _reference(checkpoint: Path, bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The checkpoint's torch model run the way fgd runs it (normalise, pad, decode)."""
+    loaded = model_from_checkpoint(load_checkpoint(checkpoint), torch.device("cpu"))
+    norm = loaded.normalization
+
+    def normalise(x: np.ndarray, mean, std) -> torch.Tensor:
+        x = torch.from_numpy(x).float() / 255.0
+        return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+
+    with torch.no_grad():
+        out = loaded.model(
+            normalise(bg, norm.bg_mean, norm.bg_std), normalise(fgbg, norm.fgbg_mean, norm.fgbg_std)
+        )
+    mask = torch.sigmoid(out["mask_logits"])
+    return mask.numpy(), target_to_depth(out["depth"], loaded.depth_max).numpy()
+
+
+def _pair(n: int, h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return tuple(rng.integers(0, 256, (n, 3, h, w), dtype=np.uint8) for _ in range(2))
+
+
+def test_the_command_reports_the_differences_it_checked(exported):
+    _, output = exported
+    found = re.search(r"max \|exported - torch\| on random pairs: mask (\S+), depth (\S+)", output)
+    assert found, output
+    assert float(found[1]) <= TOLERANCE and float(found[2]) <= TOLERANCE * 30
+
+
+@pytest.mark.parametrize(("n", "h", "w"), [(1, 32, 32), (3, 45, 61), (2, 96, 64)])
+def test_exported_file_matches_torch_at_any_batch_and_size(exported, checkpoint, n, h, w):
+    path, _ = exported
+    model = load_exported(path)
+    bg, fgbg = _pair(n, h, w, seed=h)
+    mask, depth = model.run(bg, fgbg)
+    ref_mask, ref_depth = _reference(checkpoint, bg, fgbg)
+    assert mask.shape == depth.shape == (n, 1, h, w)
+    assert np.abs(mask - ref_mask).max() < TOLERANCE
+    assert np.abs(depth - ref_depth).max() < TOLERANCE * model.depth_max
+    assert 0 <= mask.min() and mask.max() <= 1
+    assert model.depth_max / 100 * 0.999 <= depth.min() and depth.max() <= model.depth_max * 1.001
+
+
+def test_exported_file_records_what_a_caller_needs(exported, checkpoint):
+    path, _ = exported
+    model = load_exported(path)
+    ckpt = load_checkpoint(checkpoint)
+    assert model.size == 32  # train_args' --size
+    assert model.depth_max == pytest.approx(float(ckpt["depth_max"]))
+    assert int(model.metadata["fgd.stride"]) == 32  # test_resnet's total stride
+    assert json.loads(model.metadata["fgd.normalization"]) == ckpt["normalization"]
+
+
+def test_exported_file_matches_torch_on_real_photos(exported, checkpoint, real_samples):
+    path, _ = exported
+    bg_path = sorted((real_samples / "bg").iterdir())[0]
+    fg_path = sorted((real_samples / "fg").iterdir())[0]
+    bg = cv2.resize(cv2.cvtColor(cv2.imread(str(bg_path)), cv2.COLOR_BGR2RGB), (224, 224))
+    fg = cv2.resize(cv2.imread(str(fg_path), cv2.IMREAD_UNCHANGED), (112, 112))
+    fgbg = bg.copy()
+    alpha = fg[..., 3:] / 255.0
+    patch = fgbg[100:212, 56:168]
+    patch[:] = (alpha * cv2.cvtColor(fg[..., :3], cv2.COLOR_BGR2RGB) + (1 - alpha) * patch).astype(
+        np.uint8
+    )
+    bg_n, fgbg_n = (np.ascontiguousarray(x.transpose(2, 0, 1)[None]) for x in (bg, fgbg))
+    model = load_exported(path)
+    mask, depth = model.run(bg_n, fgbg_n)
+    ref_mask, ref_depth = _reference(checkpoint, bg_n, fgbg_n)
+    print(f"real pair: max |mask diff| {np.abs(mask - ref_mask).max():.2e}")
+    assert np.abs(mask - ref_mask).max() < TOLERANCE
+    assert np.abs(depth - ref_depth).max() < TOLERANCE * model.depth_max
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _assert_one_line_error(result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize(
+    "content", [b"", b"definitely not a checkpoint", b"PK\x03\x04 truncated zip"]
+)
+def test_corrupt_checkpoint_is_one_line_and_writes_nothing(fgd, tmp_path, fmt, content):
+    ckpt = tmp_path / "broken.pt"
+    ckpt.write_bytes(content)
+    out = tmp_path / "out" / "model.onnx"
+    result = CliRunner().invoke(
+        fgd, ["export-model", str(ckpt), "--format", fmt, "--out", str(out)]
+    )
+    _assert_one_line_error(result, str(ckpt), "corrupt or not a torch file")
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_missing_checkpoint_is_one_line(fgd, tmp_path):
+    result = CliRunner().invoke(
+        fgd, ["export-model", str(tmp_path / "no.pt"), "--out", str(tmp_path / "m.onnx")]
+    )
+    _assert_one_line_error(result, "no.pt", "does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_out_needs_overwrite(fgd, checkpoint, tmp_path):
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"keep me")
+    args = ["export-model", str(checkpoint), "--out", str(out)]
+    _assert_one_line_error(CliRunner().invoke(fgd, args), "--out", "exists", "--overwrite")
+    assert out.read_bytes() == b"keep me"
+    assert CliRunner().invoke(fgd, [*args, "--overwrite"]).exit_code == 0
+    assert load_exported(out).size == 32
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model.pt"])
+def test_a_file_that_is_not_an_export_is_an_input_error(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"not a model")
+    with pytest.raises(InputError, match=r"^--checkpoint .*: not an? (ONNX|TorchScript) model"):
+        load_exported(path)
