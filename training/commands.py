@@ -30,6 +30,7 @@ from training.config import (
 )
 from training.evaluate import EVAL_SPLITS, METRIC_KEYS, format_metrics, run_eval
 from training.outputs import check_run_dir
+from training.recipes import NO_RECIPE, default_recipe, load_recipe, recipe_names
 from training.train import NonFiniteLossError, train
 
 DEFAULTS = TrainConfig()
@@ -59,19 +60,47 @@ _OVERRIDES = (
 
 
 def _option(*names: str, key: str, help: str, **kwargs: Any):
-    """An ``fgd train`` option whose default is TrainConfig's ``key`` (shown in --help unless it
-    is empty)."""
+    """An ``fgd train`` option for TrainConfig's ``key``. It applies only when typed, over the
+    recipe; help shows the plain default (``--recipe none``) when it is not empty."""
     default = getattr(DEFAULTS, key)
-    return click.option(*names, default=default, show_default=default != "", help=help, **kwargs)
+    shown = f"the recipe's, else {default}" if default != "" else False
+    return click.option(*names, default=default, show_default=shown, help=help, **kwargs)
 
 
 def _choices(values: tuple[str, ...]) -> str:
     return " | ".join(values)
 
 
+def _list_recipes(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    for name in recipe_names():
+        click.echo(f"{name:12s} {load_recipe(name).summary}")
+    defaults = ", ".join(f"{recipe} on a {device}" for device, recipe in _DEFAULT_RECIPES.items())
+    click.echo(f"without --recipe: {defaults}; --recipe {NO_RECIPE}: TrainConfig's defaults")
+    ctx.exit()
+
+
+_DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
+
+
 @click.command("train")
 @_option("--store", key="store", help="The fgd Zarr store to train on.")
 @click.option("--out", required=True, help="Run directory (config, logs, checkpoints).")
+@click.option(
+    "--recipe",
+    help=f"Preset to start from (--list-recipes); default: the measured best for the device "
+    f"({_DEFAULT_RECIPES['CPU']} on a CPU, {_DEFAULT_RECIPES['GPU']} on a GPU). Precedence: "
+    "recipe < --config < flags.",
+)
+@click.option(
+    "--list-recipes",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_recipes,
+    help="List the recipes and exit.",
+)
 @click.option("--config", "config_file", help="YAML file of TrainConfig keys; flags override it.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from checkpoints/last.pt.")
 @_option("--backbone", key="backbone", help="timm encoder name.")
@@ -121,14 +150,19 @@ def _choices(values: tuple[str, ...]) -> str:
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_command(
-    out: str, config_file: str | None, resume: bool, no_progress: bool, **flags: Any
+    out: str,
+    recipe: str | None,
+    config_file: str | None,
+    resume: bool,
+    no_progress: bool,
+    **flags: Any,
 ) -> None:
     """Train the mask + depth network on a store (DDP under torchrun, on one or more machines).
 
     --resume may run with another number of processes: the rest of the epoch is split among
     them (see docs/scaling.md).
     """
-    cfg = resolve_train_config(out, config_file, resume, _given(flags))
+    cfg = resolve_train_config(out, config_file, resume, _given(flags), recipe)
     try:
         metrics = train(cfg, resume=resume, progress=not no_progress)
     except NonFiniteLossError as exc:
@@ -147,24 +181,50 @@ def _given(flags: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve_train_config(
-    out: str, config_file: str | None, resume: bool, flags: dict[str, Any]
+    out: str,
+    config_file: str | None,
+    resume: bool,
+    flags: dict[str, Any],
+    recipe: str | None = NO_RECIPE,
 ) -> TrainConfig:
-    """Defaults < the resumed run's config < ``--config`` file < command-line flags."""
+    """Defaults < recipe (or the resumed run's config) < ``--config`` file < command-line flags.
+
+    ``recipe`` None picks the device's default recipe (``device`` as the file or flags set it);
+    :data:`~training.recipes.NO_RECIPE` starts from the dataclass defaults. A layer that sets
+    ``epochs`` without ``max_steps`` cancels the ``max_steps`` of the layers below it.
+    """
     check_run_dir(Path(out), resume)
+    file_data = load_yaml(config_file) if config_file else {}
     data: dict[str, Any] = {}
     if resume:
+        if recipe is not None:
+            raise InputError("--recipe: not with --resume (the run's config.yaml holds its recipe)")
         data = load_checkpoint(Path(out) / "checkpoints" / "last.pt", "--resume:")["train_config"]
-    if config_file:
-        data = _merge(data, load_yaml(config_file))
+    else:
+        name = recipe or _recipe_for(flags.get("device") or file_data.get("device", "auto"))
+        if name != NO_RECIPE:
+            data = {**load_recipe(name).settings, "recipe": name}
     for key in ("size", "epochs", "max_steps"):
         if key in flags and flags[key] <= 0:
             raise InputError(f"--{key.replace('_', '-')} must be positive, got {flags[key]}")
     if "epochs" in flags and "max_steps" in flags:
         raise InputError("give --epochs or --max-steps, not both")
-    if "epochs" in flags:  # --epochs on the command line beats max_steps from a file
-        flags = {**flags, "max_steps": 0}
-    data = {**data, **{k: v for k, v in flags.items() if k in _OVERRIDES}, "out": out}
-    return TrainConfig.from_dict(data, config_file or "options")
+    flags = {k: v for k, v in flags.items() if k in _OVERRIDES}
+    for layer in (file_data, flags):
+        data = _merge(data, _epochs_cancel_steps(layer))
+    return TrainConfig.from_dict({**data, "out": out}, config_file or "options")
+
+
+def _recipe_for(device: str) -> str:
+    """The default recipe for a run asked to train on ``device`` (auto, cpu or cuda)."""
+    return default_recipe(runtime.resolve_device(device).type if device in DEVICES else "cpu")
+
+
+def _epochs_cancel_steps(layer: dict[str, Any]) -> dict[str, Any]:
+    """A layer that asks for ``epochs`` without ``max_steps`` means "train epochs, not steps"."""
+    if "epochs" in layer and "max_steps" not in layer:
+        return {**layer, "max_steps": 0}
+    return layer
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,7 @@ class TrainConfig:
 
     store: str = field(default="", metadata=_STORE)
     out: str = ""
+    recipe: str = ""  # the preset (training.recipes) this config started from; "" = none
     # any timm model with features_only (training.models)
     backbone: str = field(default=DEFAULT_BACKBONE, metadata=_NETWORK)
     decoder: str = field(default="shared", metadata=_NETWORK)  # shared | separate (per head)

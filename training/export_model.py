@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from datagen.errors import InputError, error_summary
 from datagen.files import atomic_output, check_output
 from training.augment import Normalization
-from training.evaluate import load_checkpoint, model_from_checkpoint
+from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.losses import target_to_depth
 
 Format = Literal["onnx", "torchscript"]

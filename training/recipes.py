@@ -19,6 +19,9 @@ from training.config import load_yaml
 
 RECIPE_DIR = Path(__file__).with_name("recipes")
 
+#: ``--recipe none``: no preset, the dataclass defaults.
+NO_RECIPE = "none"
+
 #: The recipe a run uses when none is named, by the device it will train on.
 DEFAULT_RECIPE = {"cpu": "cpu-quality", "cuda": "gpu-224"}
 
@@ -41,7 +44,8 @@ def load_recipe(name: str) -> Recipe:
     """The recipe called ``name``; an unknown name is an :class:`InputError` listing the known."""
     path = RECIPE_DIR / f"{name}.yaml"
     if name not in recipe_names():
-        raise InputError(f"--recipe {name}: no such recipe (known: {', '.join(recipe_names())})")
+        known = ", ".join([*recipe_names(), NO_RECIPE])
+        raise InputError(f"--recipe {name}: no such recipe (known: {known})")
     return Recipe(name, _summary(path), load_yaml(path))
 
 

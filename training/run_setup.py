@@ -57,8 +57,9 @@ def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
     ds = open_store(cfg.store)
     for size in [cfg.size or ds.size, *(s for _, s in cfg.resize_schedule)]:
         if size < 16 or size > ds.size:
+            origin = f" (from --recipe {cfg.recipe})" if cfg.recipe else ""
             raise InputError(
-                f"--size {size}: must be in [16, {ds.size}] (the store's images are "
+                f"--size {size}{origin}: must be in [16, {ds.size}] (the store's images are "
                 f"{ds.size}x{ds.size})"
             )
     if cfg.size == 0:

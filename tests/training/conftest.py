@@ -40,5 +40,5 @@ def train_args(store: str, out: Path, *extra: str) -> list[str]:
     return [
         "train", "--store", store, "--out", str(out), "--backbone", "test_resnet",
         "--size", "32", "--batch-size", "8", "--decoder-channels", "16", "--workers", "0",
-        "--device", "cpu", "--no-progress", *extra,
+        "--device", "cpu", "--recipe", "none", "--no-progress", *extra,
     ]  # fmt: skip
