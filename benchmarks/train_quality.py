@@ -4,8 +4,8 @@ Builds a default-recipe procedural store at 96 px (1,600 bg scenes x 5 fg x 2 fl
 position = 16,000 samples: many scenes rather than many placements, since depth must generalise
 to scenes never seen; at the same 16,000 samples and 2,600 steps, 800 scenes took held-out
 delta1 from 0.73 to 0.83 over 100 scenes x 20 fg x 4 positions), trains ``fgd train``'s loop on
-the CPU with the recipe below (both tasks together in one run), and prints the validation curve
-of both tasks (held-out bg scenes: ``--split scene``, 10 % = 160 scenes) with the wall time, then
+the CPU with the ``cpu-quality`` recipe (both tasks together in one run), and prints the
+validation curve of both tasks (held-out bg scenes: ``--split scene``, 10 % = 160 scenes) with the wall time, then
 the final metrics against the targets (mask IoU >= 0.90, depth delta1 >= 0.80). Store building
 is not part of the timed run. docs/benchmarks.md has the runs behind the recipe.
 
@@ -25,34 +25,13 @@ import torch
 
 from datagen.build import BuildConfig, build_store
 from training.config import TrainConfig
+from training.recipes import load_recipe
 from training.train import train
 
 TARGETS = {"mask_iou": 0.90, "depth_delta1": 0.80}
-RECIPE = {
-    "backbone": "mobilenetv3_small_100",
-    "decoder_channels": 64,
-    # No stride-1 decoder stage: the heads run at stride 2 and are upsampled. It was ~40 % of a
-    # 96 px step on this CPU; the time buys more steps at 96 px (mask IoU ~0.01 lower).
-    "full_res_stage": False,
-    "size": 96,
-    "batch_size": 32,
-    "lr": 5e-3,  # 3e-3: held-out delta1 0.792 at 1,800 steps; 5e-3: 0.819
-    "weight_decay": 1e-4,
-    "warmup_steps": 100,
-    # Fixed task weights with depth x3: at equal steps on the 100-scene store, held-out delta1
-    # 0.736 / 0.739 / 0.730 at steps 2,000 / 2,500 / 2,600 against 0.692 / 0.707 / 0.719 with
-    # learned uncertainty weighting (mask IoU 0.95 against 0.97).
-    "loss_weighting": "fixed",
-    "mask_weight": 1.0,
-    "depth_weight": 3.0,
-    "workers": 1,
-    "device": "cpu",
-    "val_every": 900,
-    # Progressive resizing: 800 steps at 64 px (1.7x cheaper without the stride-1 stage), then
-    # 96 px, the resolution validation measures at and the steps that carry depth.
-    "resize_unit": "step",
-    "resize_schedule": ((0, 64), (800, 96)),
-}
+#: The shipped preset this benchmark measures (training/recipes/cpu-quality.yaml): one source
+#: for the recipe and its numbers.
+RECIPE = {**load_recipe("cpu-quality").settings, "recipe": "cpu-quality", "device": "cpu"}
 
 
 def main() -> None:
@@ -62,7 +41,9 @@ def main() -> None:
     p.add_argument("--n-bg", type=int, default=1600)
     p.add_argument("--n-fg", type=int, default=5)
     p.add_argument("--positions", type=int, default=1)
-    p.add_argument("--steps", type=int, default=1800, help="optimizer steps (the time budget)")
+    p.add_argument(
+        "--steps", type=int, default=RECIPE["max_steps"], help="optimizer steps (the time budget)"
+    )
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args()
 
@@ -82,8 +63,7 @@ def main() -> None:
     cfg = TrainConfig(
         store=str(args.store),
         out=str(args.out),
-        max_steps=args.steps,
-        **RECIPE,
+        **{**RECIPE, "max_steps": args.steps},
     )
     t0 = time.perf_counter()
     final = train(cfg)

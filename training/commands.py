@@ -29,6 +29,7 @@ from training.config import (
     load_yaml,
 )
 from training.evaluate import EVAL_SPLITS, METRIC_KEYS, format_metrics, run_eval
+from training.models import HUB_WEIGHTS
 from training.outputs import check_run_dir
 from training.recipes import NO_RECIPE, default_recipe, load_recipe, recipe_names
 from training.train import NonFiniteLossError, train
@@ -114,7 +115,12 @@ _DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
     help="Width of the coarsest decoder stage.",
 )  # fmt: skip
 @_option(
-    "--pretrained", key="pretrained", help="Local weights file of the 3-channel timm backbone."
+    "--pretrained",
+    key="pretrained",
+    is_flag=False,
+    flag_value=HUB_WEIGHTS,
+    help="Backbone weights: a local file of the 3-channel timm model, a timm name ARCH.TAG, or "
+    "alone: timm's hub weights of --backbone (from the HF cache; offline when cached).",
 )
 @_option("--size", key="size", type=int, help="Training resolution (0: the store's image size).")
 @_option(

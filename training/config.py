@@ -82,7 +82,9 @@ class TrainConfig:
     decoder_channels: int = field(default=64, metadata=_NETWORK)
     # decoder stage at stride 1 (training.models.ModelConfig)
     full_res_stage: bool = field(default=True, metadata=_NETWORK)
-    pretrained: str = ""  # local weights file of the 3-channel timm model; "" = random init
+    # a local weights file of the 3-channel timm model, a timm name ARCH.TAG, or "hub" (timm's
+    # hub weights of the backbone: training.models.resolve_pretrained); "" = random init
+    pretrained: str = ""
     size: int = 0  # training/eval resolution; 0 = the store's image size
     batch_size: int = field(default=32, metadata=_ORDER)
     epochs: int = 10

@@ -12,6 +12,7 @@ from cli import fgd
 from datagen.errors import InputError
 from training.commands import resolve_train_config
 from training.config import TrainConfig
+from training.evaluate import METRIC_KEYS
 from training.recipes import NO_RECIPE, default_recipe, load_recipe, recipe_names
 
 
@@ -101,3 +102,22 @@ def test_run_config_names_its_recipe(tiny_store: str, tmp_path: Path) -> None:
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["recipe"] == "cpu-quick"
     assert saved["loss_weighting"] == load_recipe("cpu-quick").settings["loss_weighting"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [([], ""), (["--pretrained"], "hub"), (["--pretrained", "w.pth"], "w.pth")],
+)
+def test_bare_pretrained_flag_asks_for_hub_weights(
+    given: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[TrainConfig] = []
+    monkeypatch.setattr(
+        "training.commands.train",
+        lambda cfg, **_: seen.append(cfg) or dict.fromkeys(METRIC_KEYS, 1.0),
+    )
+    args = ["train", "--store", "s.zarr", "--out", str(tmp_path / "r"), *given, "--size", "32"]
+    result = CliRunner().invoke(fgd, args)
+    assert result.exit_code == 0, result.output
+    assert seen[0].pretrained == expected
+    assert seen[0].size == 32  # a bare --pretrained does not swallow the next option
