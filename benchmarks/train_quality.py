@@ -7,7 +7,8 @@ delta1 from 0.73 to 0.83 over 100 scenes x 20 fg x 4 positions), trains ``fgd tr
 the CPU with the ``cpu-quality`` recipe (both tasks together in one run), and prints the
 validation curve of both tasks (held-out bg scenes: ``--split scene``, 10 % = 160 scenes) with
 the wall time, then the final metrics against the targets (mask IoU >= 0.90, depth delta1 >=
-0.80). Store building is not part of the timed run. docs/benchmarks.md has the runs behind the recipe.
+0.80). Store building is not part of the timed run. docs/benchmarks.md has the runs behind
+the recipe.
 
 Usage: ``python -m benchmarks.train_quality [--out runs/bench/quality] [--steps N]``
 (``--out`` is replaced if it exists.)
