@@ -90,6 +90,7 @@ _DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
 @click.option("--out", required=True, help="Run directory (config, logs, checkpoints).")
 @click.option(
     "--recipe",
+    "recipe_name",
     help=f"Preset to start from (--list-recipes); default: the measured best for the device "
     f"({_DEFAULT_RECIPES['CPU']} on a CPU, {_DEFAULT_RECIPES['GPU']} on a GPU). Precedence: "
     "recipe < --config < flags.",
@@ -157,7 +158,7 @@ _DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_command(
     out: str,
-    recipe: str | None,
+    recipe_name: str | None,
     config_file: str | None,
     resume: bool,
     no_progress: bool,
@@ -168,7 +169,7 @@ def train_command(
     --resume may run with another number of processes: the rest of the epoch is split among
     them (see docs/scaling.md).
     """
-    cfg = resolve_train_config(out, config_file, resume, _given(flags), recipe)
+    cfg = resolve_train_config(out, config_file, resume, _given(flags), recipe_name)
     try:
         metrics = train(cfg, resume=resume, progress=not no_progress)
     except NonFiniteLossError as exc:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -98,13 +99,23 @@ class _Objective(nn.Module):
 
 
 class _LossMeter:
-    """Running sums of the loss parts since the last validation, and the samples/s since the
-    last log line."""
+    """Running sums of the loss parts since the last validation, and the samples/s and the
+    share of wall time spent waiting for the loader since the last log line."""
 
     def __init__(self) -> None:
         self.sums: dict[str, float] = {}
         self.n = 0
-        self.samples, self.since = 0, time.perf_counter()
+        self.samples, self.since, self.waited = 0, time.perf_counter(), 0.0
+
+    def timed(self, batches: Iterator[Any]) -> Iterator[Any]:
+        """``batches``, adding the time each one kept the loop waiting to :attr:`waited`."""
+        while True:
+            start = time.perf_counter()
+            item = next(batches, None)
+            self.waited += time.perf_counter() - start
+            if item is None:
+                return
+            yield item
 
     def add(self, parts: dict[str, float], samples: int) -> None:
         for k, v in parts.items():
@@ -121,12 +132,15 @@ class _LossMeter:
         self.sums, self.n = {}, 0
         return means
 
-    def take_rate(self) -> float:
-        """Samples per second since the last call."""
+    def take_rate(self) -> tuple[float, float]:
+        """Samples per second, and the fraction of the time spent waiting for data (a loader-
+        bound run waits much; the step's own device work is in the rest), since the last call.
+        """
         now = time.perf_counter()
-        rate = self.samples / max(now - self.since, 1e-9)
-        self.samples, self.since = 0, now
-        return rate
+        span = max(now - self.since, 1e-9)
+        rate, wait = self.samples / span, self.waited / span
+        self.samples, self.since, self.waited = 0, now, 0.0
+        return rate, wait
 
 
 class Trainer:
@@ -185,7 +199,8 @@ class Trainer:
                 if done >= n_batches:  # a resume with more ranks found too little left
                     cursor.next_epoch()
                     continue
-                for b, raw in self.train_loader.batches(order, done):
+                batches = self.train_loader.batches(order, done)
+                for b, raw in meter.timed(iter(batches)):
                     meter.add(self._train_step(raw), cfg.batch_size * self.dinfo.world)
                     self.outputs.log_samples(cursor.epoch, cursor.step + 1, cursor.batch,
                                              raw["index"])  # fmt: skip
@@ -253,14 +268,13 @@ class Trainer:
         return dict(zip(["loss", *parts], values, strict=True))
 
     def _log_train(self, meter: _LossMeter, bar: Any) -> None:
-        rate = meter.take_rate()
+        rate, wait = meter.take_rate()
         if not self.dinfo.is_main or not meter.n:
             return
         lr = self.optimizer.param_groups[0]["lr"]
         means = meter.means()
-        self.outputs.log_scalars(
-            "train", {**means, "lr": lr, "samples_per_s": rate}, self.cursor.step
-        )
+        scalars = {**means, "lr": lr, "samples_per_s": rate, "data_wait_frac": wait}
+        self.outputs.log_scalars("train", scalars, self.cursor.step)
         bar.set_postfix(loss=f"{means['loss']:.4f}", samples_s=f"{rate:.0f}", lr=f"{lr:.2g}")
 
     def _validate(self, train_losses: dict[str, float], bar: Any) -> None:
