@@ -198,7 +198,8 @@ def resolve_train_config(
 
     ``recipe`` None picks the device's default recipe (``device`` as the file or flags set it);
     :data:`~training.recipes.NO_RECIPE` starts from the dataclass defaults. A layer that sets
-    ``epochs`` without ``max_steps`` cancels the ``max_steps`` of the layers below it.
+    ``epochs`` without ``max_steps`` (``size`` without ``resize_schedule``) resets that partner
+    of the layers below it.
     """
     check_run_dir(Path(out), resume)
     file_data = load_yaml(config_file) if config_file else {}
@@ -218,7 +219,7 @@ def resolve_train_config(
         raise InputError("give --epochs or --max-steps, not both")
     flags = {k: v for k, v in flags.items() if k in _OVERRIDES}
     for layer in (file_data, flags):
-        data = _merge(data, _epochs_cancel_steps(layer))
+        data = _merge(data, _reset_partners(layer))
     return TrainConfig.from_dict({**data, "out": out}, config_file or "options")
 
 
@@ -227,11 +228,20 @@ def _recipe_for(device: str) -> str:
     return default_recipe(runtime.resolve_device(device).type if device in DEVICES else "cpu")
 
 
-def _epochs_cancel_steps(layer: dict[str, Any]) -> dict[str, Any]:
-    """A layer that asks for ``epochs`` without ``max_steps`` means "train epochs, not steps"."""
-    if "epochs" in layer and "max_steps" not in layer:
-        return {**layer, "max_steps": 0}
-    return layer
+#: A layer that sets the key without its partner resets the partner of the layers below:
+#: ``epochs`` alone means "train epochs, not the recipe's steps", ``size`` alone "train at this
+#: size, not the recipe's progressive schedule".
+_PARTNERS = {"epochs": ("max_steps", 0), "size": ("resize_schedule", [])}
+
+
+def _reset_partners(layer: dict[str, Any]) -> dict[str, Any]:
+    """``layer`` with the partners of the keys it sets alone reset (:data:`_PARTNERS`)."""
+    resets = {
+        partner: value
+        for key, (partner, value) in _PARTNERS.items()
+        if key in layer and partner not in layer
+    }
+    return {**layer, **resets}
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -55,12 +55,16 @@ def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
     if not cfg.store:
         raise InputError("--store is required")
     ds = open_store(cfg.store)
-    for size in [cfg.size or ds.size, *(s for _, s in cfg.resize_schedule)]:
+    sizes = [
+        ("--size", cfg.size or ds.size),
+        *(("resize_schedule", s) for _, s in cfg.resize_schedule),
+    ]
+    for option, size in sizes:
         if size < 16 or size > ds.size:
-            origin = f" (from --recipe {cfg.recipe})" if cfg.recipe else ""
+            recipe = f"; recipe {cfg.recipe} sets it unless --size is given" if cfg.recipe else ""
             raise InputError(
-                f"--size {size}{origin}: must be in [16, {ds.size}] (the store's images are "
-                f"{ds.size}x{ds.size})"
+                f"{option} {size}: must be in [16, {ds.size}] (the store's images are "
+                f"{ds.size}x{ds.size}{recipe})"
             )
     if cfg.size == 0:
         cfg = cfg.replace(size=ds.size)

@@ -89,18 +89,18 @@ def test_run_config_names_its_recipe(tiny_store: str, tmp_path: Path) -> None:
     run = tmp_path / "run"
     args = [
         "train", "--store", tiny_store, "--out", str(run), "--recipe", "cpu-quick",
-        "--backbone", "test_resnet", "--size", "32", "--batch-size", "8", "--max-steps", "2",
+        "--backbone", "test_resnet", "--batch-size", "8", "--max-steps", "2",
         "--workers", "0", "--val-every", "2", "--no-progress",
     ]  # fmt: skip
-    result = CliRunner().invoke(fgd, args)
-    assert result.exit_code == 2, result.output  # the recipe's 64/96 px schedule
-    assert "(from --recipe cpu-quick)" in result.output
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"resize_schedule": []}))
-    result = CliRunner().invoke(fgd, [*args, "--config", str(config)])
+    result = CliRunner().invoke(fgd, args)  # the recipe's 96 px on a 32 px store
+    assert result.exit_code == 2, result.output
+    assert "recipe cpu-quick sets it unless --size is given" in result.output
+    assert not run.exists()
+    result = CliRunner().invoke(fgd, [*args, "--size", "32"])  # also drops its 64 -> 96 schedule
     assert result.exit_code == 0, result.output
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["recipe"] == "cpu-quick"
+    assert saved["resize_schedule"] == []
     assert saved["loss_weighting"] == load_recipe("cpu-quick").settings["loss_weighting"]
 
 
