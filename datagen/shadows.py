@@ -64,6 +64,8 @@ from datagen.imaging import alpha_bbox
 SIGMA_MIN = 0.5
 #: Factors at least this close to 1 change no uint8 value: they are snapped to 1.
 SNAP = 0.5 / 255
+#: The cast shadow of a larger frame is worked on a grid about this many cells across.
+CAST_GRID = 112
 #: Rows of the silhouette, as a fraction of its height, that make up its footprint.
 FOOTPRINT_BAND = 0.04
 #: Highest light elevation drawn or accepted: straight overhead the sprite plane is undefined.
@@ -426,6 +428,11 @@ def _cast_shadow(
     so its rows get sigma ``SIGMA_MIN + softness * r / sin(elevation)``. That matches the
     penumbra across the light direction; along it the ground stretches a real penumbra by a
     further ``1 / cos(elevation)`` - the difference is small next to the blur itself.
+
+    Frames larger than :data:`CAST_GRID` pixels are worked on a grid ``r = size // CAST_GRID``
+    times coarser (area-averaged silhouette, blur and warp on that grid, the coverage enlarged
+    bilinearly): the shadow is soft anyway, and the hard edge at the feet is blurred by about
+    ``r`` pixels instead of ``SIGMA_MIN``.
     """
     oy, ox = origin
     rows = np.flatnonzero(alpha.any(axis=1)) + oy
@@ -434,44 +441,58 @@ def _cast_shadow(
     if rows[0] > bottom:
         return None
     top, left, right = int(rows[0]), int(cols[0]), int(cols[-1]) + 1
+    r = max(1, size // CAST_GRID)
     sine = params.light()[1]
-    sigma_top = min(SIGMA_MIN + params.softness * (row - top) / sine, size / 8)
-    pad = math.ceil(3 * sigma_top)
-    # The silhouette above the contact row, padded for the blur (zeros outside the frame).
-    crop = np.zeros((bottom + 1 - top + 2 * pad, right - left + 2 * pad), np.float32)
+    sigma_top = min(SIGMA_MIN * r + params.softness * (row - top) / sine, size / 8)
+    pad = r * math.ceil(3 * sigma_top / r)
+    # The silhouette above the contact row, padded for the blur (zeros outside the frame) to
+    # whole cells of the coarse grid.
+    height, width = bottom + 1 - top + 2 * pad, right - left + 2 * pad
+    crop = np.zeros((-(-height // r) * r, -(-width // r) * r), np.float32)
     source = alpha[top - oy : bottom + 1 - oy, left - ox : right - ox]
     crop[pad : pad + source.shape[0], pad : pad + source.shape[1]] = source
-    crop_rows = np.arange(crop.shape[0], dtype=np.float64) + (top - pad)
+    if r > 1:
+        crop = cv2.resize(crop, (crop.shape[1] // r, crop.shape[0] // r), cv2.INTER_AREA)
+    # Frame row of each grid row's centre; sigmas in grid pixels.
+    crop_rows = np.arange(crop.shape[0], dtype=np.float64) * r + (top - pad + (r - 1) / 2)
     sigma = np.minimum(
-        SIGMA_MIN + params.softness * np.maximum(row - crop_rows, 0) / sine, size / 8
+        SIGMA_MIN + params.softness * np.maximum(row - crop_rows, 0) / (sine * r), size / (8 * r)
     )
     crop = _row_blur(crop, sigma)
     # Back in the crop's frame: drop what lies under the ground or throws its shadow behind
     # the camera (w below w_min lands beyond 2 frame heights under the horizon).
     matrix = shadow_homography(params, row, col, horizon_y, focal, size)
+    grid = np.array([[r, 0.0, (r - 1) / 2], [0.0, r, (r - 1) / 2], [0.0, 0.0, 1.0]])
     shift = np.array([[1.0, 0.0, left - pad], [0.0, 1.0, top - pad], [0.0, 0.0, 1.0]])
-    to_frame = matrix @ shift
+    to_frame = matrix @ shift @ grid
     w_min = max(row + 0.5 - horizon_y, 1.0) / (2 * size)
     xs = np.arange(crop.shape[1], dtype=np.float64)
     w = to_frame[2, 0] * xs[None, :] + to_frame[2, 1] * np.arange(crop.shape[0])[:, None]
     crop[(w + to_frame[2, 2] <= w_min) | (crop_rows[:, None] > row)] = 0
-    box = _warped_box(to_frame, crop.shape, w_min, size, floor_row)
+    box = _warped_box(to_frame, crop.shape, w_min, size, floor_row, r)
     if box is None:
         return None
     y0, x0, y1, x1 = box
-    to_box = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]]) @ to_frame
-    coverage = cv2.warpPerspective(
-        crop, to_box, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=0.0
-    )
-    return box, coverage
+    to_box = np.linalg.inv(grid) @ np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1.0]]) @ to_frame
+    cells = (-(-(x1 - x0) // r), -(-(y1 - y0) // r))
+    coverage = cv2.warpPerspective(crop, to_box, cells, flags=cv2.INTER_LINEAR, borderValue=0.0)
+    if r > 1:
+        coverage = cv2.resize(coverage, (cells[0] * r, cells[1] * r), cv2.INTER_LINEAR)
+    return box, coverage[: y1 - y0, : x1 - x0]
 
 
 def _warped_box(
-    matrix: np.ndarray, shape: tuple[int, int], w_min: float, size: int, floor_row: int
+    matrix: np.ndarray,
+    shape: tuple[int, int],
+    w_min: float,
+    size: int,
+    floor_row: int,
+    margin: int = 1,
 ) -> tuple[int, int, int, int] | None:
     """Frame box (within rows floor_row.. and the frame) that `matrix` maps the (h, w) crop to.
 
-    The crop's pixels and their one-pixel bilinear reach span [-1, w] x [-1, h]; only the part
+    The crop's pixels and their one-pixel bilinear reach span [-1, w] x [-1, h], and the
+    enlargement of a coarse grid adds `margin` frame pixels around them; only the part
     with ``w >= w_min`` can land in the frame (the rest lies beyond two frame heights below the
     horizon), and a homography maps that convex part onto the convex hull of its corners.
     """
@@ -492,10 +513,10 @@ def _warped_box(
         return None
     homogeneous = matrix @ np.array([[x, y, 1.0] for x, y in kept]).T
     xs, ys = homogeneous[0] / homogeneous[2], homogeneous[1] / homogeneous[2]
-    x0 = int(np.clip(math.floor(xs.min()) - 1, 0, size))
-    x1 = int(np.clip(math.ceil(xs.max()) + 2, 0, size))
-    y0 = int(np.clip(math.floor(ys.min()) - 1, floor_row, size))
-    y1 = int(np.clip(math.ceil(ys.max()) + 2, floor_row, size))
+    x0 = int(np.clip(math.floor(xs.min()) - margin, 0, size))
+    x1 = int(np.clip(math.ceil(xs.max()) + 1 + margin, 0, size))
+    y0 = int(np.clip(math.floor(ys.min()) - margin, floor_row, size))
+    y1 = int(np.clip(math.ceil(ys.max()) + 1 + margin, floor_row, size))
     return (y0, x0, y1, x1) if y1 > y0 and x1 > x0 else None
 
 
