@@ -248,7 +248,8 @@ def _encode_mask(rendered: Rendered, row: np.ndarray) -> None:
 
 def _encode_depth_layer(rendered: Rendered, row: np.ndarray) -> None:
     y0, x0, y1, x1 = rendered.composite.box
-    row[y0:y1, x0:x1] = np.where(rendered.composite.mask > 0, rendered.fg_units, 0)
+    # The row is zeroed: only the mask's pixels are written (no int64 temporary).
+    np.copyto(row[y0:y1, x0:x1], rendered.fg_units, where=rendered.composite.mask > 0)
 
 
 def _encode_record(rendered: Rendered, row: np.ndarray) -> None:

@@ -51,7 +51,7 @@ horizon (:math:`w > 0` puts :math:`v'` below :math:`y_h`), as does the contact s
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -121,7 +121,15 @@ class ShadowParams:
     def record(self) -> tuple[float, ...]:
         """The values for the placement record's float columns (:data:`RECORD_COLUMNS` order);
         ``ShadowParams(*row)`` rebuilds the params from them."""
-        return astuple(self)
+        # Not dataclasses.astuple, which deep-copies every field: this runs once per sample.
+        return (
+            self.azimuth_deg,
+            self.elevation_deg,
+            self.strength,
+            self.softness,
+            self.ao_strength,
+            self.ao_radius,
+        )
 
 
 #: Record column names of :meth:`ShadowParams.record`, prefixed for the placement record.
