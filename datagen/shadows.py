@@ -481,7 +481,10 @@ def _cast_shadow(
     if box is None:
         return None
     y0, x0, y1, x1 = box
-    to_box = np.linalg.inv(grid) @ np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1.0]]) @ to_frame
+    # Frame -> the box's grid: the inverse of `grid` after moving the box to the origin.
+    half = (r - 1) / 2
+    to_grid = np.array([[1 / r, 0.0, -(x0 + half) / r], [0.0, 1 / r, -(y0 + half) / r], [0, 0, 1]])
+    to_box = to_grid @ to_frame
     cells = (-(-(x1 - x0) // r), -(-(y1 - y0) // r))
     coverage = cv2.warpPerspective(crop, to_box, cells, flags=cv2.INTER_LINEAR, borderValue=0.0)
     if r > 1:
@@ -519,12 +522,19 @@ def _warped_box(
             )
     if not kept:
         return None
-    homogeneous = matrix @ np.array([[x, y, 1.0] for x, y in kept]).T
-    xs, ys = homogeneous[0] / homogeneous[2], homogeneous[1] / homogeneous[2]
-    x0 = int(np.clip(math.floor(xs.min()) - margin, 0, size))
-    x1 = int(np.clip(math.ceil(xs.max()) + 1 + margin, 0, size))
-    y0 = int(np.clip(math.floor(ys.min()) - margin, floor_row, size))
-    y1 = int(np.clip(math.ceil(ys.max()) + 1 + margin, floor_row, size))
+    (a, b, c), (d, e, f), (g, h_, i) = matrix.tolist()
+    xs, ys = [], []
+    for x, y in kept:
+        w_ = g * x + h_ * y + i
+        xs.append((a * x + b * y + c) / w_)
+        ys.append((d * x + e * y + f) / w_)
+
+    def clip(value: float, low: int) -> int:
+        return int(min(max(value, low), size))
+
+    x0, x1 = clip(math.floor(min(xs)) - margin, 0), clip(math.ceil(max(xs)) + 1 + margin, 0)
+    y0 = clip(math.floor(min(ys)) - margin, floor_row)
+    y1 = clip(math.ceil(max(ys)) + 1 + margin, floor_row)
     return (y0, x0, y1, x1) if y1 > y0 and x1 > x0 else None
 
 
