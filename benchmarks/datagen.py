@@ -4,15 +4,17 @@ Both sides composite the same plan from the same assets (the built-in procedural
 ``--bg/--fg`` folders) in one run on this machine:
 
 - fgd: ``build_store`` with 1 worker and with all cores (sharded Zarr, JPEG-coded fg box,
-  lossless mask and depth layer).
+  lossless mask and depth layer), each with the default shadows and with ``--shadows off``;
+  the difference of their CPU time is the build cost of shadows.
 - baseline: as the original data-creation notebook did it (see :func:`_time_baseline`): asset
   files opened per (bg, fg) pair, a numpy blend with the binary alpha per sample, fg_bg and mask
   saved as individual JPEG files (quality 65, optimize=True), then zipped. It writes no depth
   (the notebooks ran a depth network afterwards), so it is measured doing less work than fgd.
 
-Printed: samples/s (median of ``--repeats`` runs), ratio, bytes per sample, PSNR of the stored
-fg_bg against the exact composite (over the whole frame and inside the fg box), and a projection
-for the full 400,000-sample default.
+Printed: samples/s (median of ``--repeats`` runs; the pipelines take turns within each
+repeat, so a change of the machine's load hits them alike), ratio, bytes per sample, PSNR of the
+stored fg_bg against the exact composite (over the whole frame and inside the box), a
+projection for the full 400,000-sample default, and the load average before and after.
 
 Usage: ``python -m benchmarks.datagen [--n-bg 20 --n-fg 20 --positions 10 --size 224]``
 """
@@ -52,33 +54,55 @@ def main() -> None:
     parser.add_argument("--psnr-samples", type=int, default=400)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="fgd-bench-"))
     try:
-        rows = []
+        rows: list[Row] = []
         for workers in sorted({1, cores}):
-            config = BuildConfig(
-                out=str(work / f"fgd-{workers}.zarr"),
-                bg=args.bg,
-                fg=args.fg,
-                size=args.size,
-                n_bg=args.n_bg,
-                n_fg=args.n_fg,
-                positions=args.positions,
-                workers=workers,
-            )
-            times = [_time_build(config) for _ in range(args.repeats)]
-            rows.append((f"fgd build, {workers} worker(s)", config, times))
-        store = rows[-1][1].out
-        n = len(open_store(store))
-        base_times, base_bytes = [], 0
+            for shadows in ("soft", "off"):
+                config = BuildConfig(
+                    out=str(work / f"fgd-{workers}-{shadows}.zarr"),
+                    bg=args.bg,
+                    fg=args.fg,
+                    size=args.size,
+                    n_bg=args.n_bg,
+                    n_fg=args.n_fg,
+                    positions=args.positions,
+                    workers=workers,
+                    shadows=shadows,
+                )
+                label = "default shadows" if shadows != "off" else "--shadows off"
+                rows.append(Row(f"fgd build, {workers} worker(s), {label}", config, []))
+        base_times, base_bytes, base_psnr = [], 0, 0.0
         for _ in range(args.repeats):
-            timing, base_bytes, base_psnr = _time_baseline(store, work / "baseline")
+            for row in rows:
+                row.times.append(_time_build(row.config))
+            timing, base_bytes, base_psnr = _time_baseline(rows[-1].config.out, work / "base")
             base_times.append(timing)
-        fgd_bytes = _store_bytes(Path(store))
-        psnr_full, psnr_box = _store_psnr(store, args.psnr_samples)
-        _print_table(n, rows, base_times, fgd_bytes, base_bytes, psnr_full, psnr_box, base_psnr)
+        n = len(open_store(rows[-1].config.out))
+        for row in rows:
+            row.bytes = _store_bytes(Path(row.config.out))
+            row.psnr = _store_psnr(row.config.out, args.psnr_samples)
+        _print_table(n, rows, base_times, base_bytes, base_psnr, load_before)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass
+class Row:
+    """One fgd pipeline: its config, timings, and the store it wrote."""
+
+    name: str
+    config: BuildConfig
+    times: list[Timing]
+    bytes: int = 0
+    psnr: tuple[float, float] = (0.0, 0.0)
+
+    def rate(self, n: int) -> float:
+        return n / statistics.median(t.wall for t in self.times)
+
+    def cpu_ms(self, n: int) -> float:
+        return statistics.median(t.cpu for t in self.times) / n * 1e3
 
 
 @dataclass(frozen=True)
@@ -189,41 +213,46 @@ def _store_bytes(path: Path) -> int:
 
 def _print_table(
     n: int,
-    rows: list[tuple[str, BuildConfig, list[Timing]]],
+    rows: list[Row],
     base_times: list[Timing],
-    fgd_bytes: int,
     base_bytes: int,
-    psnr_full: float,
-    psnr_box: float,
     base_psnr: float,
+    load_before: tuple[float, float, float],
 ) -> None:
     cores = os.cpu_count() or 1
     base_rate = n / statistics.median(t.wall for t in base_times)
     base_cpu = statistics.median(t.cpu for t in base_times) / n
+    size = rows[0].config.size
     print(
-        f"\nplan: {n:,} samples at {rows[0][1].size}x{rows[0][1].size}, {cores} cores; "
-        f"medians of {len(base_times)} runs; load average {os.getloadavg()[0]:.1f}\n"
+        f"\nplan: {n:,} samples at {size}x{size}, {cores} cores; medians of "
+        f"{len(base_times)} runs; load average {load_before[0]:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after\n"
     )
     header = (
-        f"{'pipeline':38s} {'samples/s':>9s} {'vs base':>8s} {'CPU ms/sample':>13s} "
-        f"{'bytes/sample':>12s} {'PSNR dB':>7s} {'400K time':>9s} {'400K size':>9s}"
+        f"{'pipeline':48s} {'samples/s':>9s} {'vs base':>8s} {'CPU ms/sample':>13s} "
+        f"{'bytes/sample':>12s} {'PSNR dB':>7s} {'box dB':>6s} {'400K time':>9s} "
+        f"{'400K size':>9s}"
     )
     print(header)
     print("-" * len(header))
-    for name, _, times in rows:
-        rate = n / statistics.median(t.wall for t in times)
-        cpu = statistics.median(t.cpu for t in times) / n
+    for row in rows:
+        rate = row.rate(n)
         print(
-            f"{name:38s} {rate:9,.0f} {rate / base_rate:7.1f}x {cpu * 1e3:13.3f} "
-            f"{fgd_bytes / n:12,.0f} {psnr_full:7.1f} {FULL_DEFAULT / rate / 60:7.1f} m "
-            f"{FULL_DEFAULT * fgd_bytes / n / 1e9:7.2f} GB"
+            f"{row.name:48s} {rate:9,.0f} {rate / base_rate:7.1f}x {row.cpu_ms(n):13.3f} "
+            f"{row.bytes / n:12,.0f} {row.psnr[0]:7.1f} {row.psnr[1]:6.1f} "
+            f"{FULL_DEFAULT / rate / 60:7.1f} m {FULL_DEFAULT * row.bytes / n / 1e9:7.2f} GB"
         )
     print(
-        f"{'baseline (notebook: JPEG files, zip)':38s} {base_rate:9,.0f} {1.0:7.1f}x "
-        f"{base_cpu * 1e3:13.3f} {base_bytes / n:12,.0f} {base_psnr:7.1f} "
+        f"{'baseline (notebook: JPEG files, zip)':48s} {base_rate:9,.0f} {1.0:7.1f}x "
+        f"{base_cpu * 1e3:13.3f} {base_bytes / n:12,.0f} {base_psnr:7.1f} {'':6s} "
         f"{FULL_DEFAULT / base_rate / 60:7.1f} m {FULL_DEFAULT * base_bytes / n / 1e9:7.2f} GB"
     )
-    fgd_cpu = statistics.median(t.cpu for t in rows[-1][2]) / n
+    for on, off in zip(rows[::2], rows[1::2], strict=True):
+        print(
+            f"shadows with {on.config.workers} worker(s): {on.cpu_ms(n) - off.cpu_ms(n):+.3f} "
+            f"CPU ms/sample, {(on.bytes - off.bytes) / n:+,.0f} bytes/sample"
+        )
+    fgd_cpu = statistics.median(t.cpu for t in rows[-2].times) / n
     print(
         f"\nCPU cost per sample, fgd vs baseline: {base_cpu / fgd_cpu:.1f}x cheaper. On an idle "
         f"machine fgd's {cores} workers would deliver ~{cores / fgd_cpu:,.0f} samples/s "
@@ -231,8 +260,8 @@ def _print_table(
         f"~{1 / base_cpu:,.0f} samples/s ({cores / fgd_cpu * base_cpu:.1f}x)."
     )
     print(
-        f"fgd stored fg_bg PSNR: {psnr_full:.1f} dB over the frame, {psnr_box:.1f} dB inside "
-        "the fg box (outside it the fg_bg is the lossless bg)."
+        "PSNR of the stored fg_bg: over the frame and inside the box (outside it the fg_bg is "
+        "the lossless bg)."
     )
     print("fgd stores mask and depth losslessly; the baseline stores a JPEG mask and no depth.")
     print(

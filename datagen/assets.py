@@ -17,14 +17,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from datagen import procedural
+from datagen import shadows
 from datagen.config import PROCEDURAL_COUNT, BuildConfig
 from datagen.errors import InputError
 from datagen.imaging import (
@@ -60,6 +60,8 @@ class Assets:
         bg_depth: (n_bg, S, S) float32 metres, in (0, max_depth].
         bg_ground: (n_bg, 2) float32 ``[horizon_y, ground_k]``; ``ground_k`` is NaN when the
             fg depth must be read from ``bg_depth`` at the contact point.
+        bg_light: (n_bg, 4) float32 key light of each procedural scene (the fields of
+            :class:`datagen.shadows.SceneLight`); NaN for a photo, whose light is unknown.
         fg_names: File name (or procedural id) of every fg.
         fg: (n_fg, S, S, 4) uint8 straight RGBA working copies, top-left aligned, each cropped
             to its alpha and fitted inside S x S keeping its aspect.
@@ -71,6 +73,7 @@ class Assets:
     bg: np.ndarray
     bg_depth: np.ndarray
     bg_ground: np.ndarray
+    bg_light: np.ndarray
     fg_names: list[str]
     fg: np.ndarray
     fg_shape: np.ndarray
@@ -95,15 +98,20 @@ def load_assets(
     Raises:
         InputError: For missing or empty folders, unreadable, non-image or unusable files.
     """
+    # Imported here: build workers, which read the assets from the store, never need the
+    # generators (and they import datagen.shadows, which imports this module).
+    from datagen import procedural
+
     digest = hashlib.sha256()
     if config.bg is None:
-        bg_names, bg, bg_depth, bg_ground = _procedural_scenes(config, progress)
+        bg_names, bg, bg_depth, bg_ground, bg_light = _procedural_scenes(config, progress)
         # The rendered pixels, not just the recipe: a changed generator is a changed dataset,
         # so an existing store built by the old one is not taken as finished.
         for array in (bg, bg_depth, bg_ground):
             digest.update(np.ascontiguousarray(array).tobytes())
     else:
         bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
+        bg_light = np.full((len(bg_names), len(fields(shadows.SceneLight))), np.nan)
     if config.fg is None:
         jobs = [(config.seed, i, config.size) for i in range(config.n_fg or PROCEDURAL_COUNT)]
         cutouts = _render(procedural.render_cutout, jobs, config.workers, "fg cutouts", progress)
@@ -120,6 +128,7 @@ def load_assets(
         bg=bg,
         bg_depth=np.clip(bg_depth, 1e-3, config.max_depth).astype(np.float32),
         bg_ground=bg_ground.astype(np.float32),
+        bg_light=bg_light.astype(np.float32),
         fg_names=[name for name, _ in cutouts],
         fg=fg,
         fg_shape=fg_shape,
@@ -156,7 +165,9 @@ def _render(
 
 def _procedural_scenes(
     config: BuildConfig, progress: bool
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from datagen import procedural
+
     jobs = [
         (config.seed, i, config.size, config.max_depth)
         for i in range(config.n_bg or PROCEDURAL_COUNT)
@@ -167,6 +178,7 @@ def _procedural_scenes(
         np.stack([s.rgb for s in scenes]),
         np.stack([s.depth for s in scenes]),
         np.array([[s.horizon_y, s.ground_k] for s in scenes], dtype=np.float64),
+        np.array([astuple(s.light) for s in scenes], dtype=np.float64),
     )
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from datagen import schema
 from datagen.progress import progress_bar
 from datagen.schema import SPEC, Stats
 from datagen.storage import storage_at
@@ -37,7 +36,7 @@ def verify(path: str, progress: bool = True) -> list[BadShard]:
     group = storage.open_group(mode="r")
     integrity = ds.root.integrity or {}
     bad = []
-    jobs = [(name, s) for name in schema.SAMPLE_ARRAYS for s in range(len(integrity[name]))]
+    jobs = [(name, s) for name in ds.sample_arrays for s in range(len(integrity[name]))]
     for name, shard in progress_bar(jobs, desc="verify", unit="shard", enabled=progress):
         problem = shard_problem(storage, group[name], shard, integrity[name][shard])
         if problem is not None:
@@ -105,7 +104,7 @@ def info(path: str) -> dict[str, Any]:
     storage = storage_at(path)
     group = storage.open_group(mode="r")
     arrays = {}
-    for name in (*schema.SAMPLE_ARRAYS, *schema.ASSET_ARRAYS):
+    for name in (*ds.sample_arrays, *ds.asset_arrays):
         array = group[name]
         arrays[name] = {
             "per": SPEC[name].per,

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import zarr
 
-from datagen import schema
+from datagen import schema, shadows
 from datagen.assets import Assets, load_assets
 from datagen.composite import (
     IDENTITY_JITTER,
@@ -238,14 +238,18 @@ def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
 
     Returns the exact composite (``fgbg`` before JPEG coding), ``mask`` and the depth layer
     (``depth``, uint16 units, 0 where the bg depth shows) - what the build stored, bar the JPEG.
+    The shadow is rebuilt from the record's ``records_shadow`` row (none in a format-1 store).
     """
     storage = storage_at(store_path)
     context = _shard_context(store_path, _stamp(storage))
     plan_index = int(context.group["records"][index, 0])
+    shadow = shadows.NO_SHADOW
+    if "records_shadow" in schema.sample_arrays(context.root.fgd_format):
+        shadow = shadows.ShadowParams(*(float(v) for v in context.group["records_shadow"][index]))
     size = context.config.size
     buffers = _empty_buffers(1, size)
     fgbg = np.zeros((1, size, size, 3), np.uint8)
-    _render_into(context, plan_index, 0, buffers, fgbg)
+    _render_into(context, plan_index, 0, buffers, fgbg, shadow)
     if context.teacher is not None:
         buffers["depth"][:] = schema.quantize_depth(
             context.teacher.predict(fgbg), context.config.max_depth
@@ -274,11 +278,20 @@ def directory_bytes(path: str | Path) -> int:
     return storage_at(path).total_bytes()
 
 
+#: Build options older formats did not record, and the value their stores were built with.
+_FORMAT_DEFAULTS: dict[int, dict[str, Any]] = {1: {"shadows": "off"}}
+
+
 def config_from_attrs(attrs: dict[str, Any] | RootAttrs, out: str) -> BuildConfig:
     """Rebuild the BuildConfig a store was made with (runtime keys from its attributes)."""
     root = attrs if isinstance(attrs, RootAttrs) else RootAttrs.from_dict(attrs)
-    values = {**root.runtime, **root.config, "out": out}
-    return BuildConfig(**{f.name: values[f.name] for f in fields(BuildConfig)})
+    values = {
+        **_FORMAT_DEFAULTS.get(root.fgd_format, {}),
+        **root.runtime,
+        **root.config,
+        "out": out,
+    }
+    return BuildConfig(**{f.name: values[f.name] for f in fields(BuildConfig) if f.name in values})
 
 
 # --- internals -------------------------------------------------------------------------------
@@ -294,8 +307,18 @@ class _ShardContext:
     bg_depth_units: np.ndarray
     bg_depth: np.ndarray
     bg_ground: np.ndarray
+    bg_light: list[shadows.SceneLight | None]
     fg: list[np.ndarray]
     teacher: Any
+
+    @cached_property
+    def receivers(self) -> list[np.ndarray | None]:
+        """Where each bg shows its ground plane (None: everywhere, for bgs without one)."""
+        out: list[np.ndarray | None] = []
+        for depth, (horizon_y, ground_k) in zip(self.bg_depth, self.bg_ground, strict=True):
+            finite = bool(np.isfinite(ground_k))
+            out.append(shadows.ground_receiver(depth, horizon_y, ground_k) if finite else None)
+        return out
 
     @cached_property
     def cutouts(self) -> dict[tuple[int, bool], list[np.ndarray]]:
@@ -316,6 +339,7 @@ def _shard_context(store_path: str, stamp: int) -> _ShardContext:
     config = config_from_attrs(root, store_path)
     depth_units = group["bg_depth"][...]
     fg, fg_shape = group["fg"][...], group["fg_shape"][...]
+    lights = group["bg_light"][...] if "bg_light" in schema.asset_arrays(root.fgd_format) else []
     return _ShardContext(
         group=group,
         root=root,
@@ -325,6 +349,10 @@ def _shard_context(store_path: str, stamp: int) -> _ShardContext:
         bg_depth_units=depth_units,
         bg_depth=schema.depth_metres(depth_units),
         bg_ground=group["bg_ground"][...],
+        bg_light=[
+            None if np.isnan(row).any() else shadows.SceneLight(*(float(v) for v in row))
+            for row in lights
+        ],
         fg=[fg[i, :h, :w] for i, (h, w) in enumerate(fg_shape)],
         teacher=_teacher(config),
     )
@@ -341,14 +369,18 @@ def _render_into(
     row: int,
     buffers: dict[str, np.ndarray],
     full_fgbg: np.ndarray | None,
+    shadow: shadows.ShadowParams | None = None,
 ) -> None:
+    """Render sample `plan_index` into row `row` of `buffers` (and of `full_fgbg`, for the
+    teacher); `shadow` replaces the shadow its generator would draw (regenerate's record)."""
     config = context.config
     entry = plan_entry(plan_index, len(context.fg), config.n_flips, config.positions)
     horizon_y, ground_k = (float(v) for v in context.bg_ground[entry.bg_id])
     bg_depth = context.bg_depth[entry.bg_id]
+    rng = placement_rng(config.seed, plan_index)
     placement = draw_placement(
         entry,
-        placement_rng(config.seed, plan_index),
+        rng,
         size=config.size,
         fg_shape=context.fg[entry.fg_id].shape[:2],
         horizon_y=horizon_y,
@@ -359,12 +391,24 @@ def _render_into(
         max_depth=config.max_depth,
         jitter=config.fg_jitter,
     )
+    if shadow is None:
+        shadow = _draw_shadow(context, entry.bg_id, rng)
     if placement.jitter == IDENTITY_JITTER:
         levels = context.cutouts[entry.fg_id, entry.flip]
         cutout = pick_level(levels, placement.height, placement.width)
     else:
         cutout = prepare_cutout(context.fg[entry.fg_id], entry.flip, placement.jitter)
-    composite = render(placement, context.bg[entry.bg_id], bg_depth, cutout)
+    caster = None
+    if shadow != shadows.NO_SHADOW:
+        caster = partial(
+            shadows.shade,
+            params=shadow,
+            size=config.size,
+            contact=(placement.y + placement.height - 1, placement.x + placement.width / 2),
+            horizon_y=horizon_y,
+            receiver=context.receivers[entry.bg_id],
+        )
+    composite = render(placement, context.bg[entry.bg_id], bg_depth, cutout, caster)
     jpeg, quality = _encode_in_slot(
         composite.rgb, config.jpeg_quality, buffers["fgbg_jpeg"].shape[1]
     )
@@ -375,11 +419,28 @@ def _render_into(
         jpeg=jpeg,
         quality=quality,
         fg_units=int(schema.quantize_depth(placement.contact_depth, config.max_depth)),
+        shadow=shadow,
     )
     for name, rows in buffers.items():
         SPEC[name].encode_sample(rendered, rows[row])  # type: ignore[misc]
     if full_fgbg is not None:
         full_fgbg[row] = composite.paste(context.bg[entry.bg_id])[0]
+
+
+def _draw_shadow(
+    context: _ShardContext, bg_id: int, rng: np.random.Generator
+) -> shadows.ShadowParams:
+    """The sample's shadow, drawn from its placement generator after the placement."""
+    config = context.config
+    if config.shadows == "off":
+        return shadows.NO_SHADOW
+    return shadows.draw_shadow_params(
+        rng,
+        context.bg_light[bg_id] if context.bg_light else None,
+        strength_range=(config.shadow_strength_min, config.shadow_strength_max),
+        hard=config.shadows == "hard",
+        p_shadow=config.shadow_p,
+    )
 
 
 def _empty_buffers(n: int, size: int) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ import click
 
 from datagen import audit
 from datagen.build import build_store
-from datagen.config import DEPTH_SOURCES, PROCEDURAL_COUNT, BuildConfig, default
+from datagen.config import DEPTH_SOURCES, PROCEDURAL_COUNT, SHADOW_MODES, BuildConfig, default
 from datagen.export import export_command
 
 
@@ -91,6 +91,25 @@ def datagen_group() -> None:
     help="Quality of the fg region.",
 )
 @click.option(
+    "--shadows",
+    type=click.Choice(SHADOW_MODES),
+    default=default("shadows"),
+    show_default=True,
+    help="Shadow of the fg on the ground: with a penumbra (soft), without (hard), or none.",
+)
+@click.option(
+    "--shadow-p",
+    default=default("shadow_p"),
+    show_default=True,
+    help="Fraction of the samples with a shadow.",
+)
+@click.option(
+    "--shadow-strength",
+    default=f"{default('shadow_strength_min')},{default('shadow_strength_max')}",
+    show_default=True,
+    help="Cast-shadow strength range on user photos (fraction of the ground's value): MIN,MAX.",
+)
+@click.option(
     "--chunk-size", default=default("chunk_size"), show_default=True, help="Samples per Zarr chunk."
 )
 @click.option(
@@ -100,6 +119,7 @@ def datagen_group() -> None:
 def build_command(
     no_flip: bool,
     scale_range: str,
+    shadow_strength: str,
     workers: int | None,
     dask: str | None,
     quiet: bool,
@@ -110,7 +130,14 @@ def build_command(
         **options,  # type: ignore[arg-type]
         flip=not no_flip,
         workers=workers or default("workers"),
-        **_scale_range(scale_range),
+        **_pair("--scale-range", scale_range, "scale_min", "scale_max", "0.3,0.8"),
+        **_pair(
+            "--shadow-strength",
+            shadow_strength,
+            "shadow_strength_min",
+            "shadow_strength_max",
+            "0.2,0.55",
+        ),
     )
     summary = build_store(config, progress=not quiet, dask=dask)
     click.echo(str(summary))
@@ -143,14 +170,13 @@ def info_command(store: str) -> None:
     click.echo(json.dumps(audit.info(store), indent=2))
 
 
-def _scale_range(text: str) -> dict[str, float]:
+def _pair(option: str, text: str, low_key: str, high_key: str, example: str) -> dict[str, float]:
+    """``MIN,MAX`` of `option` as the two BuildConfig fields."""
     try:
         low, high = (float(part) for part in text.split(","))
     except ValueError:
-        raise click.BadParameter(
-            "expected MIN,MAX, e.g. 0.3,0.8", param_hint="--scale-range"
-        ) from None
-    return {"scale_min": low, "scale_max": high}
+        raise click.BadParameter(f"expected MIN,MAX, e.g. {example}", param_hint=option) from None
+    return {low_key: low, high_key: high}
 
 
 datagen_group.add_command(export_command)

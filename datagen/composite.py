@@ -10,10 +10,14 @@ touches the bottom of the frame, smaller ones stand farther back, so nearer is l
 perspective view. Its depth is the ground depth at its feet (or the bg depth map there when the
 bg has no ground model) and it occludes only what lies behind it: bg pixels nearer than the fg
 (furniture in front of it) stay in front.
+
+Shadows (:mod:`datagen.shadows`) darken the bg before the fg is composited over it; the box of a
+composite then holds the shadow too, and its mask stays the fg's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -21,6 +25,7 @@ import numpy as np
 
 from datagen.imaging import alpha_bbox, premultiply, resize_premultiplied
 from datagen.schema import MASK_THRESHOLD
+from datagen.shadows import Shade
 
 #: A fg pixel is hidden by bg pixels nearer than ``contact_depth * (1 - tolerance)``.
 OCCLUSION_TOLERANCE = 1e-3
@@ -73,7 +78,8 @@ class Composite:
     """The rendered sample, restricted to the box where it differs from its bg.
 
     Attributes:
-        box: (y0, x0, y1, x1) in frame pixels; empty (y0 == y1) when the fg is fully hidden.
+        box: (y0, x0, y1, x1) in frame pixels: the fg's and its shadow's; empty (y0 == y1)
+            when the fg is fully hidden and casts no shadow.
         rgb: (y1-y0, x1-x0, 3) uint8 fg_bg pixels inside the box.
         mask: (y1-y0, x1-x0) uint8, 255 where the composited alpha is >= 0.5, else 0.
     """
@@ -168,11 +174,17 @@ def prepare_cutout(
     return premultiply(apply_jitter(rgba, jitter))
 
 
+#: ``caster(alpha, origin)``: the shadow of the placed fg, from its alpha cropped to the frame
+#: (before occlusion) and the crop's (row, column) in the frame; None for no shadow.
+Caster = Callable[[np.ndarray, tuple[int, int]], Shade | None]
+
+
 def render(
     placement: Placement,
     bg: np.ndarray,
     bg_depth: np.ndarray,
     fg_premultiplied: np.ndarray,
+    caster: Caster | None = None,
 ) -> Composite:
     """Composite the placed fg over `bg` (premultiplied "over"), hidden where bg is nearer.
 
@@ -182,6 +194,9 @@ def render(
         bg_depth: (S, S) float32 bg depth in metres.
         fg_premultiplied: The fg from :func:`prepare_cutout` for this placement, or one of its
             :func:`~datagen.imaging.mip_levels` (at least as large as the placed fg).
+        caster: The fg's shadow, if it casts one: the bg is darkened by it
+            (``rint(bg * factor)``, :func:`datagen.shadows.apply_shadow`) before the fg is
+            composited, and the box grows to hold it.
     """
     size = bg.shape[0]
     placed = resize_premultiplied(fg_premultiplied, placement.width, placement.height)
@@ -189,22 +204,52 @@ def render(
     x1 = min(placement.x + placement.width, size)
     y1 = min(placement.y + placement.height, size)
     placed = placed[y0 - placement.y : y1 - placement.y, x0 - placement.x : x1 - placement.x]
+    shade = caster(placed[..., 3], (y0, x0)) if caster is not None else None
     in_front = bg_depth[y0:y1, x0:x1] >= placement.contact_depth * (1 - OCCLUSION_TOLERANCE)
     if not in_front.all():
         placed = placed * in_front[..., None]
     box = alpha_bbox(placed[..., 3])
-    if box is None:
+    if box is None and shade is None:
         empty = (y0, x0, y0, x0)
         return Composite(empty, np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8))
-    by0, bx0, by1, bx1 = box
-    placed = placed[by0:by1, bx0:bx1]
-    alpha = placed[..., 3:]
-    # out = fg_premultiplied + bg * (1 - alpha); it stays within [0, 255] by construction
-    rgb = bg[y0 + by0 : y0 + by1, x0 + bx0 : x0 + bx1].astype(np.float32)
-    rgb *= 1.0 - alpha
-    rgb += placed[..., :3] * 255.0
-    mask = np.where(alpha[..., 0] >= MASK_THRESHOLD, np.uint8(255), np.uint8(0))
-    return Composite((y0 + by0, x0 + bx0, y0 + by1, x0 + bx1), np.rint(rgb).astype(np.uint8), mask)
+    fg_box = None if box is None else (y0 + box[0], x0 + box[1], y0 + box[2], x0 + box[3])
+    out = _union(fg_box, None if shade is None else shade.box)
+    oy, ox = out[0], out[1]
+    if shade is None:
+        rgb = bg[out[0] : out[2], out[1] : out[3]].astype(np.float32)
+    else:
+        shaded = bg[out[0] : out[2], out[1] : out[3]].copy()
+        sy0, sx0, sy1, sx1 = shade.box
+        region = shaded[sy0 - oy : sy1 - oy, sx0 - ox : sx1 - ox]
+        region[...] = np.rint(region * shade.factor[..., None])
+        rgb = shaded.astype(np.float32)
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    if box is not None:
+        by0, bx0, by1, bx1 = box
+        placed = placed[by0:by1, bx0:bx1]
+        alpha = placed[..., 3:]
+        fy0, fx0, fy1, fx1 = (fg_box[0] - oy, fg_box[1] - ox, fg_box[2] - oy, fg_box[3] - ox)
+        # out = fg_premultiplied + bg * (1 - alpha); it stays within [0, 255] by construction
+        inside = rgb[fy0:fy1, fx0:fx1]
+        inside *= 1.0 - alpha
+        inside += placed[..., :3] * 255.0
+        mask[fy0:fy1, fx0:fx1] = np.where(
+            alpha[..., 0] >= MASK_THRESHOLD, np.uint8(255), np.uint8(0)
+        )
+    return Composite(out, np.rint(rgb).astype(np.uint8), mask)
+
+
+def _union(
+    a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None
+) -> tuple[int, int, int, int]:
+    """The smallest box holding boxes `a` and `b` (at least one of them given)."""
+    boxes = [box for box in (a, b) if box is not None]
+    return (
+        min(box[0] for box in boxes),
+        min(box[1] for box in boxes),
+        max(box[2] for box in boxes),
+        max(box[3] for box in boxes),
+    )
 
 
 def apply_jitter(rgba: np.ndarray, jitter: tuple[float, float, float, float]) -> np.ndarray:

@@ -10,11 +10,14 @@ from typing import Any, Literal, get_args
 from datagen.errors import InputError
 
 DepthSource = Literal["geometric", "teacher"]
+ShadowMode = Literal["off", "soft", "hard"]
 #: Procedural scenes (and cutouts) of a build that gives no --bg (--fg) and no --n-bg (--n-fg).
 PROCEDURAL_COUNT = 100
 
 #: The choices of ``--depth``.
 DEPTH_SOURCES: tuple[str, ...] = get_args(DepthSource)
+#: The choices of ``--shadows``.
+SHADOW_MODES: tuple[str, ...] = get_args(ShadowMode)
 
 #: Keys of :class:`BuildConfig` that change how a build runs but not a single stored byte.
 RUNTIME_ONLY_KEYS = frozenset({"out", "workers", "overwrite"})
@@ -50,6 +53,13 @@ class BuildConfig:
         fg_jitter: Per-composite photometric variation of the cutout (albumentations).
         max_depth: Far clip of every depth map, in metres.
         jpeg_quality: Quality of the JPEG-coded fg region of each fg_bg image (4:4:4).
+        shadows: Shadows the fg casts on the ground of its fg_bg image (:mod:`datagen.shadows`):
+            ``"soft"`` (a penumbra that widens with the distance from the object), ``"hard"``
+            (no penumbra) or ``"off"``.
+        shadow_p: Fraction of the samples that get a shadow (cast and contact shadow).
+        shadow_strength_min: Weakest cast shadow on a user photo (fraction of the ground's
+            value it removes; a procedural scene's own light sets its strength).
+        shadow_strength_max: Strongest cast shadow on a user photo.
         chunk_size: Samples per Zarr chunk (the unit the loader reads).
         shard_size: Samples per Zarr shard (the unit one build task writes).
     """
@@ -74,6 +84,10 @@ class BuildConfig:
     fg_jitter: bool = False
     max_depth: float = 30.0
     jpeg_quality: int = 95
+    shadows: ShadowMode = "soft"
+    shadow_p: float = 0.6
+    shadow_strength_min: float = 0.2
+    shadow_strength_max: float = 0.55
     chunk_size: int = 64
     shard_size: int = 1024
 
@@ -108,6 +122,16 @@ class BuildConfig:
             raise InputError("--depth teacher needs --depth-model PATH (a TorchScript model)")
         if self.depth == "geometric" and self.depth_model:
             raise InputError("--depth-model is only used with --depth teacher")
+        if self.shadows not in SHADOW_MODES:
+            choices = " or ".join(repr(c) for c in SHADOW_MODES)
+            raise InputError(f"--shadows {self.shadows!r}: choose {choices}")
+        if not 0.0 <= self.shadow_p <= 1.0:
+            raise InputError(f"--shadow-p {self.shadow_p}: need 0 <= probability <= 1")
+        if not 0.0 <= self.shadow_strength_min <= self.shadow_strength_max < 1.0:
+            raise InputError(
+                f"--shadow-strength {self.shadow_strength_min},{self.shadow_strength_max}: "
+                "need 0 <= min <= max < 1"
+            )
         if self.bg_depth and not self.bg:
             raise InputError("--bg-depth needs --bg (procedural scenes carry exact depth)")
 

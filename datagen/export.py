@@ -98,6 +98,7 @@ def _create_layout(f: h5py.File, ds: FgdStore, compression: Compression) -> None
     for columns, table in (
         (schema.RECORD_COLUMNS, ds.records),
         (schema.RECORD_F_COLUMNS, ds.records_f),
+        (schema.RECORD_SHADOW_COLUMNS, ds.records_shadow),
     ):
         for k, column in enumerate(columns):
             if column not in _STORAGE_COLUMNS:

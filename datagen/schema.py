@@ -1,4 +1,4 @@
-"""The store contract as data: every array, and the root attributes (format version 1).
+"""The store contract as data: every array, and the root attributes (format version 2).
 
 This module is the one written contract between the builder, the reader, the HDF5 export, the
 loader, ``stats`` and ``verify``; ``data/README.md`` documents the same layout for people
@@ -16,21 +16,30 @@ reading the store with plain zarr. Two tables say everything about the arrays:
 Adding a per-sample array is one :class:`ArraySpec` row with its encoder, and (if readers see
 it) one :class:`SampleField` row with its decoder; the builder, reader, export and ``verify``
 iterate over the tables. The root attributes are :class:`RootAttrs` (with :class:`DepthAttrs`
-and :class:`Stats`), frozen dataclasses whose ``to_dict`` writes exactly the JSON every format-1
-store holds.
+and :class:`Stats`), frozen dataclasses whose ``to_dict`` writes exactly the JSON every store
+holds.
+
+Formats: 1 had no shadows (no ``records_shadow``, no ``bg_light``) and its boxes held the fg
+alone; 2 adds both arrays and lets a sample's box hold its shadow too. Each array says the
+format it appeared in (:attr:`ArraySpec.since`); readers open both formats
+(:data:`READABLE_FORMATS`), and a format-1 sample reads as one without a shadow.
 
 The arrays (S = ``size``):
 
 - ``fgbg_jpeg`` (N, B) uint8: the fg_bg pixels inside the sample's box as a JPEG (4:4:4), in a
-  fixed slot of B bytes padded with zeros (zstd squashes the padding). Outside its box a fg_bg
-  image equals its bg exactly, so the bg is stored once per scene instead of once per sample.
+  fixed slot of B bytes padded with zeros (zstd squashes the padding). The box holds every pixel
+  the sample changes: the fg and its shadow. Outside its box a fg_bg image equals its bg
+  exactly, so the bg is stored once per scene instead of once per sample.
 - ``mask`` (N, S, S) uint8 0/255, lossless.
 - ``depth`` (N, S, S) uint16: the fg's depth layer in :data:`DEPTH_SCALE` metre units; 0 where
   the sample's depth equals its bg's (``bg_depth``), lossless.
 - ``records`` (N, len(RECORD_COLUMNS)) int32 and ``records_f`` (N, len(RECORD_F_COLUMNS))
-  float32: the placement record, enough to regenerate the sample from its assets.
+  float32, and ``records_shadow`` (N, 6) float32 (the shadow's
+  :class:`~datagen.shadows.ShadowParams`): the placement record, enough to regenerate the sample
+  from its assets.
 - Per store: ``bg`` (n_bg, S, S, 3) uint8, ``bg_depth`` (n_bg, S, S) uint16, ``bg_ground``
-  (n_bg, 2) float32, ``fg`` (n_fg, S, S, 4) uint8, ``fg_shape`` (n_fg, 2) int32.
+  (n_bg, 2) float32, ``bg_light`` (n_bg, 4) float32 (the scene's key light, NaN for a photo),
+  ``fg`` (n_fg, S, S, 4) uint8, ``fg_shape`` (n_fg, 2) int32.
 """
 
 from __future__ import annotations
@@ -44,13 +53,16 @@ import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
 
+from datagen import shadows
 from datagen.imaging import decode_jpeg
 
 if TYPE_CHECKING:
     from datagen.assets import Assets
     from datagen.composite import Composite, Placement
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The formats this fgd reads.
+READABLE_FORMATS = (1, 2)
 
 #: A pixel belongs to the object where its alpha (in the store) or predicted probability (in
 #: training, eval and predict) is at least this.
@@ -85,6 +97,10 @@ RECORD_F_COLUMNS = (
     "jitter_hue",
     "jitter_blur",
 )
+#: Columns of ``records_shadow`` (format 2): the sample's ShadowParams.
+RECORD_SHADOW_COLUMNS = shadows.RECORD_COLUMNS
+#: Columns of ``bg_light``: the scene's :class:`~datagen.shadows.SceneLight` (NaN: a photo).
+LIGHT_COLUMNS = tuple(f.name for f in dataclasses.fields(shadows.SceneLight))
 COLUMN = {name: i for i, name in enumerate(RECORD_COLUMNS)}
 COLUMN_F = {name: i for i, name in enumerate(RECORD_F_COLUMNS)}
 
@@ -136,6 +152,7 @@ class Rendered:
         jpeg: The JPEG of ``composite.rgb`` that fits the slot (empty for an empty box).
         quality: The JPEG quality used (0 for an empty box).
         fg_units: The fg's depth in store units.
+        shadow: The shadow it was rendered with (``NO_SHADOW`` for none).
     """
 
     plan_index: int
@@ -144,6 +161,7 @@ class Rendered:
     jpeg: bytes
     quality: int
     fg_units: int
+    shadow: shadows.ShadowParams
 
 
 #: ``encode(rendered, row)``: write one sample's stored row (zeroed beforehand).
@@ -166,6 +184,7 @@ class ArraySpec:
         columns: Names of the last axis (stored as the array's ``columns`` attribute).
         encode_sample: For a per-sample array: writes one sample's row.
         encode_assets: For a per-store array: builds the array from the build's assets.
+        since: The store format that introduced it (older stores lack it).
     """
 
     name: str
@@ -176,6 +195,7 @@ class ArraySpec:
     columns: tuple[str, ...] | None = None
     encode_sample: SampleEncoder | None = None
     encode_assets: AssetEncoder | None = None
+    since: int = 1
 
     def __post_init__(self) -> None:
         encoder = self.encode_sample if self.per == "sample" else self.encode_assets
@@ -228,7 +248,8 @@ def _encode_mask(rendered: Rendered, row: np.ndarray) -> None:
 
 def _encode_depth_layer(rendered: Rendered, row: np.ndarray) -> None:
     y0, x0, y1, x1 = rendered.composite.box
-    row[y0:y1, x0:x1] = np.where(rendered.composite.mask > 0, rendered.fg_units, 0)
+    # The row is zeroed: only the mask's pixels are written (no int64 temporary).
+    np.copyto(row[y0:y1, x0:x1], rendered.fg_units, where=rendered.composite.mask > 0)
 
 
 def _encode_record(rendered: Rendered, row: np.ndarray) -> None:
@@ -245,6 +266,10 @@ def _encode_record_f(rendered: Rendered, row: np.ndarray) -> None:
     row[:] = (p.scale, p.contact_depth, *p.jitter)
 
 
+def _encode_record_shadow(rendered: Rendered, row: np.ndarray) -> None:
+    row[:] = rendered.shadow.record()
+
+
 def _square(*channels: int) -> Callable[[int], tuple[int, ...]]:
     return lambda size: (size, size, *channels)
 
@@ -258,6 +283,9 @@ ARRAYS: tuple[ArraySpec, ...] = (
     ArraySpec("bg_ground", "store", np.float32, lambda _: (2,),
               "horizon_y, ground_k of each bg (NaN ground_k: read depth from bg_depth)",
               encode_assets=lambda a, _: a.bg_ground),
+    ArraySpec("bg_light", "store", np.float32, lambda _: (len(LIGHT_COLUMNS),),
+              "key light of each procedural bg in the camera frame (NaN: a photo)",
+              LIGHT_COLUMNS, encode_assets=lambda a, _: a.bg_light, since=2),
     ArraySpec("fg", "store", np.uint8, _square(4),
               "fg working copies, straight RGBA, top-left aligned",
               encode_assets=lambda a, _: a.fg),
@@ -276,11 +304,26 @@ ARRAYS: tuple[ArraySpec, ...] = (
     ArraySpec("records_f", "sample", np.float32, lambda _: (len(RECORD_F_COLUMNS),),
               "placement record (float columns)", RECORD_F_COLUMNS,
               encode_sample=_encode_record_f),
+    ArraySpec("records_shadow", "sample", np.float32, lambda _: (len(RECORD_SHADOW_COLUMNS),),
+              "placement record (the shadow's parameters)", RECORD_SHADOW_COLUMNS,
+              encode_sample=_encode_record_shadow, since=2),
 )  # fmt: skip
 SPEC = {spec.name: spec for spec in ARRAYS}
 
-SAMPLE_ARRAYS = tuple(spec.name for spec in ARRAYS if spec.per == "sample")
-ASSET_ARRAYS = tuple(spec.name for spec in ARRAYS if spec.per == "store")
+
+def sample_arrays(fmt: int = FORMAT_VERSION) -> tuple[str, ...]:
+    """The per-sample arrays of a store of format `fmt`."""
+    return tuple(spec.name for spec in ARRAYS if spec.per == "sample" and spec.since <= fmt)
+
+
+def asset_arrays(fmt: int = FORMAT_VERSION) -> tuple[str, ...]:
+    """The per-store arrays of a store of format `fmt`."""
+    return tuple(spec.name for spec in ARRAYS if spec.per == "store" and spec.since <= fmt)
+
+
+#: The arrays of a store of the current format.
+SAMPLE_ARRAYS = sample_arrays()
+ASSET_ARRAYS = asset_arrays()
 
 
 def create_sample_arrays(
@@ -458,7 +501,7 @@ class Stats:
 
 @dataclass(frozen=True)
 class RootAttrs:
-    """The root attributes of a store (``zarr.json``), in the order every format-1 store holds.
+    """The root attributes of a store (``zarr.json``), in the order every store holds.
 
     ``config`` is the build's content key (:meth:`datagen.config.BuildConfig.content_key`),
     ``runtime`` its other fields; ``integrity`` (CRC-32 of every shard object of every
@@ -507,7 +550,8 @@ class RootAttrs:
             raise TypeError("config and runtime must be objects")
         integrity = data.get("integrity")
         if integrity is not None:
-            integrity = {name: [str(c) for c in integrity[name]] for name in SAMPLE_ARRAYS}
+            names = sample_arrays(values["fgd_format"])
+            integrity = {name: [str(c) for c in integrity[name]] for name in names}
         return cls(**values, integrity=integrity)
 
     def shard_length(self, shard: int) -> int:

@@ -51,18 +51,21 @@ horizon (:math:`w > 0` puts :math:`v'` below :math:`y_h`), as does the contact s
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
 
-from datagen.assets import PRIOR_HFOV_DEG
+# A module import: datagen.assets imports this module too.
+from datagen import assets
 from datagen.imaging import alpha_bbox
 
 #: Blur of the hard shadow at the contact point, in pixels (anti-aliasing only).
 SIGMA_MIN = 0.5
 #: Factors at least this close to 1 change no uint8 value: they are snapped to 1.
 SNAP = 0.5 / 255
+#: The cast shadow of a larger frame is worked on a grid about this many cells across.
+CAST_GRID = 112
 #: Rows of the silhouette, as a fraction of its height, that make up its footprint.
 FOOTPRINT_BAND = 0.04
 #: Highest light elevation drawn or accepted: straight overhead the sprite plane is undefined.
@@ -118,14 +121,22 @@ class ShadowParams:
     def record(self) -> tuple[float, ...]:
         """The values for the placement record's float columns (:data:`RECORD_COLUMNS` order);
         ``ShadowParams(*row)`` rebuilds the params from them."""
-        return astuple(self)
+        # Not dataclasses.astuple, which deep-copies every field: this runs once per sample.
+        return (
+            self.azimuth_deg,
+            self.elevation_deg,
+            self.strength,
+            self.softness,
+            self.ao_strength,
+            self.ao_radius,
+        )
 
 
 #: Record column names of :meth:`ShadowParams.record`, prefixed for the placement record.
 RECORD_COLUMNS = tuple(f"shadow_{f.name}" for f in fields(ShadowParams))
 
 #: No darkening at all: the record of a sample built without shadows.
-NO_SHADOW = ShadowParams(0.0, 45.0, 0.0, 0.0, 0.0, 0.1)
+NO_SHADOW = ShadowParams(0.0, 45.0, 0.0, 0.0, 0.0, 0.125)
 
 
 @dataclass(frozen=True)
@@ -187,28 +198,41 @@ AO_RADIUS = (0.03, 0.1)
 
 
 def draw_shadow_params(
-    rng: np.random.Generator, light: SceneLight | None = None, p_cast: float = 0.8
+    rng: np.random.Generator,
+    light: SceneLight | None = None,
+    p_cast: float = 0.8,
+    *,
+    strength_range: tuple[float, float] = PHOTO_STRENGTH,
+    hard: bool = False,
+    p_shadow: float = 1.0,
 ) -> ShadowParams:
-    """The shadow of one sample, drawn from `rng` (always the same 7 draws, whatever is used).
+    """The shadow of one sample, drawn from `rng` (always the same 8 draws, whatever is used).
 
     Args:
         rng: The sample's placement generator, after :func:`~datagen.composite.draw_placement`.
         light: The scene's light; None for a user photo (a direction and strength are drawn).
         p_cast: Probability of a cast shadow for a user photo (otherwise only the contact
             shadow): photos taken under diffuse light have none. A scene's light is always used.
+        strength_range: Range of a user photo's cast-shadow strength.
+        hard: No penumbra (softness 0).
+        p_shadow: Probability that the sample is shaded at all; otherwise :data:`NO_SHADOW`.
 
     All values are rounded to float32, so the float32 placement record reproduces them exactly.
     """
     azimuth = rng.uniform(-180.0, 180.0)
     elevation = rng.uniform(*PHOTO_ELEVATION_DEG)
-    strength = rng.uniform(*PHOTO_STRENGTH)
+    strength = rng.uniform(*strength_range)
     softness = math.exp(rng.uniform(*np.log(PHOTO_SOFTNESS)))
     cast = rng.random() < p_cast
     ao_strength = rng.uniform(*AO_STRENGTH)
     ao_radius = rng.uniform(*AO_RADIUS)
+    if rng.random() >= p_shadow:
+        return NO_SHADOW
     if light is not None:
         azimuth, elevation = light.azimuth_deg, light.elevation_deg
         strength, softness, cast = light.strength, light.softness, True
+    if hard:
+        softness = 0.0
     return ShadowParams(
         *(
             float(np.float32(v))
@@ -226,7 +250,7 @@ def draw_shadow_params(
 
 def prior_focal(size: int) -> float:
     """Focal length in pixels of the ground-plane prior's camera (``datagen.assets``)."""
-    return (size / 2) / math.tan(math.radians(PRIOR_HFOV_DEG) / 2)
+    return (size / 2) / math.tan(math.radians(assets.PRIOR_HFOV_DEG) / 2)
 
 
 def ground_receiver(
@@ -243,6 +267,93 @@ def ground_receiver(
     return bg_depth >= (plane * (1 - tolerance))[:, None]
 
 
+@dataclass(frozen=True)
+class Shade:
+    """One sample's shadow, restricted to the pixels it darkens.
+
+    Attributes:
+        box: (y0, x0, y1, x1) frame pixels: the bounding box of the factors below 1.
+        factor: (y1 - y0, x1 - x0) float32 darkening in (0, 1] inside the box.
+    """
+
+    box: tuple[int, int, int, int]
+    factor: np.ndarray
+
+    def full(self, size: int) -> np.ndarray:
+        """The (size, size) factor of the whole frame (1 outside the box)."""
+        out = np.ones((size, size), np.float32)
+        y0, x0, y1, x1 = self.box
+        out[y0:y1, x0:x1] = self.factor
+        return out
+
+
+def shade(
+    alpha: np.ndarray,
+    origin: tuple[int, int],
+    params: ShadowParams,
+    *,
+    size: int,
+    contact: tuple[float, float],
+    horizon_y: float,
+    focal: float | None = None,
+    receiver: np.ndarray | None = None,
+) -> Shade | None:
+    """The darkening of the bg under the placed object, computed only where it can reach.
+
+    Args:
+        alpha: (h, w) float32 alpha in [0, 1] of the placed object, cropped to the frame
+            (before occlusion by nearer bg: a hidden part still blocks the light).
+        origin: (row, column) of ``alpha[0, 0]`` in the frame.
+        params: The sample's :class:`ShadowParams`.
+        size: The frame's side in pixels.
+        contact: (row, column) of the object's ground contact point: the placed box's bottom
+            row and its centre column (the column may lie outside the frame).
+        horizon_y: The bg's horizon row (``bg_ground[:, 0]``).
+        focal: Focal length in pixels; default :func:`prior_focal` (procedural cameras lie
+            within 10 % of it).
+        receiver: (S, S) bool or float where the ground is visible (:func:`ground_receiver`);
+            None = everywhere.
+
+    Returns:
+        The factor inside the box of the pixels it darkens, or None where it darkens none.
+    """
+    focal = prior_focal(size) if focal is None else focal
+    rows = np.flatnonzero(alpha.any(axis=1))
+    if rows.size == 0 or (params.strength <= 0 and params.ao_strength <= 0):
+        return None
+    row, col = contact
+    # Every part is (box, coverage in [0, 1]) and lies below the horizon.
+    floor_row = max(0, math.floor(horizon_y))
+    cast = ao = None
+    if params.strength > 0:
+        cast = _cast_shadow(alpha, origin, params, row, col, horizon_y, focal, size, floor_row)
+    if params.ao_strength > SNAP:
+        depth_rows = max(row + 0.5 - horizon_y, 1.0)  # D; an object at the horizon: flat
+        ao = _contact_shadow(alpha, origin, params, row, depth_rows / focal, size, floor_row)
+    parts = [part for part in (cast, ao) if part is not None]
+    if not parts:
+        return None
+    y0, x0 = min(p[0][0] for p in parts), min(p[0][1] for p in parts)
+    y1, x1 = max(p[0][2] for p in parts), max(p[0][3] for p in parts)
+    darkness = np.zeros((y1 - y0, x1 - x0), np.float32)
+    if cast is not None:
+        (cy0, cx0, cy1, cx1), coverage = cast
+        darkness[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = params.strength * coverage
+    if ao is not None:
+        (ay0, ax0, ay1, ax1), coverage = ao
+        part = darkness[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0]
+        part[...] = 1 - (1 - part) * (1 - params.ao_strength * coverage)
+    if receiver is not None:
+        darkness *= receiver[y0:y1, x0:x1]
+    factor = 1 - darkness
+    factor[factor >= 1 - SNAP] = 1.0
+    tight = changed_box(factor)
+    if tight is None:
+        return None
+    ty0, tx0, ty1, tx1 = tight
+    return Shade((y0 + ty0, x0 + tx0, y0 + ty1, x0 + tx1), factor[ty0:ty1, tx0:tx1])
+
+
 def shadow_factor(
     alpha: np.ndarray,
     params: ShadowParams,
@@ -254,33 +365,21 @@ def shadow_factor(
 ) -> np.ndarray:
     """(S, S) float32 darkening in (0, 1] of the bg under the placed object (1 = unchanged).
 
-    Args:
-        alpha: (S, S) float32 alpha in [0, 1] of the placed object in the frame (before
-            occlusion by nearer bg: a hidden part still blocks the light).
-        params: The sample's :class:`ShadowParams`.
-        contact: (row, column) of the object's ground contact point: the placed box's bottom
-            row and its centre column (the column may lie outside the frame).
-        horizon_y: The bg's horizon row (``bg_ground[:, 0]``).
-        focal: Focal length in pixels; default :func:`prior_focal` (procedural cameras lie
-            within 10 % of it).
-        receiver: (S, S) bool or float where the ground is visible (:func:`ground_receiver`);
-            None = everywhere.
+    :func:`shade` over a whole frame: `alpha` is the (S, S) alpha of the placed object in the
+    frame; the other arguments are :func:`shade`'s.
     """
     size = alpha.shape[0]
-    focal = prior_focal(size) if focal is None else focal
-    row, col = contact
-    depth_rows = max(row + 0.5 - horizon_y, 1.0)  # D; an object at the horizon: a flat shadow
-    darkness = np.zeros(alpha.shape, np.float32)
-    if params.strength > 0:
-        darkness += params.strength * _cast_shadow(alpha, params, row, col, horizon_y, focal)
-    if params.ao_strength > 0:
-        ao = _contact_shadow(alpha, params, row, depth_rows / focal)
-        darkness = 1 - (1 - darkness) * (1 - params.ao_strength * ao)
-    if receiver is not None:
-        darkness *= receiver
-    factor = 1 - darkness
-    factor[factor >= 1 - SNAP] = 1.0
-    return factor
+    found = shade(
+        alpha,
+        (0, 0),
+        params,
+        size=size,
+        contact=contact,
+        horizon_y=horizon_y,
+        focal=focal,
+        receiver=receiver,
+    )
+    return np.ones(alpha.shape, np.float32) if found is None else found.full(size)
 
 
 def apply_shadow(bg: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -316,53 +415,132 @@ def shadow_homography(
     )
 
 
+Part = tuple[tuple[int, int, int, int], np.ndarray]
+
+
 def _cast_shadow(
-    alpha: np.ndarray, params: ShadowParams, row: float, col: float, horizon_y: float, focal: float
-) -> np.ndarray:
-    """(S, S) float32 cast-shadow coverage in [0, 1], penumbra included.
+    alpha: np.ndarray,
+    origin: tuple[int, int],
+    params: ShadowParams,
+    row: float,
+    col: float,
+    horizon_y: float,
+    focal: float,
+    size: int,
+    floor_row: int,
+) -> Part | None:
+    """Cast-shadow coverage in [0, 1], penumbra included, in the box of the frame it reaches.
 
     The penumbra is blurred into the silhouette before it is warped (the warp then foreshortens
     it as the ground does): a point ``r`` pixels up is ``r / sin(elevation)`` from its shadow,
     so its rows get sigma ``SIGMA_MIN + softness * r / sin(elevation)``. That matches the
     penumbra across the light direction; along it the ground stretches a real penumbra by a
     further ``1 / cos(elevation)`` - the difference is small next to the blur itself.
+
+    Frames larger than :data:`CAST_GRID` pixels are worked on a grid ``r = size // CAST_GRID``
+    times coarser (area-averaged silhouette, blur and warp on that grid, the coverage enlarged
+    bilinearly): the shadow is soft anyway, and the hard edge at the feet is blurred by about
+    ``r`` pixels instead of ``SIGMA_MIN``.
     """
-    size = alpha.shape[0]
-    rows = np.flatnonzero(alpha.any(axis=1))
-    cols = np.flatnonzero(alpha.any(axis=0))
+    oy, ox = origin
+    rows = np.flatnonzero(alpha.any(axis=1)) + oy
+    cols = np.flatnonzero(alpha.any(axis=0)) + ox
     bottom = int(min(row, size - 1))
-    if rows.size == 0 or rows[0] > bottom:
-        return np.zeros(alpha.shape, np.float32)
+    if rows[0] > bottom:
+        return None
     top, left, right = int(rows[0]), int(cols[0]), int(cols[-1]) + 1
+    r = max(1, size // CAST_GRID)
     sine = params.light()[1]
-    sigma_top = min(SIGMA_MIN + params.softness * (row - top) / sine, size / 8)
-    pad = math.ceil(3 * sigma_top)
-    # The silhouette above the contact row, padded for the blur (zeros outside the frame).
-    crop = np.zeros((bottom + 1 - top + 2 * pad, right - left + 2 * pad), np.float32)
-    crop[pad : pad + bottom + 1 - top, pad : pad + right - left] = alpha[
-        top : bottom + 1, left:right
-    ]
-    crop_rows = np.arange(crop.shape[0], dtype=np.float64) + (top - pad)
+    sigma_top = min(SIGMA_MIN * r + params.softness * (row - top) / sine, size / 8)
+    pad = r * math.ceil(3 * sigma_top / r)
+    # The silhouette above the contact row, padded for the blur (zeros outside the frame) to
+    # whole cells of the coarse grid.
+    height, width = bottom + 1 - top + 2 * pad, right - left + 2 * pad
+    crop = np.zeros((-(-height // r) * r, -(-width // r) * r), np.float32)
+    source = alpha[top - oy : bottom + 1 - oy, left - ox : right - ox]
+    crop[pad : pad + source.shape[0], pad : pad + source.shape[1]] = source
+    if r > 1:
+        crop = cv2.resize(crop, (crop.shape[1] // r, crop.shape[0] // r), cv2.INTER_AREA)
+    # Frame row of each grid row's centre; sigmas in grid pixels.
+    crop_rows = np.arange(crop.shape[0], dtype=np.float64) * r + (top - pad + (r - 1) / 2)
     sigma = np.minimum(
-        SIGMA_MIN + params.softness * np.maximum(row - crop_rows, 0) / sine, size / 8
+        SIGMA_MIN + params.softness * np.maximum(row - crop_rows, 0) / (sine * r), size / (8 * r)
     )
     crop = _row_blur(crop, sigma)
     # Back in the crop's frame: drop what lies under the ground or throws its shadow behind
     # the camera (w below w_min lands beyond 2 frame heights under the horizon).
     matrix = shadow_homography(params, row, col, horizon_y, focal, size)
-    xs = np.arange(crop.shape[1], dtype=np.float64) + (left - pad)
-    w = matrix[2, 0] * xs[None, :] + matrix[2, 1] * crop_rows[:, None] + matrix[2, 2]
-    depth_rows = max(row + 0.5 - horizon_y, 1.0)
-    crop[(w <= depth_rows / (2 * size)) | (crop_rows[:, None] > row)] = 0
+    grid = np.array([[r, 0.0, (r - 1) / 2], [0.0, r, (r - 1) / 2], [0.0, 0.0, 1.0]])
     shift = np.array([[1.0, 0.0, left - pad], [0.0, 1.0, top - pad], [0.0, 0.0, 1.0]])
-    return cv2.warpPerspective(
-        crop, matrix @ shift, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0
-    )
+    to_frame = matrix @ shift @ grid
+    w_min = max(row + 0.5 - horizon_y, 1.0) / (2 * size)
+    xs = np.arange(crop.shape[1], dtype=np.float64)
+    w = to_frame[2, 0] * xs[None, :] + to_frame[2, 1] * np.arange(crop.shape[0])[:, None]
+    crop[(w + to_frame[2, 2] <= w_min) | (crop_rows[:, None] > row)] = 0
+    box = _warped_box(to_frame, crop.shape, w_min, size, floor_row, r)
+    if box is None:
+        return None
+    y0, x0, y1, x1 = box
+    # Frame -> the box's grid: the inverse of `grid` after moving the box to the origin.
+    half = (r - 1) / 2
+    to_grid = np.array([[1 / r, 0.0, -(x0 + half) / r], [0.0, 1 / r, -(y0 + half) / r], [0, 0, 1]])
+    to_box = to_grid @ to_frame
+    cells = (-(-(x1 - x0) // r), -(-(y1 - y0) // r))
+    coverage = cv2.warpPerspective(crop, to_box, cells, flags=cv2.INTER_LINEAR, borderValue=0.0)
+    if r > 1:
+        coverage = cv2.resize(coverage, (cells[0] * r, cells[1] * r), cv2.INTER_LINEAR)
+    return box, coverage[: y1 - y0, : x1 - x0]
+
+
+def _warped_box(
+    matrix: np.ndarray,
+    shape: tuple[int, int],
+    w_min: float,
+    size: int,
+    floor_row: int,
+    margin: int = 1,
+) -> tuple[int, int, int, int] | None:
+    """Frame box (within rows floor_row.. and the frame) that `matrix` maps the (h, w) crop to.
+
+    The crop's pixels and their one-pixel bilinear reach span [-1, w] x [-1, h], and the
+    enlargement of a coarse grid adds `margin` frame pixels around them; only the part
+    with ``w >= w_min`` can land in the frame (the rest lies beyond two frame heights below the
+    horizon), and a homography maps that convex part onto the convex hull of its corners.
+    """
+    h, w = shape
+    corners = [(-1.0, -1.0), (float(w), -1.0), (float(w), float(h)), (-1.0, float(h))]
+    depth = [matrix[2, 0] * x + matrix[2, 1] * y + matrix[2, 2] - w_min for x, y in corners]
+    kept: list[tuple[float, float]] = []
+    for k, (point, d) in enumerate(zip(corners, depth, strict=True)):
+        following, d_next = corners[(k + 1) % 4], depth[(k + 1) % 4]
+        if d >= 0:
+            kept.append(point)
+        if (d >= 0) != (d_next >= 0):  # the edge crosses w = w_min
+            t = d / (d - d_next)
+            kept.append(
+                (point[0] + t * (following[0] - point[0]), point[1] + t * (following[1] - point[1]))
+            )
+    if not kept:
+        return None
+    (a, b, c), (d, e, f), (g, h_, i) = matrix.tolist()
+    xs, ys = [], []
+    for x, y in kept:
+        w_ = g * x + h_ * y + i
+        xs.append((a * x + b * y + c) / w_)
+        ys.append((d * x + e * y + f) / w_)
+
+    def clip(value: float, low: int) -> int:
+        return int(min(max(value, low), size))
+
+    x0, x1 = clip(math.floor(min(xs)) - margin, 0), clip(math.ceil(max(xs)) + 1 + margin, 0)
+    y0 = clip(math.floor(min(ys)) - margin, floor_row)
+    y1 = clip(math.ceil(max(ys)) + 1 + margin, floor_row)
+    return (y0, x0, y1, x1) if y1 > y0 and x1 > x0 else None
 
 
 def _row_blur(image: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Gaussian blur whose sigma varies by row (`sigma`, one per row): a per-row blend of blurs
-    at the ladder 0.5, 1, 2, 4 ... (linear in log sigma between two rungs)."""
+    """Gaussian blur whose sigma varies by row (`sigma`, one per row, monotone): a per-row blend
+    of blurs at the ladder 0.5, 1, 2, 4 ... (linear in log sigma between two rungs)."""
     ladder = [SIGMA_MIN]
     while ladder[-1] < sigma.max():
         ladder.append(ladder[-1] * 2)
@@ -370,20 +548,19 @@ def _row_blur(image: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(image, (0, 0), SIGMA_MIN, borderType=cv2.BORDER_CONSTANT)
     position = np.clip(np.log2(np.maximum(sigma, SIGMA_MIN) / SIGMA_MIN), 0, len(ladder) - 1)
     lower = np.minimum(position.astype(np.int64), len(ladder) - 2)
-    t = (position - lower).astype(np.float32)[:, None]
+    t = (position - lower).astype(np.float32)
     out = np.zeros_like(image)
     for k, s in enumerate(ladder):
-        weight = np.where(lower == k, 1 - t[:, 0], 0) + np.where(lower == k - 1, t[:, 0], 0)
+        weight = np.where(lower == k, 1 - t, 0) + np.where(lower == k - 1, t, 0)
         used = np.flatnonzero(weight)
         if used.size == 0:
             continue
-        # Rows using this rung, plus the blur's reach: the rest of the image does not matter.
-        lo, hi = (
-            max(0, used[0] - math.ceil(3 * s)),
-            min(len(sigma), used[-1] + math.ceil(3 * s) + 1),
-        )
+        # sigma is monotone, so the rows using this rung are one band (a row of weight 0
+        # inside it adds nothing); the blur needs that band plus its reach.
+        a, b = int(used[0]), int(used[-1]) + 1
+        lo, hi = max(0, a - math.ceil(3 * s)), min(len(sigma), b + math.ceil(3 * s))
         blurred = _gaussian_blur(image[lo:hi], s)
-        out[used] += weight[used, None].astype(np.float32) * blurred[used - lo]
+        out[a:b] += weight[a:b, None].astype(np.float32) * blurred[a - lo : b - lo]
     return out
 
 
@@ -408,21 +585,39 @@ def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _contact_shadow(
-    alpha: np.ndarray, params: ShadowParams, row: float, foreshortening: float
-) -> np.ndarray:
-    """(S, S) float32 contact-shadow coverage in [0, 1] around the silhouette's footprint."""
-    size = alpha.shape[0]
-    rows = np.flatnonzero(alpha.any(axis=1))
-    if rows.size == 0:
-        return np.zeros(alpha.shape, np.float32)
+    alpha: np.ndarray,
+    origin: tuple[int, int],
+    params: ShadowParams,
+    row: float,
+    foreshortening: float,
+    size: int,
+    floor_row: int,
+) -> Part | None:
+    """Contact-shadow coverage in [0, 1] around the silhouette's footprint, in the box where
+    it can reach ``SNAP / ao_strength`` (beyond, its darkening is snapped away)."""
+    oy, ox = origin
+    rows = np.flatnonzero(alpha.any(axis=1)) + oy
     height = row - rows[0] + 1
     band = max(1, round(FOOTPRINT_BAND * height))
     bottom = int(min(max(row, 0), size - 1))
-    footprint = alpha[max(0, bottom - band + 1) : bottom + 1].max(axis=0)
+    footprint_rows = alpha[max(0, bottom - band + 1 - oy) : max(0, bottom + 1 - oy)]
+    if footprint_rows.shape[0] == 0:
+        return None
     sigma_x = max(params.ao_radius * height, SIGMA_MIN)
-    across = cv2.GaussianBlur(
-        footprint[None].astype(np.float32), (0, 0), sigma_x, borderType=cv2.BORDER_REPLICATE
-    )[0]
     sigma_y = max(sigma_x * foreshortening, SIGMA_MIN)
-    down = np.exp(-0.5 * ((np.arange(size) - row) / sigma_y) ** 2).astype(np.float32)
-    return down[:, None] * across[None, :]
+    # Reach in sigmas where the Gaussian still darkens by SNAP; the blur's kernel reaches 4.
+    reach = math.sqrt(2 * math.log(params.ao_strength / SNAP))
+    x0, x1 = (
+        max(0, ox - math.ceil(4 * sigma_x)),
+        min(size, ox + alpha.shape[1] + math.ceil(4 * sigma_x)),
+    )
+    y0 = max(floor_row, math.floor(row - reach * sigma_y))
+    y1 = min(size, math.ceil(row + reach * sigma_y) + 1)
+    if y1 <= y0 or x1 <= x0:
+        return None
+    # Zeros beside the object, and the frame's edge replicated as over the whole frame.
+    footprint = np.zeros((1, x1 - x0), np.float32)
+    footprint[0, ox - x0 : ox - x0 + alpha.shape[1]] = footprint_rows.max(axis=0)
+    across = cv2.GaussianBlur(footprint, (0, 0), sigma_x, borderType=cv2.BORDER_REPLICATE)[0]
+    down = np.exp(-0.5 * ((np.arange(y0, y1) - row) / sigma_y) ** 2).astype(np.float32)
+    return (y0, x0, y1, x1), down[:, None] * across[None, :]

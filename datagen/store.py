@@ -8,6 +8,8 @@ A store may be a local folder or any fsspec URL zarr opens (``s3://bucket/x.zarr
 ``memory://``; see :mod:`datagen.storage`).
 
 What the reader returns, and from which stored arrays, is the contract's :data:`schema.FIELDS`.
+It reads stores of every format in :data:`schema.READABLE_FORMATS`; a format-1 store has no
+shadows, and its samples' shadow records read as :data:`datagen.shadows.NO_SHADOW`.
 
 **Damage.** zarr reads a missing shard as fill values (zeros) and does not check a chunk's bytes,
 so a deleted or altered shard would silently become empty masks or a traceback from a decoder.
@@ -30,7 +32,7 @@ import cv2
 import numpy as np
 import zarr
 
-from datagen import schema
+from datagen import schema, shadows
 from datagen.errors import DamagedDataError, InputError, error_summary
 from datagen.schema import FIELDS, RootAttrs, SampleSource, Stats
 from datagen.storage import Storage, storage_at
@@ -42,8 +44,8 @@ def open_store(path: str | Path) -> FgdStore:
     """Open the fgd store at `path` (a folder or an fsspec URL) for reading.
 
     Raises:
-        InputError: `path` is missing, is not an fgd store, has another format version, or is
-            an unfinished build.
+        InputError: `path` is missing, is not an fgd store, has a format this fgd does not
+            read, or is an unfinished build.
     """
     return FgdStore(str(path))
 
@@ -83,10 +85,10 @@ class FgdStore:
         attrs = group.attrs.asdict()
         if "fgd_format" not in attrs:
             raise InputError(f"{path}: a Zarr store, but not one written by fgd datagen build")
-        if attrs["fgd_format"] != schema.FORMAT_VERSION:
+        if attrs["fgd_format"] not in schema.READABLE_FORMATS:
+            readable = " and ".join(str(v) for v in schema.READABLE_FORMATS)
             raise InputError(
-                f"{path}: store format {attrs['fgd_format']!r}, this fgd reads format "
-                f"{schema.FORMAT_VERSION}"
+                f"{path}: store format {attrs['fgd_format']!r}, this fgd reads formats {readable}"
             )
         if attrs.get("status") != "complete":
             raise InputError(f"{path}: unfinished build; rerun the same build command to finish")
@@ -98,7 +100,8 @@ class FgdStore:
             ) from None
         if root.integrity is None:
             raise DamagedDataError(f"{path}: the root attributes lack the integrity record")
-        names = (*schema.SAMPLE_ARRAYS, *schema.ASSET_ARRAYS)
+        fmt = root.fgd_format
+        names = (*schema.sample_arrays(fmt), *schema.asset_arrays(fmt))
         missing = [name for name in names if name not in group.array_keys()]
         if missing:
             raise InputError(f"{path}: store lacks the arrays {', '.join(missing)}")
@@ -107,6 +110,9 @@ class FgdStore:
         self._arrays: dict[str, zarr.Array] = {name: group[name] for name in names}
         self._checked: set[tuple[str, int]] = set()
         self.root = root
+        #: The per-sample and per-store arrays of this store's format.
+        self.sample_arrays = schema.sample_arrays(fmt)
+        self.asset_arrays = schema.asset_arrays(fmt)
         #: The raw root attributes (the typed view is :attr:`root`).
         self.attrs: dict[str, Any] = attrs
         self.size = root.size
@@ -160,6 +166,15 @@ class FgdStore:
     def records_f(self) -> np.ndarray:
         """(N, len(RECORD_F_COLUMNS)) float32 placement records of every sample."""
         return self._read_checked("records_f", 0, len(self))
+
+    @cached_property
+    def records_shadow(self) -> np.ndarray:
+        """(N, len(RECORD_SHADOW_COLUMNS)) float32 shadow parameters of every sample
+        (:data:`~datagen.shadows.NO_SHADOW` throughout a format-1 store)."""
+        if "records_shadow" not in self.sample_arrays:
+            none = np.array(shadows.NO_SHADOW.record(), np.float32)
+            return np.broadcast_to(none, (len(self), len(none)))
+        return self._read_checked("records_shadow", 0, len(self))
 
     @cached_property
     def bg_ids(self) -> np.ndarray:
@@ -247,6 +262,8 @@ class FgdStore:
         )
         floats = self._read_checked("records_f", index, index + 1)[0]
         record.update(zip(schema.RECORD_F_COLUMNS, (float(v) for v in floats), strict=True))
+        shadow = self.records_shadow[index]
+        record.update(zip(schema.RECORD_SHADOW_COLUMNS, (float(v) for v in shadow), strict=True))
         record["flip"] = bool(record["flip"])
         record["bg_name"] = self.bg_names[record["bg_id"]]
         record["fg_name"] = self.fg_names[record["fg_id"]]

@@ -119,6 +119,22 @@ def bad_scale(tmp: Path):
     return ["--scale-range", "0.9,0.2"], ("--scale-range",)
 
 
+def bad_shadow_mode(tmp: Path):
+    return ["--shadows", "dramatic"], ("--shadows", "dramatic")
+
+
+def bad_shadow_p(tmp: Path):
+    return ["--shadow-p", "1.5"], ("--shadow-p", "probability")
+
+
+def bad_shadow_strength(tmp: Path):
+    return ["--shadow-strength", "0.5,1.2"], ("--shadow-strength", "< 1")
+
+
+def non_numeric_shadow_strength(tmp: Path):
+    return ["--shadow-strength", "dark"], ("--shadow-strength", "MIN,MAX")
+
+
 def not_torchscript(tmp: Path):
     model = tmp / "model.pt"
     model.write_bytes(b"definitely not a model")
@@ -197,7 +213,8 @@ def bg_depth_without_bg(tmp: Path):
 
 CASES: list[Case] = [
     missing_bg, empty_bg, non_image, corrupt_image, fg_without_alpha, transparent_fg, small_bg,
-    too_many_files, bad_size, non_numeric_size, zero_bg, bad_scale, not_torchscript,
+    too_many_files, bad_size, non_numeric_size, zero_bg, bad_scale, bad_shadow_mode,
+    bad_shadow_p, bad_shadow_strength, non_numeric_shadow_strength, not_torchscript,
     teacher_without_model, not_a_depth_model, out_under_a_file, out_is_foreign_folder,
     bg_depth_missing_map, bg_depth_not_numeric, bg_depth_8_bit_png, bg_depth_not_positive,
     bg_depth_without_bg,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +17,10 @@ import zarr
 from click.testing import CliRunner
 
 from cli import fgd
-from datagen import procedural, schema
+from datagen import procedural, schema, shadows
 from datagen.build import build_store, regenerate
 from datagen.errors import InputError
-from datagen.imaging import decode_jpeg
+from datagen.imaging import decode_jpeg, encode_jpeg
 from datagen.store import open_store
 from tests.datagen.conftest import tiny_config
 from tests.datagen.test_bad_input import write_bg, write_fg
@@ -347,3 +348,131 @@ def test_no_flip_and_jpeg_quality_reach_the_store(tmp_path: Path) -> None:
     coded = ds.records[:, schema.COLUMN["jpeg_bytes"]] > 0
     assert coded.any() and (ds.records[coded, schema.COLUMN["jpeg_quality"]] == 80).all()
     assert ds.root.config["jpeg_quality"] == 80
+
+
+# --- shadows (format 2) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shadow_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same plan and seed built with a shadow on every sample, and without shadows."""
+    root = tmp_path_factory.mktemp("shadows")
+    on, off = root / "on.zarr", root / "off.zarr"
+    build_store(tiny_config(on, shadow_p=1.0), progress=False)
+    build_store(tiny_config(off, shadows="off"), progress=False)
+    return on, off
+
+
+def test_shadows_never_enter_the_mask_or_the_depth(shadow_pair: tuple[Path, Path]) -> None:
+    on, off = (stored_arrays(path) for path in shadow_pair)
+    for name in ("mask", "depth", "records_f", "bg", "bg_depth", "fg"):
+        np.testing.assert_array_equal(on[name], off[name], err_msg=name)
+    geometry = [schema.COLUMN[c] for c in ("plan_index", "bg_id", "fg_id", "x", "y", "width")]
+    np.testing.assert_array_equal(on["records"][:, geometry], off["records"][:, geometry])
+    assert (off["records_shadow"] == np.float32(shadows.NO_SHADOW.record())).all()
+    assert (on["records_shadow"][:, 4] > 0).all()  # every sample has a contact shadow
+
+
+def test_shadows_darken_only_the_bg_below_the_horizon(shadow_pair: tuple[Path, Path]) -> None:
+    on, off = (str(path) for path in shadow_pair)
+    ds = open_store(on)
+    shaded = 0
+    for index in range(len(ds)):
+        a, b = regenerate(on, index), regenerate(off, index)
+        np.testing.assert_array_equal(a["mask"], b["mask"])
+        np.testing.assert_array_equal(a["depth"], b["depth"])
+        assert (a["fgbg"] <= b["fgbg"]).all()  # darker, never lighter
+        changed = (a["fgbg"] != b["fgbg"]).any(axis=2)
+        shaded += bool(changed.any())
+        horizon_y = float(zarr.open_group(on, mode="r")["bg_ground"][ds.bg_ids[index], 0])
+        assert not changed[: int(horizon_y)].any()  # nothing above the horizon
+        # Inside the mask only its soft edge can show the shaded ground through.
+        core = cv2.erode(a["mask"], np.ones((5, 5), np.uint8), borderValue=0)
+        assert not changed[core > 0].any()
+        # The stored box holds every changed pixel: outside it the reader returns the bg.
+        y0, x0, y1, x1 = ds.meta(index)["box"]
+        outside = changed.copy()
+        outside[y0:y1, x0:x1] = False
+        assert not outside.any()
+    assert shaded > len(ds) // 2
+
+
+def test_regenerate_reproduces_shadowed_samples_byte_for_byte(
+    shadow_pair: tuple[Path, Path],
+) -> None:
+    on = str(shadow_pair[0])
+    ds = open_store(on)
+    group = zarr.open_group(on, mode="r")
+    for index in range(len(ds)):
+        again = regenerate(on, index)
+        meta = ds.meta(index)
+        y0, x0, y1, x1 = meta["box"]
+        jpeg = encode_jpeg(again["fgbg"][y0:y1, x0:x1], meta["jpeg_quality"])
+        stored = group["fgbg_jpeg"][index, : meta["jpeg_bytes"]].tobytes()
+        assert jpeg == stored, index
+        np.testing.assert_array_equal(again["mask"], group["mask"][index])
+        np.testing.assert_array_equal(again["depth"], group["depth"][index])
+
+
+def test_procedural_scenes_store_their_light_and_photos_none(
+    tiny_store: Path, real_samples: Path, tmp_path: Path
+) -> None:
+    lights = zarr.open_group(str(tiny_store), mode="r")["bg_light"][...]
+    assert lights.shape == (3, len(schema.LIGHT_COLUMNS)) and np.isfinite(lights).all()
+    assert ((lights[:, 1] > 0) & (lights[:, 1] <= shadows.MAX_ELEVATION_DEG)).all()
+    out = tmp_path / "real.zarr"
+    config = tiny_config(out, bg=str(real_samples / "bg"), fg=str(real_samples / "fg"),
+                         n_bg=2, n_fg=2)  # fmt: skip
+    build_store(config, progress=False)
+    assert np.isnan(zarr.open_group(str(out), mode="r")["bg_light"][...]).all()
+
+
+def as_format_1(store: Path, out: Path) -> Path:
+    """A copy of a ``--shadows off`` format-2 store as format 1 wrote it: without the arrays
+    format 2 added and with format 1's root attributes (test_store_identity proves the rest of
+    the bytes equal)."""
+    shutil.copytree(store, out)
+    for name in ("records_shadow", "bg_light"):
+        shutil.rmtree(out / name)
+    group = zarr.open_group(str(out), mode="r+")
+    attrs = group.attrs.asdict()
+    attrs["fgd_format"] = 1
+    for key in ("shadows", "shadow_p", "shadow_strength_min", "shadow_strength_max"):
+        del attrs["config"][key]
+    del attrs["integrity"]["records_shadow"]
+    group.attrs.put(attrs)
+    return out
+
+
+def test_a_format_1_store_opens_and_reads_as_before(
+    shadow_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    off = shadow_pair[1]
+    old = as_format_1(off, tmp_path / "v1.zarr")
+    ds, new = open_store(old), open_store(off)
+    assert ds.root.fgd_format == 1 and "records_shadow" not in ds.sample_arrays
+    for key, value in new.read_range(0, len(new)).items():
+        np.testing.assert_array_equal(ds.read_range(0, len(ds))[key], value, err_msg=key)
+    assert ds.meta(3) == new.meta(3)  # no shadow columns: read as NO_SHADOW
+    again = regenerate(str(old), 3)
+    np.testing.assert_array_equal(again["fgbg"], regenerate(str(off), 3)["fgbg"])
+    runner = CliRunner()
+    for command in (["verify", str(old)], ["stats", str(old)], ["info", str(old)]):
+        result = runner.invoke(fgd, ["datagen", *command])
+        assert result.exit_code == 0, result.output
+    assert '"format": 1' in runner.invoke(fgd, ["datagen", "info", str(old)]).output
+
+
+def test_cli_shadow_options_reach_the_store(tmp_path: Path) -> None:
+    out = tmp_path / "s.zarr"
+    args = ["datagen", "build", "--out", str(out), "--size", "64", "--n-bg", "2", "--n-fg", "2",
+            "--positions", "2", "--workers", "1", "--quiet", "--shadows", "hard",
+            "--shadow-p", "1", "--shadow-strength", "0.3,0.4"]  # fmt: skip
+    result = CliRunner().invoke(fgd, args)
+    assert result.exit_code == 0, result.output
+    ds = open_store(out)
+    config = ds.root.config
+    assert (config["shadows"], config["shadow_p"]) == ("hard", 1.0)
+    assert (config["shadow_strength_min"], config["shadow_strength_max"]) == (0.3, 0.4)
+    assert (ds.records_shadow[:, 3] == 0).all()  # hard: no penumbra
+    assert ds.root.fgd_format == schema.FORMAT_VERSION == 2

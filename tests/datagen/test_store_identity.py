@@ -1,16 +1,21 @@
 """Byte identity of whole stores across code changes.
 
 ``fixtures/store_digests.json`` holds a SHA-256 of every file (metadata and shards alike) of a
-few tiny stores, recorded with the code before the store contract was refactored. Each test
-rebuilds one store and compares every file's digest, so a refactor that changes one stored byte
-(an attribute's order in ``zarr.json``, a codec setting, a pixel) fails here.
+few tiny format-1 stores, recorded with the code before the store contract was refactored.
+Format 2 (shadows) keeps proving against it: each of those stores is rebuilt with ``--shadows
+off`` and every file of it must keep its digest, except the root ``zarr.json`` (its attributes
+now hold ``fgd_format`` 2, the four shadow options in ``config``, and ``records_shadow`` in
+``integrity``); the files of the arrays format 2 added (``records_shadow/``, ``bg_light/``) are
+new. ``fixtures/store_digests_v2.json`` holds the digests of format-2 stores with shadows on,
+compared file for file. So a change of one stored byte (an attribute's order, a codec setting,
+a pixel, a shadow) fails here.
 
 Builds run from a scratch working folder with relative paths (``--out store.zarr``, ``--bg bg``
 with ``bg`` a link to the real photos): the root attributes record every path option, which
 would otherwise differ between temporary folders and checkouts.
 
-Regenerate the fixture (only for an intended format change) with
-``python -m tests.datagen.test_store_identity``.
+Regenerate the format-2 fixture (only for an intended format change) with
+``python -m tests.datagen.test_store_identity``; the format-1 one cannot be rebuilt any more.
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ from tests.conftest import REAL_SAMPLES
 from tests.datagen.conftest import tiny_config
 
 FIXTURE = Path(__file__).with_name("fixtures") / "store_digests.json"
+FIXTURE_V2 = FIXTURE.with_name("store_digests_v2.json")
+#: The one file of a format-1 store that a ``--shadows off`` build writes with other bytes.
+CHANGED_SINCE_V1 = frozenset({"zarr.json"})
+#: Folders of the arrays format 2 added.
+NEW_SINCE_V1 = ("records_shadow/", "bg_light/")
 OUT = "store.zarr"
 
 
@@ -47,15 +57,25 @@ def write_bg_depth(folder: Path, bg_folder: Path) -> None:
 
 
 REAL = {"bg": "bg", "fg": "fg", "n_bg": 2, "n_fg": 2}
+OFF = {"shadows": "off"}
 
-#: Store name -> (BuildConfig overrides of tiny_config, needs the real photos).
+#: Store name -> (BuildConfig overrides of tiny_config, needs the real photos): the format-1
+#: stores of ``FIXTURE``, built without shadows.
 CASES: dict[str, tuple[dict[str, object], bool]] = {
-    "procedural": ({}, False),
-    "no_flip": ({"flip": False}, False),
-    "jpeg_quality_80": ({"jpeg_quality": 80}, False),
-    "jitter_two_workers": ({"fg_jitter": True, "workers": 2}, False),
-    "real": (REAL, True),
-    "real_bg_depth": ({**REAL, "bg_depth": "bg_depth"}, True),
+    "procedural": (OFF, False),
+    "no_flip": ({**OFF, "flip": False}, False),
+    "jpeg_quality_80": ({**OFF, "jpeg_quality": 80}, False),
+    "jitter_two_workers": ({**OFF, "fg_jitter": True, "workers": 2}, False),
+    "real": ({**OFF, **REAL}, True),
+    "real_bg_depth": ({**OFF, **REAL, "bg_depth": "bg_depth"}, True),
+}
+#: The format-2 stores of ``FIXTURE_V2``, with shadows (on every sample, to test them all).
+CASES_V2: dict[str, tuple[dict[str, object], bool]] = {
+    "procedural_shadows": ({"shadow_p": 1.0}, False),
+    "procedural_default": ({}, False),
+    "procedural_hard_two_workers": ({"shadows": "hard", "workers": 2}, False),
+    "real_shadows": ({**REAL, "shadow_p": 1.0}, True),
+    "real_bg_depth_shadows": ({**REAL, "bg_depth": "bg_depth", "shadow_p": 1.0}, True),
 }
 
 
@@ -69,8 +89,9 @@ def store_digests(root: Path) -> dict[str, str]:
 
 
 def build_case(name: str, cwd: Path) -> dict[str, str]:
-    """Build store `name` of :data:`CASES` as ``cwd/store.zarr``; return its file digests."""
-    overrides, real = CASES[name]
+    """Build store `name` of :data:`CASES` or :data:`CASES_V2` as ``cwd/store.zarr``; return
+    its file digests."""
+    overrides, real = {**CASES, **CASES_V2}[name]
     if real:
         for kind in ("bg", "fg"):
             (cwd / kind).symlink_to(REAL_SAMPLES / kind)
@@ -85,10 +106,23 @@ def build_case(name: str, cwd: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_store_bytes_are_unchanged(name: str, tmp_path: Path) -> None:
+def test_shadows_off_keeps_the_format_1_bytes(name: str, tmp_path: Path) -> None:
     if CASES[name][1] and not (REAL_SAMPLES / "bg").is_dir():
         pytest.skip("../shared/real-samples is not present")
     expected = json.loads(FIXTURE.read_text())[name]
+    actual = build_case(name, tmp_path)
+    new = sorted(key for key in actual if key.startswith(NEW_SINCE_V1))
+    assert new and {key.split("/")[0] for key in new} == {"records_shadow", "bg_light"}
+    assert sorted(set(actual) - set(new)) == sorted(expected), "the store's files differ"
+    changed = {key for key in expected if actual[key] != expected[key]}
+    assert changed == CHANGED_SINCE_V1, f"files with other bytes: {sorted(changed)}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES_V2))
+def test_shadow_store_bytes_are_unchanged(name: str, tmp_path: Path) -> None:
+    if CASES_V2[name][1] and not (REAL_SAMPLES / "bg").is_dir():
+        pytest.skip("../shared/real-samples is not present")
+    expected = json.loads(FIXTURE_V2.read_text())[name]
     actual = build_case(name, tmp_path)
     assert sorted(actual) == sorted(expected), "the store's files differ"
     changed = [key for key in expected if actual[key] != expected[key]]
@@ -97,12 +131,11 @@ def test_store_bytes_are_unchanged(name: str, tmp_path: Path) -> None:
 
 def _regenerate(scratch: Path) -> None:
     digests = {}
-    for name in sorted(CASES):
+    for name in sorted(CASES_V2):
         cwd = scratch / name
         cwd.mkdir()
         digests[name] = build_case(name, cwd)
-    FIXTURE.parent.mkdir(exist_ok=True)
-    FIXTURE.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+    FIXTURE_V2.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from datagen.procedural.scenes.lighting import _indoor_lighting, _outdoor_lighti
 from datagen.procedural.scenes.outdoor import _courtyard, _park, _street
 from datagen.procedural.scenes.primitives import _Primitive
 from datagen.procedural.scenes.render import _render, _World
+from datagen.shadows import SceneLight, scene_light
 
 _SCENE_SALT = 0x5CE4E
 _SCENE_KIND_SALT = 0x5CE4F
@@ -30,6 +31,7 @@ class Scene:
         horizon_y: Image row of the ground plane's vanishing line (the principal point's row).
         ground_k: Focal length in pixels times camera height in metres: the ground at pixel row
             ``y`` has depth ``ground_k / (y + 0.5 - horizon_y)``.
+        light: The key light in the camera frame, for the shadows of composited objects.
     """
 
     name: str
@@ -37,6 +39,7 @@ class Scene:
     depth: np.ndarray
     horizon_y: float
     ground_k: float
+    light: SceneLight
 
 
 @dataclass(frozen=True)
@@ -86,4 +89,5 @@ def render_scene(seed: int, index: int, size: int, max_depth: float = 30.0) -> S
         depth=depth,
         horizon_y=camera.horizon_y,
         ground_k=camera.focal * camera.height,
+        light=scene_light(lighting.sun, camera.yaw, lighting.sun_colour, lighting.ambient),
     )
