@@ -2,9 +2,10 @@
 
 1. **Capture ops** (``training.capture``) on one batch of bg images on the CPU (or ``--device
    cuda``), each op applied to every sample (probability 1) and then the default mix
-   (``second_shot`` + ``independent_noise_jpeg`` with ``CaptureConfig()``), next to today's
-   ``training.augment.prepare_batch`` on the same batch (default ``AugmentConfig``) as the
-   baseline: median milliseconds of ``--reps`` and op / baseline. ``--step`` adds one training
+   (``second_shot`` + ``independent_noise_jpeg`` with ``CaptureConfig()``), next to
+   ``training.augment.prepare_batch`` on the same batch with the capture model off as the
+   baseline, and with it on (the default ``AugmentConfig``): median milliseconds of ``--reps``
+   and op / baseline. ``--step`` adds one training
    step of train_quality's recipe (``benchmarks.train_step``) for scale.
 2. **Shadows** (``datagen.shadows.shadow_factor``) per sample at each size: a cutout from
    ``../shared/real-samples/fg`` (procedural ones when absent) placed as the builder places it,
@@ -37,6 +38,7 @@ from training.config import AugmentConfig
 
 REAL_FG = Path(__file__).resolve().parents[1].parent / "shared" / "real-samples" / "fg"
 EVERY = capture.CaptureConfig(warp_p=1.0, colour_p=1.0, noise_p=1.0, jpeg_p=1.0, sharpness_p=1.0)
+NO_CAPTURE = AugmentConfig(capture=capture.CaptureConfig(enabled=False))
 
 
 def median_ms(fn: Callable[[], object], reps: int, sync: Callable[[], None]) -> float:
@@ -65,7 +67,10 @@ def capture_rows(size: int, batch: int, reps: int, device: torch.device, step: b
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     params = capture.draw_capture_params(batch, EVERY, 1)
     ops: dict[str, Callable[[], object]] = {
-        "prepare_batch (baseline)": lambda: prepare_batch(
+        "prepare_batch, capture off (baseline)": lambda: prepare_batch(
+            loader_batch, size, Normalization(), NO_CAPTURE, seed=1
+        ),
+        "prepare_batch, default (capture on)": lambda: prepare_batch(
             loader_batch, size, Normalization(), AugmentConfig(), seed=1
         ),
         "draw params": lambda: capture.draw_capture_params(batch, EVERY, 1),

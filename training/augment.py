@@ -23,7 +23,14 @@ uint16 units) and leaves as normalised float NCHW tensors at the requested size:
   grey axis in YIQ space, which is linear, unlike an HSV round trip), then contrast about the mean
   grey of bg. fgbg alone gets a further small brightness/contrast/saturation change
   (``pair_jitter``): the light differs a little between the two shots. Then the same Gaussian
-  blur on both, and independent Gaussian noise (sensor noise differs between shots).
+  blur on both, and independent Gaussian noise (sensor noise differs between shots) unless the
+  capture model below brings its own.
+* **Capture** (``augment.capture``, :mod:`training.capture`), last, on the [0, 1] images before
+  normalisation: the bg is re-shot (:func:`~training.capture.second_shot`: a small homography,
+  focus, exposure and white balance, sensor noise, its own JPEG) and the fgbg gets its own noise
+  and JPEG history (:func:`~training.capture.independent_noise_jpeg`). Only the bg moves, so the
+  mask and depth, which belong to fgbg, stay exact. After the geometry, so the second shot's
+  shift is a fraction of the frame the network sees, whatever the crop.
 
 Randomness comes from one integer seed per batch (:func:`batch_seed`), derived from
 ``(seed, epoch, batch index, rank)``: a resumed run augments exactly as an uninterrupted one and
@@ -40,6 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from datagen.schema import MASK_THRESHOLD, UNITS_PER_METRE
+from training.capture import independent_noise_jpeg, second_shot
 from training.config import AugmentConfig
 from training.filters import gaussian_kernel1d, separable_filter
 from training.preprocess import (
@@ -130,6 +138,13 @@ def prepare_batch(
 
     if aug is not None:
         images = _photometric(images, n, aug, gen, seed)
+        if aug.capture.enabled:
+            images = torch.cat(
+                [
+                    second_shot(images[:n], aug.capture, seed),
+                    independent_noise_jpeg(images[n:], aug.capture, seed),
+                ]
+            )
     return {**normalize(images, norm, channels_last), "mask": mask, "depth": depth}
 
 
@@ -238,7 +253,7 @@ def _photometric(
 
     noisy = torch.cat([torch.rand(n, generator=gen) < aug.noise_p] * 2)
     std = torch.cat([_uniform(gen, n, 0.0, aug.noise_std)] * 2)
-    if noisy.any():
+    if noisy.any() and not aug.capture.enabled:  # the capture model adds its own sensor noise
         idx = noisy.nonzero()[:, 0]
         scale = std[idx].float().to(device)[:, None, None, None]
         device_gen = torch.Generator(device).manual_seed(seed)

@@ -17,6 +17,7 @@ import yaml
 
 from datagen.errors import InputError, error_summary
 from datagen.files import write_text_atomic
+from training.capture import CaptureConfig
 from training.models import DEFAULT_BACKBONE, ModelConfig
 
 # Each choice is a Literal type (what the dataclass fields are annotated with, checked by
@@ -44,7 +45,12 @@ class AugmentConfig:
     """Augmentation applied on the device to a batch (see :mod:`training.augment`).
 
     Geometric transforms are shared by bg, fgbg, mask and depth; colour transforms are shared by
-    bg and fgbg, plus a small independent change of the fgbg shot (``pair_jitter``).
+    bg and fgbg, plus a small independent change of the fgbg shot (``pair_jitter``). ``capture``
+    then re-shoots the bg alone (:mod:`training.capture`: misalignment, exposure, noise, JPEG,
+    focus) and gives the fgbg its own noise and JPEG history: without it, fgbg equals bg bit for
+    bit outside the object, a tell no real pair has. With ``capture`` enabled its sensor-noise
+    model replaces ``noise_p``/``noise_std`` (two noise models stacked would leave the noise
+    level outside both documented ranges).
     """
 
     enabled: bool = True
@@ -67,6 +73,7 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = (0.2, 1.2)  # in pixels of the output image
     noise_p: float = 0.3
     noise_std: float = 0.02  # in units of [0, 1] intensity; drawn per sample in [0, noise_std]
+    capture: CaptureConfig = field(default_factory=CaptureConfig)  # the second shot
 
 
 @dataclass(frozen=True)

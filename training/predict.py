@@ -1,15 +1,22 @@
 """``fgd predict``: run a trained checkpoint on a user's own (bg, fg_bg) photo pairs of any size
 and aspect (``cli.py`` adds the command to the ``fgd`` group).
 
-Each pair is letterboxed to the model's square input (scaled to fit, keeping its aspect, and
-padded; see :class:`training.visualize.Letterbox`), and the outputs are cropped back to the
-picture area and resized to the original size.
+Two hand-held shots are never pixel-aligned, so by default (``--align auto``) the bg photo is
+first registered to the fg_bg photo (:func:`training.align.align_bg`) and warped onto it;
+``align.json`` in each output folder says what was found. A pair that cannot be registered is
+reported in one line and predicted unaligned (``--align homography`` stops instead; ``--align
+off`` skips the step). Each pair is then letterboxed to the model's square input (scaled to
+fit, keeping its aspect, and padded; see :class:`training.visualize.Letterbox`), and the outputs
+are cropped back to the picture area and resized to the original size.
 """
 
 from __future__ import annotations
 
 import csv
+import json
+import math
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,8 +30,10 @@ import torch.nn.functional as F
 
 from datagen.assets import IMAGE_SUFFIXES
 from datagen.errors import InputError, error_summary
+from datagen.files import write_text_atomic
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
+from training.align import METHODS, AlignResult, Method, align_bg
 from training.checkpoint import LoadedModel, load_checkpoint, model_from_checkpoint
 from training.evaluate import EvalSetup, eval_setup, predict
 from training.losses import target_to_depth
@@ -43,6 +52,8 @@ from training.visualize import (
 __all__ = [
     "PairJob",
     "Predictor",
+    "align_pair",
+    "align_report",
     "check_jobs",
     "device_option",
     "load_pair",
@@ -183,6 +194,35 @@ def load_pair(job: PairJob, resize: bool = False) -> tuple[np.ndarray, np.ndarra
     return bg, fgbg
 
 
+def align_pair(
+    job: PairJob, bg: np.ndarray, fgbg: np.ndarray, method: Method
+) -> tuple[np.ndarray, AlignResult]:
+    """The bg of a loaded pair registered to its fg_bg (:func:`training.align.align_bg`).
+
+    A failed registration is an InputError with ``method="homography"``; with ``"auto"`` the
+    caller gets the bg unchanged and the result's one-line ``reason`` to report.
+    """
+    result = align_bg(bg, fgbg, method)
+    if not result.ok and method == "homography":
+        raise InputError(
+            f"bg {job.bg}: cannot align to fg_bg {job.fgbg}: {result.reason} (--align off skips it)"
+        )
+    return result.warped_bg, result
+
+
+def align_report(result: AlignResult, method: Method) -> dict[str, object]:
+    """What ``align.json`` records: the method, whether the bg was warped, the bg -> fg_bg
+    homography (full-size pixels), the median inlier residual (null when not measured)."""
+    return {
+        "method": method,
+        "ok": result.ok,
+        "reason": result.reason,
+        "homography": result.homography.tolist(),
+        "residual_px": None if math.isnan(result.residual_px) else result.residual_px,
+        "inliers": result.inliers,
+    }
+
+
 def pairs_from_csv(csv_path: Path, out_dir: Path) -> list[PairJob]:
     """Pairs listed one per line as ``bg,fgbg`` (an optional ``bg,fgbg`` header is skipped;
     relative paths are relative to the CSV file). Outputs go to ``out_dir/<fg_bg stem>``."""
@@ -262,10 +302,12 @@ def write_prediction(
     depth: np.ndarray,
     depth_max: float,
     option: str = "--out",
+    align: dict[str, object] | None = None,
 ) -> None:
     """Write ``mask.png`` (0/255), ``depth.png`` (16-bit) + ``depth.json`` (its scale),
-    ``depth_color.png`` and ``overlay.png`` (mask outline on the fg_bg photo) into ``out_dir``;
-    a failed write is an InputError naming ``option``."""
+    ``depth_color.png`` and ``overlay.png`` (mask outline on the fg_bg photo) into ``out_dir``,
+    and ``align.json`` when an ``align`` report (:func:`align_report`) is given; a failed write
+    is an InputError naming ``option``."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -275,6 +317,8 @@ def write_prediction(
     write_depth_png(out_dir / "depth.png", depth, depth_max, option)
     write_png(out_dir / "depth_color.png", colorize_depth(depth, *depth_range(depth)), option)
     write_png(out_dir / "overlay.png", outline_overlay(fgbg, mask), option)
+    if align is not None:
+        write_text_atomic(out_dir / "align.json", json.dumps(align, indent=2) + "\n", option)
 
 
 def predict_pairs(
@@ -284,14 +328,27 @@ def predict_pairs(
     resize: bool = False,
     batch_size: int = 8,
     progress: bool = True,
+    align: Method = "auto",
 ) -> None:
     """Predict every pair of ``jobs`` and write its outputs (:func:`write_prediction`).
 
+    Each bg is first registered to its fg_bg as ``align`` says (:func:`align_pair`); with
+    ``"auto"`` a pair that cannot be is reported in one line on stderr and predicted as it is.
     Pairs run ``batch_size`` at a time (all are letterboxed to the model size); images are
-    decoded and encoded by a thread pool (OpenCV releases the GIL). A bad image stops the run
-    with an InputError naming it; folders of earlier pairs are complete. Check the jobs first
-    (:func:`check_jobs`) to fail on a missing file or an unwritable folder before any work.
+    decoded, registered and encoded by a thread pool (OpenCV releases the GIL). A bad image or
+    (with ``"homography"``) a failed registration stops the run with an InputError naming it
+    before any output of its batch is written; folders of earlier pairs are complete. Check
+    the jobs first (:func:`check_jobs`) to fail on a missing file or an unwritable folder
+    before any work.
     """
+    if align not in METHODS:
+        raise InputError(f"--align {align!r}: choose one of {', '.join(METHODS)}")
+
+    def load(job: PairJob) -> tuple[np.ndarray, np.ndarray, AlignResult]:
+        bg, fgbg = load_pair(job, resize)
+        bg, result = align_pair(job, bg, fgbg, align)
+        return bg, fgbg, result
+
     threads = min(8, os.cpu_count() or 1)
     with (
         ThreadPoolExecutor(threads) as pool,
@@ -299,11 +356,27 @@ def predict_pairs(
     ):
         for start in range(0, len(jobs), batch_size):
             part = jobs[start : start + batch_size]
-            pairs = list(pool.map(lambda job: load_pair(job, resize), part))
+            loaded = list(pool.map(load, part))
+            for job, (_, _, result) in zip(part, loaded, strict=True):
+                if not result.ok:
+                    bar.write(
+                        f"fgd: warning: bg {job.bg}: cannot align to fg_bg {job.fgbg}: "
+                        f"{result.reason}; predicting it unaligned",
+                        file=sys.stderr,
+                    )
+            pairs = [(bg, fgbg) for bg, fgbg, _ in loaded]
             writes = [
-                pool.submit(write_prediction, job.out, fgbg, prob, depth, predictor.depth_max)
-                for job, (_, fgbg), (prob, depth) in zip(
-                    part, pairs, predictor.run_pairs(pairs), strict=True
+                pool.submit(
+                    write_prediction,
+                    job.out,
+                    fgbg,
+                    prob,
+                    depth,
+                    predictor.depth_max,
+                    align=align_report(result, align),
+                )
+                for job, (_, fgbg, result), (prob, depth) in zip(
+                    part, loaded, predictor.run_pairs(pairs), strict=True
                 )
             ]
             for write in writes:
@@ -381,6 +454,14 @@ def predict_jobs(
     help="Output folder (files of an earlier run in it are replaced).",
 )
 @click.option("--resize", is_flag=True, help="Scale a bg of another size to its fg_bg's size.")
+@click.option(
+    "--align",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="Register the bg to the fg_bg (a homography) before predicting: auto predicts a pair "
+    "that cannot be registered unaligned, with a warning; homography stops there; off skips it.",
+)
 @device_option
 @click.option("--batch-size", default=8, show_default=True, help="Pairs per forward pass.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -393,6 +474,7 @@ def predict_command(
     fgbg_dir: Path | None,
     out: Path,
     resize: bool,
+    align: Method,
     device: str,
     batch_size: int,
     no_progress: bool,
@@ -400,7 +482,8 @@ def predict_command(
     """Predict mask and depth of your own photo pairs, any size.
 
     Writes mask.png (0/255), depth.png (16-bit; depth.json holds metres per unit),
-    depth_color.png and overlay.png (mask outline on the fg_bg photo) at the photo's size.
+    depth_color.png and overlay.png (mask outline on the fg_bg photo) at the photo's size, and
+    align.json (the bg -> fg_bg homography and its residual).
     """
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
@@ -413,5 +496,6 @@ def predict_command(
         resize=resize,
         batch_size=batch_size,
         progress=not no_progress and len(jobs) > 1,
+        align=align,
     )
     click.echo(f"wrote {len(jobs)} prediction(s) to {out}")

@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from training.augment import Normalization, _color_matrix, batch_seed, prepare_batch
+from training.capture import CaptureConfig, draw_capture_params, warp_homography
 from training.config import AugmentConfig
 
 IDENTITY_NORM = Normalization((0.0,) * 3, (1.0,) * 3, (0.0,) * 3, (1.0,) * 3)
@@ -39,9 +40,16 @@ def _interior(mask: torch.Tensor, value: float, margin: int) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(hit, 2 * margin + 1, 1, margin) == 1
 
 
+NO_CAPTURE = CaptureConfig(enabled=False)
 GEOMETRY_ONLY = AugmentConfig(
     crop_scale=(0.5, 1.0), rotate_degrees=10.0, zoom_depth=False,
     brightness=0, contrast=0, saturation=0, hue=0, pair_jitter=0, blur_p=0, noise_p=0,
+    capture=NO_CAPTURE,
+)  # fmt: skip
+#: The capture model switched on with every op off: each test turns on what it checks.
+CAPTURE_NO_OPS = CaptureConfig(
+    warp_p=0.0, colour_p=0.0, noise_p=0.0, jpeg_p=0.0, sharpness_p=0.0,
+    fgbg_noise_p=0.0, fgbg_jpeg_p=0.0,
 )  # fmt: skip
 
 
@@ -63,7 +71,7 @@ def test_geometry_keeps_images_mask_and_depth_aligned(data, seed, out_size, phot
     if photometric:  # shared colour jitter; pair jitter, noise (and blur) would break equality
         aug = dataclasses.replace(
             AugmentConfig(), pair_jitter=0, noise_p=0, blur_p=0, zoom_depth=False,
-            crop_scale=(0.5, 1.0), rotate_degrees=10.0,
+            crop_scale=(0.5, 1.0), rotate_degrees=10.0, capture=NO_CAPTURE,
         )  # fmt: skip
     out = prepare_batch(_scene(n, h, boxes), out_size, IDENTITY_NORM, aug, seed)
     assert out["bg"].shape == (n, 3, out_size, out_size)
@@ -176,3 +184,60 @@ def test_without_augmentation_the_inputs_are_preprocess(h, size, channels_last):
     for key in ("bg", "fgbg"):
         assert torch.equal(inputs[key], prepared[key]) and torch.equal(off[key], prepared[key])
         assert inputs[key].stride() == prepared[key].stride()
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), out_size=st.sampled_from([24, 32, 48]))
+def test_capture_moves_the_bg_only_mask_and_depth_stay_with_fgbg(seed, out_size):
+    """With the second shot on, the bg is the capture-off bg seen through the drawn homography,
+    while fgbg, mask and depth are exactly those of the run without it (same seed): the targets
+    stay pixel-aligned with fgbg whatever the bg does."""
+    n = 4
+    batch = _scene(n, 32, [(4, 4, 12, 10), (10, 8, 16, 9), (2, 14, 8, 16), (12, 12, 14, 14)])
+    moving = dataclasses.replace(CAPTURE_NO_OPS, warp_p=1.0, shift=0.05)
+    geometry = dataclasses.replace(GEOMETRY_ONLY, zoom_depth=True)
+    off = prepare_batch(batch, out_size, IDENTITY_NORM, geometry, seed, far=30.0)
+    on = prepare_batch(
+        batch, out_size, IDENTITY_NORM, dataclasses.replace(geometry, capture=moving), seed,
+        far=30.0,
+    )  # fmt: skip
+    for key in ("fgbg", "mask", "depth"):
+        assert torch.equal(on[key], off[key]), key
+    homography = draw_capture_params(n, moving, seed).homography
+    assert torch.equal(on["bg"], warp_homography(off["bg"], homography))
+    moved = homography[:, :2, 2].abs().amax(1) * out_size / 2 > 1  # more than a pixel
+    for i in moved.nonzero()[:, 0].tolist():
+        assert not torch.allclose(on["bg"][i], off["bg"][i], atol=1e-3)
+
+    # The default mix changes both shots' pixels but never the targets.
+    full = prepare_batch(
+        batch, out_size, IDENTITY_NORM, dataclasses.replace(geometry, capture=CaptureConfig()),
+        seed, far=30.0,
+    )  # fmt: skip
+    assert torch.equal(full["mask"], off["mask"]) and torch.equal(full["depth"], off["depth"])
+
+
+def test_with_capture_on_its_noise_replaces_the_colour_stage_noise():
+    batch = _scene(4, 32, [(0, 0, 1, 1)] * 4)
+    noisy = dataclasses.replace(GEOMETRY_ONLY, noise_p=1.0, noise_std=0.05)
+    out = prepare_batch(batch, 32, IDENTITY_NORM, noisy, seed=2)
+    assert (out["bg"] - out["fgbg"])[:, :, 2:, 2:].abs().mean() > 0.005
+    quiet = prepare_batch(
+        batch, 32, IDENTITY_NORM, dataclasses.replace(noisy, capture=CAPTURE_NO_OPS), seed=2
+    )
+    assert torch.equal(quiet["bg"][:, :, 2:, 2:], quiet["fgbg"][:, :, 2:, 2:])
+
+
+def test_capture_settings_load_from_a_nested_mapping_and_are_checked():
+    from datagen.errors import InputError
+    from training.config import TrainConfig
+
+    cfg = TrainConfig.from_dict(
+        {"augment": {"capture": {"warp_p": 0.25, "jpeg_quality": [70, 90]}}}
+    )
+    assert cfg.augment.capture == CaptureConfig(warp_p=0.25, jpeg_quality=(70, 90))
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(InputError, match=r"augment\.capture\.warp_p"):
+        TrainConfig.from_dict({"augment": {"capture": {"warp_p": 2.0}}})
+    with pytest.raises(InputError, match="unknown key 'shfit'"):
+        TrainConfig.from_dict({"augment": {"capture": {"shfit": 0.01}}})

@@ -202,3 +202,56 @@ def test_apply_capture_replays_the_drawn_params() -> None:
 def test_bad_config_is_an_input_error_naming_the_key(change: dict, key: str) -> None:
     with pytest.raises(InputError, match=f"augment.capture.{key}"):
         CaptureConfig(**change)
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+
+def test_capture_benchmark_test_pairs_keep_exact_targets(real_samples, tmp_path) -> None:
+    """benchmarks/capture.py's disturbed pairs: the bg moves or changes, the fg_bg changes only
+    by its own noise or the shadow, so the one mask and depth stay exact for every condition."""
+    from benchmarks import capture as bench
+
+    _, _, test_bg, test_fg = bench.split_assets(real_samples, tmp_path)
+    tests = bench.test_set(test_bg, test_fg, tmp_path, positions=1)
+    n = 2 * 2 * 2
+    assert tests.mask.shape == tests.depth.shape == (n, bench.FRAME, bench.FRAME)
+    assert set(tests.pairs) == set(bench.CONDITIONS)
+    clean_bg, clean_fgbg = tests.pairs["clean"]
+    assert tests.mask.any(axis=(1, 2)).all()
+    inside = np.broadcast_to(tests.mask[..., None], clean_fgbg.shape)
+    # A composite as the builder makes it: the bg itself beyond the cutout's soft edge.
+    ring = np.stack([cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) for m in tests.mask])
+    beyond = np.broadcast_to(ring[..., None] == 0, clean_fgbg.shape)
+    assert (clean_fgbg[beyond] == clean_bg[beyond]).all()
+    for condition in ("shift", "exposure"):
+        bg, fgbg = tests.pairs[condition]
+        assert (fgbg == clean_fgbg).all() and (bg != clean_bg).any(axis=(1, 2, 3)).all()
+    bg, fgbg = tests.pairs["shadow"]
+    assert (bg == clean_bg).all()
+    assert (fgbg[inside] == clean_fgbg[inside]).mean() > 0.95  # only soft edges see the shade
+    darker = fgbg.astype(int) - clean_fgbg
+    assert (darker <= 0).all() and (darker < 0).any(axis=(1, 2, 3)).all()
+    # the re-framed shot samples real photo pixels: at zero motion it is the clean frame
+    photos = np.stack([bench.read_rgb(p) for p in test_bg])
+    margin = (bench.PHOTO - bench.FRAME) // 2
+    identity = bench.reframe(photos, np.eye(3)[None].repeat(len(photos), 0))
+    np.testing.assert_array_equal(identity, photos[:, margin:-margin, margin:-margin])
+    assert tests.depth[tests.mask].min() > 0 and tests.depth.max() <= bench.MAX_DEPTH
+
+
+@pytest.mark.slow
+def test_capture_benchmark_smoke(real_samples, tmp_path) -> None:
+    from benchmarks import capture as bench
+
+    figure = tmp_path / "grid.png"
+    summary = bench.main(["--smoke", "--out", str(tmp_path / "run"), "--figure", str(figure)])
+    for model in ("a", "b"):
+        for condition in bench.CONDITIONS:
+            for align in ("off", "auto"):
+                metrics = summary["results"][model][condition][align]
+                assert metrics["n_samples"] == 2
+                assert 0 <= metrics["mask_iou"] <= 1 and 0 <= metrics["depth_delta1"] <= 1
+    assert set(summary["aligned_share"]) == set(bench.CONDITIONS)
+    assert cv2.imread(str(figure)).shape[0] > len(bench.CONDITIONS) * bench.FRAME
+    assert (tmp_path / "run" / "results.json").is_file()

@@ -11,12 +11,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from training.align import corner_error
 from training.predict import Predictor
 from training.visualize import Letterbox
 
 from .conftest import train_args
 
-OUTPUTS = ("depth.json", "depth.png", "depth_color.png", "mask.png", "overlay.png")
+OUTPUTS = ("align.json", "depth.json", "depth.png", "depth_color.png", "mask.png", "overlay.png")
 
 
 @pytest.fixture(scope="session")
@@ -218,3 +219,56 @@ def test_predict_bad_inputs_exit_2_with_one_line(fgd, checkpoint, tmp_path):
     for args, words in cases:
         assert_one_line_error(invoke(fgd, *base, *args), *words)
     assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------- --align
+
+
+def test_predict_align_on_a_pair_it_cannot_align(fgd, checkpoint, tmp_path):
+    """Two unrelated pictures: homography stops in one line and writes nothing; auto warns in
+    one line, predicts the pair unaligned and records why; off does not try."""
+    write_photo(tmp_path / "bg.png", 120, 160, seed=0)
+    write_photo(tmp_path / "fgbg.png", 120, 160, seed=1)
+    args = ["predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.png"),
+            "--fgbg", str(tmp_path / "fgbg.png"), "--device", "cpu"]  # fmt: skip
+
+    stopped = invoke(fgd, *args, "--out", str(tmp_path / "h"), "--align", "homography")
+    assert_one_line_error(stopped, "bg.png", "cannot align to fg_bg", "--align off")
+    assert not (tmp_path / "h").exists()
+
+    auto = invoke(fgd, *args, "--out", str(tmp_path / "a"))
+    assert auto.exit_code == 0, auto.output
+    warnings = [line for line in auto.output.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "cannot align" in warnings[0] and "unaligned" in warnings[0]
+    report = json.loads((tmp_path / "a" / "align.json").read_text())
+    assert report["method"] == "auto" and report["ok"] is False and report["reason"]
+    assert report["homography"] == np.eye(3).tolist()
+
+    off = invoke(fgd, *args, "--out", str(tmp_path / "o"), "--align", "off")
+    assert off.exit_code == 0 and "warning" not in off.output
+    assert json.loads((tmp_path / "o" / "align.json").read_text())["ok"] is True
+    for name in ("mask.png", "depth.png"):  # unaligned = off: the very same prediction
+        a = cv2.imread(str(tmp_path / "a" / name), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(a, cv2.imread(str(tmp_path / "o" / name), -1))
+
+
+def test_predict_align_records_the_homography_of_a_shifted_photo(
+    fgd, checkpoint, tmp_path, real_samples
+):
+    photo = cv2.imread(str(real_samples / "bg" / "bg_020.jpg"))
+    bg = cv2.resize(photo, (480, 360), interpolation=cv2.INTER_AREA)
+    truth = np.array([[1.0, 0.0, 5.0], [0.0, 1.0, -3.0], [0.0, 0.0, 1.0]])
+    fgbg = cv2.warpPerspective(bg, truth, (480, 360), borderMode=cv2.BORDER_REFLECT)
+    cv2.imwrite(str(tmp_path / "bg.png"), bg)
+    cv2.imwrite(str(tmp_path / "fgbg.png"), fgbg)
+    out = tmp_path / "out"
+    result = invoke(
+        fgd, "predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.png"),
+        "--fgbg", str(tmp_path / "fgbg.png"), "--out", str(out), "--device", "cpu",
+        "--align", "homography",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "align.json").read_text())
+    assert report["ok"] is True and "aligned" in report["reason"]
+    assert corner_error(np.array(report["homography"]), truth, (480, 360)) < 0.5
+    assert 0 <= report["residual_px"] < 1.5 and report["inliers"] >= 25

@@ -1,0 +1,457 @@
+"""Capture robustness: two models on real photo pairs under each disturbance of a second shot.
+
+A stored sample's fg_bg equals its bg outside the object; a real pair never does. This script
+measures what that costs and what the remedies buy, on real assets
+(``../shared/real-samples``: 10 bg photos, 10 RGBA cutouts):
+
+* **Split.** The first 8 bg photos and 8 cutouts (name order) train; the other 2 x 2 are the
+  test set, never seen in training, composited at placements of their own seed.
+* **Models.** Two runs of one recipe (``--recipe``, default ``cpu-quick``) for the same
+  ``--steps`` on stores of the training assets built alike: (a) the store without shadows and
+  ``augment.capture`` off, i.e. as before; (b) the store with cast and contact shadows (when
+  ``datagen.config.BuildConfig`` has the ``shadows`` option) and the second-shot augmentation
+  of :mod:`training.capture` on (its defaults).
+* **Test pairs**, with exact ground truth, at 208 px: the central 208 x 208 of each 224 px
+  photo, so a moved second shot sees real pixels beyond the frame, not a mirrored border. For
+  each condition the same pairs (fixed seeds), the bg or both shots disturbed:
+
+  - ``clean``: the composite as the builder makes it;
+  - ``shift``: the bg shot re-framed: shift up to 2 % of the frame, rotation up to 1 degree,
+    zoom up to 1 %, a slight keystone (``CaptureConfig``'s warp ranges, every pair warped);
+  - ``exposure``: the bg re-exposed: gain 0.8-1.25, gamma 0.85-1.15, white balance +-6 %;
+  - ``noise+jpeg``: each shot its own read and shot noise (up to 0.03) and JPEG (60-95);
+  - ``shadow``: the object casts a shadow on the ground of the fg_bg shot
+    (:func:`datagen.shadows.shadow_factor` with the ground-plane prior, cast shadow always on);
+  - ``all``: every one of them at once.
+
+  Mask and depth belong to fg_bg, whose geometry never changes, so they stay exact.
+* **Prediction** through :class:`training.predict.Predictor` (the 208 px pair is resized to the
+  model's input and the outputs back), without and with ``--align auto``'s registration
+  (:func:`training.align.align_bg` on the 208 px pair; a failed registration predicts the pair
+  unaligned, as ``fgd predict`` does). Metrics at 208 px: mask IoU, boundary F (DAVIS
+  tolerance) and depth delta1, over all pairs of a condition.
+
+Prints the table (markdown) and the targets (b under ``all`` >= 0.90 IoU and >= 0.95 x its
+clean IoU, b beats a on every disturbed condition, b's clean IoU at most 0.01 below a's), writes
+``results.json`` into ``--out`` and, with ``--figure``, one grid: per condition the bg, the
+fg_bg and each model's predicted mask outlined on the fg_bg.
+
+    .venv/bin/python -m benchmarks.capture [--steps 600] [--out runs/bench/capture]
+        [--figure docs/img/capture_conditions.png] [--smoke]
+
+``--smoke`` runs the whole pipeline in seconds (a tiny network, a few steps, few pairs): it
+checks the script, not the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from datagen import shadows
+from datagen.assets import ground_prior, load_assets
+from datagen.build import build_store
+from datagen.composite import (
+    IDENTITY_JITTER,
+    PlanEntry,
+    draw_placement,
+    placement_rng,
+    prepare_cutout,
+    render,
+)
+from datagen.config import BuildConfig
+from datagen.imaging import resize_premultiplied
+from training import capture
+from training.align import align_bg
+from training.config import TrainConfig
+from training.metrics import MetricAccumulator
+from training.predict import Predictor
+from training.recipes import load_recipe
+from training.train import train
+from training.visualize import outline_overlay, write_png
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-samples"
+CONDITIONS = ("clean", "shift", "exposure", "noise+jpeg", "shadow", "all")
+#: Held-out assets: the last ``TEST_BG`` photos and ``TEST_FG`` cutouts in name order.
+TEST_BG, TEST_FG = 2, 2
+#: The photos are 224 px squares; the test frame is their centre, leaving real pixels around
+#: it for a re-framed second shot (2 % shift + 1 degree + 1 % zoom move a corner ~8 px).
+PHOTO, FRAME = 224, 208
+TEST_SEED = 0x7E57
+STORE_SIZE = 96
+MAX_DEPTH = 30.0
+
+_NONE = capture.CaptureConfig(
+    warp_p=0.0, colour_p=0.0, noise_p=0.0, jpeg_p=0.0, sharpness_p=0.0,
+    fgbg_noise_p=0.0, fgbg_jpeg_p=0.0,
+)  # fmt: skip
+#: The ops of each condition (every pair disturbed), in CaptureConfig's default ranges.
+_OPS = {
+    "shift": dataclasses.replace(_NONE, warp_p=1.0),
+    "exposure": dataclasses.replace(_NONE, colour_p=1.0),
+    "noise+jpeg": dataclasses.replace(
+        _NONE, noise_p=1.0, jpeg_p=1.0, fgbg_noise_p=1.0, fgbg_jpeg_p=1.0
+    ),
+    "all": dataclasses.replace(
+        _NONE, warp_p=1.0, colour_p=1.0, noise_p=1.0, jpeg_p=1.0, fgbg_noise_p=1.0,
+        fgbg_jpeg_p=1.0,
+    ),
+}  # fmt: skip
+
+
+@dataclass
+class TestSet:
+    """The test pairs of every condition, (N, S, S, 3) uint8, and their exact targets."""
+
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]]
+    mask: np.ndarray  # (N, S, S) bool
+    depth: np.ndarray  # (N, S, S) float32 metres
+
+    def head(self, n: int) -> TestSet:
+        """The first `n` pairs of every condition."""
+        pairs = {k: (bg[:n], fgbg[:n]) for k, (bg, fgbg) in self.pairs.items()}
+        return TestSet(pairs, self.mask[:n], self.depth[:n])
+
+
+def split_assets(root: Path, work: Path) -> tuple[Path, Path, list[Path], list[Path]]:
+    """Link the training assets into ``work/train/{bg,fg}``; return those folders and the
+    held-out bg photos and cutouts."""
+    bgs = sorted((root / "bg").iterdir())
+    fgs = sorted((root / "fg").iterdir())
+    folders = []
+    for kind, files in (("bg", bgs[:-TEST_BG]), ("fg", fgs[:-TEST_FG])):
+        folder = work / "train" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            (folder / path.name).symlink_to(path.resolve())
+        folders.append(folder)
+    return folders[0], folders[1], bgs[-TEST_BG:], fgs[-TEST_FG:]
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    code = cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(image, code)
+
+
+def test_set(bg_paths: list[Path], fg_paths: list[Path], work: Path, positions: int) -> TestSet:
+    """Composite every held-out (bg, cutout, flip, position) at FRAME px, then disturb."""
+    margin = (PHOTO - FRAME) // 2
+    photos = [read_rgb(p) for p in bg_paths]
+    assert all(p.shape[:2] == (PHOTO, PHOTO) for p in photos), "expected 224 px bg photos"
+    # The builder's own cutout preparation (crop to alpha, fit the frame) via its asset loader.
+    folder = work / "test" / "fg"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in fg_paths:
+        (folder / path.name).symlink_to(path.resolve())
+    assets = load_assets(
+        BuildConfig(out=str(work / "unused"), bg=str(bg_paths[0].parent), fg=str(folder),
+                    size=FRAME, workers=1)
+    )  # fmt: skip
+    bg_depth, horizon, ground_k = ground_prior(FRAME, MAX_DEPTH)
+    receiver = shadows.ground_receiver(bg_depth, horizon, ground_k)
+    rows: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("bg", "fgbg", "fgbg_shadow", "mask", "depth", "photo")
+    }
+    index = 0
+    for b, photo in enumerate(photos):
+        bg = np.ascontiguousarray(photo[margin:-margin, margin:-margin])
+        for f in range(len(fg_paths)):
+            fh, fw = (int(v) for v in assets.fg_shape[f])
+            for flip in (False, True):
+                for position in range(positions):
+                    rng = placement_rng(TEST_SEED, index)
+                    index += 1
+                    placement = draw_placement(
+                        PlanEntry(b, f, flip, position), rng, size=FRAME, fg_shape=(fh, fw),
+                        horizon_y=horizon, ground_k=ground_k, bg_depth=bg_depth,
+                        scale_range=(0.3, 0.8), max_outside=0.1, max_depth=MAX_DEPTH,
+                        jitter=False,
+                    )  # fmt: skip
+                    cutout = prepare_cutout(assets.fg[f][:fh, :fw], flip, IDENTITY_JITTER)
+                    fgbg, mask = render(placement, bg, bg_depth, cutout).paste(bg)
+                    factor = shadows.shadow_factor(
+                        _frame_alpha(cutout, placement),
+                        shadows.draw_shadow_params(rng, p_cast=1.0),
+                        contact=(placement.y + placement.height - 1,
+                                 placement.x + placement.width / 2),
+                        horizon_y=horizon, receiver=receiver,
+                    )  # fmt: skip
+                    shaded = shadows.apply_shadow(bg, factor)
+                    rows["fgbg_shadow"].append(render(placement, shaded, bg_depth, cutout)
+                                               .paste(shaded)[0])  # fmt: skip
+                    rows["bg"].append(bg)
+                    rows["fgbg"].append(fgbg)
+                    rows["mask"].append(mask > 0)
+                    rows["depth"].append(np.where(mask > 0, placement.contact_depth, bg_depth))
+                    rows["photo"].append(photo)
+    stacked = {k: np.stack(v) for k, v in rows.items()}
+    bg, fgbg, photo = stacked["bg"], stacked["fgbg"], stacked["photo"]
+    pairs = {
+        "clean": (bg, fgbg),
+        "shift": (_reframed(photo, "shift"), fgbg),
+        "exposure": (_shot(bg, "exposure"), fgbg),
+        "noise+jpeg": (_shot(bg, "noise+jpeg"), _fgbg_history(fgbg, "noise+jpeg")),
+        "shadow": (bg, stacked["fgbg_shadow"]),
+        "all": (
+            _shot(_reframed(photo, "all"), "all", warped=True),
+            _fgbg_history(stacked["fgbg_shadow"], "all"),
+        ),
+    }
+    return TestSet(pairs, stacked["mask"], stacked["depth"].astype(np.float32))
+
+
+def _frame_alpha(cutout: np.ndarray, placement: Any) -> np.ndarray:
+    """(FRAME, FRAME) float32 alpha of the placed cutout (what casts the shadow)."""
+    placed = resize_premultiplied(cutout, placement.width, placement.height)[..., 3]
+    alpha = np.zeros((FRAME, FRAME), np.float32)
+    x0, y0 = max(placement.x, 0), max(placement.y, 0)
+    x1, y1 = min(placement.x + placement.width, FRAME), min(placement.y + placement.height, FRAME)
+    alpha[y0:y1, x0:x1] = placed[y0 - placement.y : y1 - placement.y,
+                                 x0 - placement.x : x1 - placement.x]  # fmt: skip
+    return alpha
+
+
+def _seed(condition: str) -> int:
+    return TEST_SEED + CONDITIONS.index(condition)
+
+
+def _reframed(photos: np.ndarray, condition: str) -> np.ndarray:
+    """The bg re-shot through the condition's drawn homographies (:func:`reframe`)."""
+    params = capture.draw_capture_params(len(photos), _OPS[condition], _seed(condition))
+    return reframe(photos, params.homography.numpy())
+
+
+def reframe(photos: np.ndarray, homography: np.ndarray) -> np.ndarray:
+    """The test frame of each photo seen through its (3, 3) output -> input homography in the
+    frame's normalised coordinates (``training.capture``'s convention), sampled from the whole
+    photo: real pixels beyond the frame, reflected only beyond the photo."""
+    s, margin = FRAME, (PHOTO - FRAME) / 2
+    # pixel (centres at integers) -> normalised coordinates of the frame, and back
+    to_unit = np.array([[2 / s, 0, 1 / s - 1], [0, 2 / s, 1 / s - 1], [0, 0, 1.0]])
+    to_photo = np.array([[1, 0, margin], [0, 1, margin], [0, 0, 1.0]]) @ np.linalg.inv(to_unit)
+    out = []
+    for photo, h in zip(photos, homography, strict=True):
+        matrix = to_photo @ h @ to_unit  # frame pixel -> photo pixel
+        out.append(
+            cv2.warpPerspective(photo, matrix, (s, s), borderMode=cv2.BORDER_REFLECT,
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        )  # fmt: skip
+    return np.stack(out)
+
+
+def _to_unit(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
+
+
+def _to_u8(images: torch.Tensor) -> np.ndarray:
+    return images.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _shot(bg: np.ndarray, condition: str, warped: bool = False) -> np.ndarray:
+    """The bg through the condition's photometric ops (its warp already done when ``warped``)."""
+    seed = _seed(condition)
+    params = capture.draw_capture_params(len(bg), _OPS[condition], seed)
+    if warped or condition == "shift":
+        eye = torch.eye(3, dtype=torch.float64).repeat(len(bg), 1, 1)
+        params = dataclasses.replace(params, homography=eye)
+    return _to_u8(capture.apply_capture(_to_unit(bg), params, seed))
+
+
+def _fgbg_history(fgbg: np.ndarray, condition: str) -> np.ndarray:
+    return _to_u8(capture.independent_noise_jpeg(_to_unit(fgbg), _OPS[condition], _seed(condition)))
+
+
+def build_stores(
+    bg: Path, fg: Path, work: Path, positions: int, size: int
+) -> tuple[str, str, bool]:
+    """Stores (a) without and (b) with shadows (when the builder has them) from the training
+    assets; returns their paths and whether (b) has shadows."""
+    has_shadows = "shadows" in {f.name for f in dataclasses.fields(BuildConfig)}
+    paths = []
+    for name, shadow in (("a", "off"), ("b", "soft")):
+        extra = {"shadows": shadow} if has_shadows else {}
+        path = work / f"store_{name}.zarr"
+        build_store(
+            BuildConfig(out=str(path), bg=str(bg), fg=str(fg), size=size, positions=positions,
+                        max_depth=MAX_DEPTH, overwrite=True, **extra),
+            progress=False,
+        )  # fmt: skip
+        paths.append(str(path))
+    return paths[0], paths[1], has_shadows
+
+
+def train_model(
+    store: str, out: Path, recipe: str, steps: int, with_capture: bool, smoke: bool
+) -> Path:
+    settings = dict(load_recipe(recipe).settings)
+    augment = dict(settings.pop("augment", {}))
+    augment["capture"] = {**augment.get("capture", {}), "enabled": with_capture}
+    data = {**settings, "augment": augment, "store": store, "out": str(out), "device": "cpu",
+            "max_steps": steps, "val_every": steps, "checkpoint_every": steps}  # fmt: skip
+    if smoke:
+        data.update(backbone="test_resnet", size=32, batch_size=8, workers=0,
+                    resize_schedule=[], warmup_steps=0, decoder_channels=16)  # fmt: skip
+    train(TrainConfig.from_dict(data, f"recipe {recipe}"), progress=False)
+    return out / "checkpoints" / "last.pt"
+
+
+def evaluate(
+    predictors: dict[str, Predictor], tests: TestSet, batch: int = 16
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, float], dict[str, Any]]:
+    """Metrics per model, condition and alignment ("off"/"auto"), the share of pairs each
+    condition's registration aligned, and one example's predictions for the figure."""
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    aligned_share: dict[str, float] = {}
+    example: dict[str, Any] = {}
+    gt_mask = torch.from_numpy(tests.mask)
+    gt_depth = torch.from_numpy(tests.depth)
+    for condition, (bg, fgbg) in tests.pairs.items():
+        registered = [align_bg(b, f, "auto") for b, f in zip(bg, fgbg, strict=True)]
+        aligned_share[condition] = float(np.mean([r.ok for r in registered]))
+        inputs = {"off": bg, "auto": np.stack([r.warped_bg for r in registered])}
+        for model, predictor in predictors.items():
+            for align, bgs in inputs.items():
+                acc = MetricAccumulator()
+                for start in range(0, len(bg), batch):
+                    part = slice(start, start + batch)
+                    prob, depth = predictor.run(bgs[part], fgbg[part])
+                    acc.update(torch.from_numpy(prob), gt_mask[part],
+                               torch.from_numpy(depth), gt_depth[part])  # fmt: skip
+                    if start == 0 and align == "off":
+                        example[f"{condition}/{model}"] = prob[0]
+                results.setdefault(model, {}).setdefault(condition, {})[align] = acc.compute()
+    return results, aligned_share, example
+
+
+def targets(results: dict[str, dict[str, dict[str, float]]], align: str) -> list[tuple[str, bool]]:
+    """The issue's targets, each with whether it is met (with the given alignment)."""
+
+    def iou(model: str, condition: str) -> float:
+        return results[model][condition][align]["mask_iou"]
+
+    all_b, clean_a, clean_b = iou("b", "all"), iou("a", "clean"), iou("b", "clean")
+    disturbed = [c for c in CONDITIONS if c != "clean"]
+    beaten = [c for c in disturbed if iou("b", c) > iou("a", c)]
+    return [
+        (f"(b) all: IoU {all_b:.3f} >= 0.90", all_b >= 0.90),
+        (f"(b) all: IoU {all_b:.3f} >= 0.95 x clean {clean_b:.3f}", all_b >= 0.95 * clean_b),
+        (f"(b) beats (a) on {len(beaten)}/{len(disturbed)} disturbed conditions",
+         len(beaten) == len(disturbed)),
+        (f"(b) clean IoU {clean_b:.3f} >= (a) clean {clean_a:.3f} - 0.01",
+         clean_b >= clean_a - 0.01),
+    ]  # fmt: skip
+
+
+def print_table(results, aligned_share) -> None:
+    print("| condition | align | aligned | IoU (a) | IoU (b) | boundary F (a) | boundary F (b) "
+          "| delta1 (a) | delta1 (b) |")  # fmt: skip
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for condition in CONDITIONS:
+        for align in ("off", "auto"):
+            a, b = results["a"][condition][align], results["b"][condition][align]
+            share = f"{aligned_share[condition]:.0%}" if align == "auto" else ""
+            cells = [f"{m[k]:.3f}" for k in ("mask_iou", "mask_boundary_f", "depth_delta1")
+                     for m in (a, b)]  # fmt: skip
+            print(f"| {condition} | {align} | {share} | " + " | ".join(cells) + " |")
+
+
+def draw_figure(path: Path, tests: TestSet, example: dict[str, Any]) -> None:
+    """One row per condition: bg, fg_bg, (a)'s and (b)'s mask outlined on the fg_bg (the first
+    test pair, without alignment)."""
+    rows = []
+    for condition, (bg, fgbg) in tests.pairs.items():
+        tiles = [bg[0], fgbg[0]]
+        for model in ("a", "b"):
+            mask = (example[f"{condition}/{model}"] >= 0.5).astype(np.uint8) * 255
+            tiles.append(outline_overlay(fgbg[0], mask))
+        row = np.concatenate([np.pad(t, ((4, 4), (4, 4), (0, 0)), constant_values=255)
+                              for t in tiles], axis=1)  # fmt: skip
+        label = np.full((row.shape[0], 110, 3), 255, np.uint8)
+        cv2.putText(label, condition, (4, row.shape[0] // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+        rows.append(np.concatenate([label, row], axis=1))
+    header = np.full((24, rows[0].shape[1], 3), 255, np.uint8)
+    for k, title in enumerate(("bg", "fg_bg", "model (a)", "model (b)")):
+        x = 110 + k * (FRAME + 8) + 8
+        cv2.putText(header, title, (x, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                    cv2.LINE_AA)  # fmt: skip
+    write_png(path, np.concatenate([header, *rows], axis=0), "--figure")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("runs/bench/capture"))
+    p.add_argument("--recipe", default="cpu-quick")
+    p.add_argument("--steps", type=int, default=600, help="optimizer steps of each model")
+    p.add_argument("--positions", type=int, default=20, help="placements per training pair")
+    p.add_argument("--test-positions", type=int, default=4, help="placements per test pair")
+    p.add_argument("--figure", type=Path, help="write the grid of predictions here")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--smoke", action="store_true", help="tiny and fast: checks the script only")
+    args = p.parse_args(argv)
+    if not (REAL / "bg").is_dir() or not (REAL / "fg").is_dir():
+        raise SystemExit(f"{REAL}: the real samples are not there")
+    torch.set_num_threads(args.threads)
+    if args.smoke:
+        args.steps, args.positions, args.test_positions = 2, 1, 1
+    shutil.rmtree(args.out, ignore_errors=True)
+    t0 = time.perf_counter()
+    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, args.out / "assets")
+    tests = test_set(test_bg, test_fg, args.out / "assets", args.test_positions)
+    if args.smoke:
+        tests = tests.head(2)
+    store_a, store_b, has_shadows = build_stores(
+        train_bg, train_fg, args.out, args.positions, 32 if args.smoke else STORE_SIZE
+    )
+    built = time.perf_counter()
+    checkpoints = {
+        name: train_model(store, args.out / f"run_{name}", args.recipe, args.steps, cap, args.smoke)
+        for name, store, cap in (("a", store_a, False), ("b", store_b, True))
+    }
+    trained = time.perf_counter()
+    predictors = {k: Predictor.from_checkpoint(v, "cpu") for k, v in checkpoints.items()}
+    results, aligned_share, example = evaluate(predictors, tests)
+    done = time.perf_counter()
+
+    n = len(tests.mask)
+    print(
+        f"\nrecipe {args.recipe}, {args.steps} steps each, {torch.get_num_threads()} threads; "
+        f"train 8 bg x 8 fg x 2 flips x {args.positions}; test {TEST_BG} bg x {TEST_FG} fg x 2 "
+        f"flips x {args.test_positions}: {n} pairs per condition at {FRAME} px; store (b) shadows: "
+        f"{'yes' if has_shadows else 'no (BuildConfig has no shadows option)'}; minutes: "
+        f"build {(built - t0) / 60:.1f}, train {(trained - built) / 60:.1f}, "
+        f"eval {(done - trained) / 60:.1f}\n"
+    )
+    print_table(results, aligned_share)
+    verdicts = {}
+    for align in ("off", "auto"):
+        print(f"\nTargets, align {align}:")
+        verdicts[align] = targets(results, align)
+        for text, ok in verdicts[align]:
+            print(f"- {'met' if ok else 'NOT met'}: {text}")
+    if args.figure:
+        draw_figure(args.figure, tests, example)
+    summary = {
+        "results": results,
+        "aligned_share": aligned_share,
+        "shadow_store": has_shadows,
+        "targets": {k: [[t, ok] for t, ok in v] for k, v in verdicts.items()},
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    (args.out / "results.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
