@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from datagen.build import BuildConfig, build_store
 
@@ -42,3 +43,12 @@ def train_args(store: str, out: Path, *extra: str) -> list[str]:
         "--size", "32", "--batch-size", "8", "--decoder-channels", "16", "--workers", "0",
         "--device", "cpu", "--recipe", "none", "--no-progress", *extra,
     ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tiny_store: str, fgd: click.Group, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of a 2-step `fgd train` run on the tiny store."""
+    run = tmp_path_factory.mktemp("run") / "run"
+    result = CliRunner().invoke(fgd, train_args(tiny_store, run, "--max-steps", "2"))
+    assert result.exit_code == 0, result.output
+    return run / "checkpoints" / "last.pt"

@@ -17,18 +17,7 @@ from training.evaluate import load_checkpoint, model_from_checkpoint
 from training.export_model import TOLERANCE, load_exported
 from training.losses import target_to_depth
 
-from .conftest import train_args
-
 pytest.importorskip("onnxruntime")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tiny_store, fgd, tmp_path_factory) -> Path:
-    """A checkpoint of a 2-step `fgd train` run on the tiny store."""
-    run = tmp_path_factory.mktemp("run") / "run"
-    result = CliRunner().invoke(fgd, train_args(tiny_store, run, "--max-steps", "2"))
-    assert result.exit_code == 0, result.output
-    return run / "checkpoints" / "last.pt"
 
 
 @pytest.fixture(scope="module", params=["onnx", "torchscript"])

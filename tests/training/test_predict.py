@@ -15,18 +15,7 @@ from training.align import corner_error
 from training.predict import Predictor
 from training.visualize import Letterbox
 
-from .conftest import train_args
-
 OUTPUTS = ("align.json", "depth.json", "depth.png", "depth_color.png", "mask.png", "overlay.png")
-
-
-@pytest.fixture(scope="session")
-def checkpoint(tiny_store, fgd, tmp_path_factory) -> Path:
-    """A checkpoint of a 2-step `fgd train` run on the tiny store."""
-    run = tmp_path_factory.mktemp("run") / "run"
-    result = CliRunner().invoke(fgd, train_args(tiny_store, run, "--max-steps", "2"))
-    assert result.exit_code == 0, result.output
-    return run / "checkpoints" / "last.pt"
 
 
 def write_photo(path: Path, height: int, width: int, seed: int = 0) -> np.ndarray:
