@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -45,9 +45,12 @@ from datagen.config import BuildConfig
 from datagen.errors import InputError
 from datagen.imaging import encode_jpeg, mip_levels, pick_level
 from datagen.progress import progress_bar
-from datagen.schema import SPEC, DepthAttrs, RootAttrs
+from datagen.schema import SPEC, DepthAttrs, RootAttrs, TeacherAttrs
 from datagen.storage import Storage, storage_at
 from datagen.workers import check_interrupt, completed, deferred_interrupts, process_pool
+
+if TYPE_CHECKING:  # torch is imported only for teacher builds
+    from datagen.teacher import DepthTeacher, TeacherDepth
 
 #: Folder inside the store that holds one marker per finished shard while a build runs.
 PROGRESS_DIR = "_build"
@@ -149,15 +152,20 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
         if problem:
             raise InputError(f"--out {out}: {problem}")
     teacher = _teacher(config)
-    assets = load_assets(
-        config, bg_depth_fn=teacher.predict if teacher else None, progress=progress
-    )
+    bg_estimates: list[TeacherDepth] = []
+
+    def bg_depth(images: np.ndarray) -> np.ndarray:
+        bg_estimates.append(teacher.estimate(images))  # type: ignore[union-attr]
+        return bg_estimates[-1].depth
+
+    assets = load_assets(config, bg_depth_fn=bg_depth if teacher else None, progress=progress)
+    bg_fit = bg_estimates[-1].fit if bg_estimates else None
     key = {"config": config.content_key(), "assets_digest": assets.digest}
     if existing is not None:
         if _build_key(existing) == key:
             group = storage.open_group(mode="r+")
             if existing.get("status") != "complete" and storage.read_json(_ASSETS_MARKER) is None:
-                _write_assets(group, config, assets, storage)
+                _write_assets(group, config, assets, storage, bg_fit)
             return group
         if not config.overwrite:
             changed = _changed_keys(_build_key(existing), key)
@@ -170,14 +178,16 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
     n = schema.n_samples(
         len(assets.bg_names), len(assets.fg_names), config.n_flips, config.positions
     )
-    root = _new_root(config, assets, n)
+    root = _new_root(config, assets, n, teacher.record() if teacher else None)
     group.attrs.update(root.to_dict())
-    _write_assets(group, config, assets, storage)
+    _write_assets(group, config, assets, storage, bg_fit)
     return group
 
 
-def _new_root(config: BuildConfig, assets: Assets, n: int) -> RootAttrs:
-    """The root attributes of a new build of `n` samples."""
+def _new_root(
+    config: BuildConfig, assets: Assets, n: int, teacher: dict[str, Any] | None
+) -> RootAttrs:
+    """The root attributes of a new build of `n` samples (`teacher`: its record, if any)."""
     content = config.content_key()
     return RootAttrs(
         fgd_format=schema.FORMAT_VERSION,
@@ -192,7 +202,11 @@ def _new_root(config: BuildConfig, assets: Assets, n: int) -> RootAttrs:
         shard_size=config.shard_size,
         n_shards=-(-n // config.shard_size),
         depth=DepthAttrs(
-            unit="m", scale=schema.DEPTH_SCALE, max=config.max_depth, source=config.depth
+            unit="m",
+            scale=schema.DEPTH_SCALE,
+            max=config.max_depth,
+            source=config.depth,
+            teacher=None if teacher is None else TeacherAttrs.from_dict(teacher),
         ),
         bg_names=assets.bg_names,
         fg_names=assets.fg_names,
@@ -221,8 +235,9 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
         check_interrupt()  # in-process builds: a shard takes seconds
         _render_into(context, int(plan_index), row, buffers, full_fgbg)
     if context.teacher is not None:
-        depth_m = context.teacher.predict(full_fgbg)
-        buffers["depth"][:] = schema.quantize_depth(depth_m, config.max_depth)
+        estimate = context.teacher.estimate(full_fgbg)
+        buffers["depth"][:] = schema.quantize_depth(estimate.depth, config.max_depth)
+        buffers["teacher_fit"] = estimate.fit
     group = context.group
     with zarr.config.set({"array.write_empty_chunks": True}):  # see schema.create_sample_arrays
         for name, data in buffers.items():
@@ -237,7 +252,8 @@ def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
     """Render sample `index` again from its placement record and the stored assets.
 
     Returns the exact composite (``fgbg`` before JPEG coding), ``mask`` and the depth layer
-    (``depth``, uint16 units, 0 where the bg depth shows) - what the build stored, bar the JPEG.
+    (``depth``, uint16 units, 0 where the bg depth shows) - what the build stored, bar the JPEG
+    - and in a teacher store the teacher's ``teacher_fit`` row (scale, shift) of the composite.
     The shadow is rebuilt from the record's ``records_shadow`` row (none in a format-1 store).
     """
     storage = storage_at(store_path)
@@ -250,11 +266,12 @@ def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
     buffers = _empty_buffers(1, size)
     fgbg = np.zeros((1, size, size, 3), np.uint8)
     _render_into(context, plan_index, 0, buffers, fgbg, shadow)
+    sample = {"fgbg": fgbg[0], "mask": buffers["mask"][0], "depth": buffers["depth"][0]}
     if context.teacher is not None:
-        buffers["depth"][:] = schema.quantize_depth(
-            context.teacher.predict(fgbg), context.config.max_depth
-        )
-    return {"fgbg": fgbg[0], "mask": buffers["mask"][0], "depth": buffers["depth"][0]}
+        estimate = context.teacher.estimate(fgbg)
+        sample["depth"] = schema.quantize_depth(estimate.depth, context.config.max_depth)[0]
+        sample["teacher_fit"] = estimate.fit[0]
+    return sample
 
 
 def finalize(store_path: str) -> None:
@@ -268,7 +285,7 @@ def finalize(store_path: str) -> None:
     missing = [s for s, marker in enumerate(markers) if marker is None]
     if missing:
         raise RuntimeError(f"{store_path}: shards {missing} have no marker; rerun the build")
-    integrity = {name: [m["checksums"][name] for m in markers] for name in schema.SAMPLE_ARRAYS}
+    integrity = {name: [m["checksums"][name] for m in markers] for name in root.sample_arrays}
     group.attrs.put(replace(root, status="complete", integrity=integrity).to_dict())
     storage.remove(PROGRESS_DIR)
 
@@ -309,7 +326,7 @@ class _ShardContext:
     bg_ground: np.ndarray
     bg_light: list[shadows.SceneLight | None]
     fg: list[np.ndarray]
-    teacher: Any
+    teacher: DepthTeacher | None
 
     @cached_property
     def receivers(self) -> list[np.ndarray | None]:
@@ -459,12 +476,26 @@ def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, in
         quality -= 5
 
 
-def _write_assets(group: zarr.Group, config: BuildConfig, assets: Assets, storage: Storage) -> None:
-    """(Re)create every array, write the assets, then mark the assets as durable."""
+def _write_assets(
+    group: zarr.Group,
+    config: BuildConfig,
+    assets: Assets,
+    storage: Storage,
+    bg_fit: np.ndarray | None,
+) -> None:
+    """(Re)create every array, write the assets (and a teacher's `bg_fit` of each bg), then
+    mark the assets as durable."""
     storage.remove(PROGRESS_DIR)
     schema.write_asset_arrays(group, assets, config.size, config.max_depth)
+    if bg_fit is not None:
+        SPEC["bg_teacher_fit"].create(group, len(bg_fit), config.size)[...] = bg_fit
     schema.create_sample_arrays(
-        group, int(group.attrs["n_samples"]), config.size, config.chunk_size, config.shard_size
+        group,
+        int(group.attrs["n_samples"]),
+        config.size,
+        config.chunk_size,
+        config.shard_size,
+        teacher=bg_fit is not None,
     )
     storage.sync_all()
     storage.write_json(_ASSETS_MARKER, {"assets_digest": assets.digest})
@@ -504,12 +535,12 @@ def _run_shards(store_path: str, shards: list[int], workers: int) -> Iterator[di
         yield from completed(pool.submit(build_shard, store_path, s) for s in shards)
 
 
-def _teacher(config: BuildConfig):
+def _teacher(config: BuildConfig) -> DepthTeacher | None:
     if config.depth != "teacher":
         return None
     from datagen.teacher import DepthTeacher  # torch is imported only for teacher builds
 
-    return DepthTeacher.load(config.depth_model or "", config.max_depth)
+    return DepthTeacher.load(config.depth_model or "", config.max_depth, scale=config.depth_scale)
 
 
 def _existing_build(storage: Storage) -> dict[str, Any] | None:
@@ -524,7 +555,10 @@ def _build_key(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    changed = [k for k in new["config"] if (old.get("config") or {}).get(k) != new["config"][k]]
+    old_config = old.get("config") or {}
+    # Both sides' keys: a key recorded only when set (RECORDED_WHEN_SET) may be on one side.
+    keys = {**old_config, **new["config"]}
+    changed = [k for k in keys if old_config.get(k) != new["config"].get(k)]
     if old.get("assets_digest") != new["assets_digest"]:
         changed.append("assets (files or generated pixels)")
     return changed or ["format"]

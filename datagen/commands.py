@@ -59,7 +59,19 @@ def datagen_group() -> None:
     show_default=True,
     help="Depth from scene geometry or from a teacher network.",
 )
-@click.option("--depth-model", type=click.Path(), help="TorchScript depth model (--depth teacher).")
+@click.option(
+    "--depth-model",
+    type=click.Path(),
+    help="TorchScript file, transformers depth-model folder or Hugging Face hub id (--depth "
+    "teacher; hub models need fgd[teacher]).",
+)
+@click.option(
+    "--depth-scale",
+    type=float,
+    default=default("depth_scale"),
+    help="Relative models: metric inverse depth per unit of disparity; default: fit to the "
+    "ground-plane prior.",
+)
 @click.option(
     "--bg-depth",
     type=click.Path(),

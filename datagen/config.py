@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -21,6 +22,9 @@ SHADOW_MODES: tuple[str, ...] = get_args(ShadowMode)
 
 #: Keys of :class:`BuildConfig` that change how a build runs but not a single stored byte.
 RUNTIME_ONLY_KEYS = frozenset({"out", "workers", "overwrite"})
+#: Keys a store's attributes record only when they are set: stores that leave them unset keep
+#: the bytes of stores built before the keys existed.
+RECORDED_WHEN_SET = frozenset({"depth_scale"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,10 @@ class BuildConfig:
         workers: Processes writing shards in parallel.
         overwrite: Replace an existing store built with another config.
         depth: Where the depth map comes from: the scene geometry or a teacher network.
-        depth_model: TorchScript monocular depth model (required by ``depth="teacher"``).
+        depth_model: The teacher (required by ``depth="teacher"``): a TorchScript file, a
+            transformers depth-model folder or a Hugging Face hub id (:mod:`datagen.teacher`).
+        depth_scale: For a relative teacher: metric inverse depth per unit of its disparity
+            (the ``user-scale`` rule); None fits each image to the ground-plane prior.
         bg_depth: Folder with one depth map per bg photo (`<stem>.npy` in metres or
             `<stem>.png` 16-bit in millimetres); None uses the ground-plane prior.
         scale_min: Smallest fg height, as a fraction of the frame height.
@@ -77,6 +84,7 @@ class BuildConfig:
     overwrite: bool = False
     depth: DepthSource = "geometric"
     depth_model: str | None = None
+    depth_scale: float | None = None
     bg_depth: str | None = None
     scale_min: float = 0.3
     scale_max: float = 0.8
@@ -119,9 +127,21 @@ class BuildConfig:
             choices = " or ".join(repr(c) for c in DEPTH_SOURCES)
             raise InputError(f"--depth {self.depth!r}: choose {choices}")
         if self.depth == "teacher" and not self.depth_model:
-            raise InputError("--depth teacher needs --depth-model PATH (a TorchScript model)")
+            raise InputError(
+                "--depth teacher needs --depth-model (a TorchScript file, a transformers model "
+                "folder or a hub id)"
+            )
         if self.depth == "geometric" and self.depth_model:
             raise InputError("--depth-model is only used with --depth teacher")
+        if self.depth_scale is not None:
+            if self.depth != "teacher":
+                raise InputError("--depth-scale is only used with --depth teacher")
+            if isinstance(self.depth_scale, bool) or not (
+                isinstance(self.depth_scale, int | float)
+                and math.isfinite(self.depth_scale)
+                and self.depth_scale > 0
+            ):
+                raise InputError(f"--depth-scale {self.depth_scale!r}: must be a positive number")
         if self.shadows not in SHADOW_MODES:
             choices = " or ".join(repr(c) for c in SHADOW_MODES)
             raise InputError(f"--shadows {self.shadows!r}: choose {choices}")
@@ -141,8 +161,13 @@ class BuildConfig:
         return 2 if self.flip else 1
 
     def to_dict(self) -> dict[str, Any]:
-        """The configuration as plain JSON types."""
-        return dataclasses.asdict(self)
+        """The configuration as plain JSON types (unset :data:`RECORDED_WHEN_SET` keys left
+        out)."""
+        return {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if v is not None or k not in RECORDED_WHEN_SET
+        }
 
     def content_key(self) -> dict[str, Any]:
         """The fields that determine the stored bytes (everything but runtime-only keys)."""

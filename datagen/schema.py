@@ -40,6 +40,10 @@ The arrays (S = ``size``):
 - Per store: ``bg`` (n_bg, S, S, 3) uint8, ``bg_depth`` (n_bg, S, S) uint16, ``bg_ground``
   (n_bg, 2) float32, ``bg_light`` (n_bg, 4) float32 (the scene's key light, NaN for a photo),
   ``fg`` (n_fg, S, S, 4) uint8, ``fg_shape`` (n_fg, 2) int32.
+- Teacher stores only (``--depth teacher``, :attr:`ArraySpec.teacher`): ``teacher_fit``
+  (N, 2) float32 and, per store, ``bg_teacher_fit`` (n_bg, 2) float32: the scale and shift
+  that made the teacher's depth of each fg_bg composite (each bg) metric
+  (:class:`TeacherAttrs`). Other stores lack both, byte for byte as before.
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ RECORD_F_COLUMNS = (
 RECORD_SHADOW_COLUMNS = shadows.RECORD_COLUMNS
 #: Columns of ``bg_light``: the scene's :class:`~datagen.shadows.SceneLight` (NaN: a photo).
 LIGHT_COLUMNS = tuple(f.name for f in dataclasses.fields(shadows.SceneLight))
+#: Columns of ``teacher_fit`` and ``bg_teacher_fit``: :math:`s, t` of :math:`1/d = s D + t`
+#: (:mod:`datagen.teacher`; 1, 0 for a metric model).
+TEACHER_FIT_COLUMNS = ("scale", "shift")
 COLUMN = {name: i for i, name in enumerate(RECORD_COLUMNS)}
 COLUMN_F = {name: i for i, name in enumerate(RECORD_F_COLUMNS)}
 
@@ -185,6 +192,8 @@ class ArraySpec:
         encode_sample: For a per-sample array: writes one sample's row.
         encode_assets: For a per-store array: builds the array from the build's assets.
         since: The store format that introduced it (older stores lack it).
+        teacher: Only in ``--depth teacher`` stores, and written by the builder from the
+            teacher's fit (so it takes no encoder).
     """
 
     name: str
@@ -196,11 +205,14 @@ class ArraySpec:
     encode_sample: SampleEncoder | None = None
     encode_assets: AssetEncoder | None = None
     since: int = 1
+    teacher: bool = False
 
     def __post_init__(self) -> None:
         encoder = self.encode_sample if self.per == "sample" else self.encode_assets
         other = self.encode_assets if self.per == "sample" else self.encode_sample
-        if encoder is None or other is not None:
+        if self.teacher and (encoder is not None or other is not None):
+            raise TypeError(f"{self.name}: a teacher array is written by the builder, no encoder")
+        if not self.teacher and (encoder is None or other is not None):
             raise TypeError(f"{self.name}: a per-{self.per} array takes exactly its own encoder")
 
     def empty(self, n: int, size: int) -> np.ndarray:
@@ -307,30 +319,46 @@ ARRAYS: tuple[ArraySpec, ...] = (
     ArraySpec("records_shadow", "sample", np.float32, lambda _: (len(RECORD_SHADOW_COLUMNS),),
               "placement record (the shadow's parameters)", RECORD_SHADOW_COLUMNS,
               encode_sample=_encode_record_shadow, since=2),
+    ArraySpec("teacher_fit", "sample", np.float32, lambda _: (len(TEACHER_FIT_COLUMNS),),
+              "scale, shift that made the teacher's depth of the fg_bg image metric",
+              TEACHER_FIT_COLUMNS, since=2, teacher=True),
+    ArraySpec("bg_teacher_fit", "store", np.float32, lambda _: (len(TEACHER_FIT_COLUMNS),),
+              "scale, shift that made the teacher's depth of each bg metric",
+              TEACHER_FIT_COLUMNS, since=2, teacher=True),
 )  # fmt: skip
 SPEC = {spec.name: spec for spec in ARRAYS}
 
 
-def sample_arrays(fmt: int = FORMAT_VERSION) -> tuple[str, ...]:
-    """The per-sample arrays of a store of format `fmt`."""
-    return tuple(spec.name for spec in ARRAYS if spec.per == "sample" and spec.since <= fmt)
+def _arrays(per: str, fmt: int, teacher: bool) -> tuple[str, ...]:
+    return tuple(
+        spec.name
+        for spec in ARRAYS
+        if spec.per == per and spec.since <= fmt and (teacher or not spec.teacher)
+    )
 
 
-def asset_arrays(fmt: int = FORMAT_VERSION) -> tuple[str, ...]:
-    """The per-store arrays of a store of format `fmt`."""
-    return tuple(spec.name for spec in ARRAYS if spec.per == "store" and spec.since <= fmt)
+def sample_arrays(fmt: int = FORMAT_VERSION, teacher: bool = False) -> tuple[str, ...]:
+    """The per-sample arrays of a store of format `fmt` (`teacher`: a ``--depth teacher``
+    store, which has the teacher's arrays too)."""
+    return _arrays("sample", fmt, teacher)
 
 
-#: The arrays of a store of the current format.
+def asset_arrays(fmt: int = FORMAT_VERSION, teacher: bool = False) -> tuple[str, ...]:
+    """The per-store arrays of a store of format `fmt` (`teacher`: as in sample_arrays)."""
+    return _arrays("store", fmt, teacher)
+
+
+#: The arrays every store of the current format has (teacher stores add the teacher's).
 SAMPLE_ARRAYS = sample_arrays()
 ASSET_ARRAYS = asset_arrays()
 
 
 def create_sample_arrays(
-    group: zarr.Group, n: int, size: int, chunk: int, shard: int
+    group: zarr.Group, n: int, size: int, chunk: int, shard: int, teacher: bool = False
 ) -> dict[str, zarr.Array]:
     """Create the per-sample arrays of a store of `n` samples (overwriting old ones)."""
-    return {name: SPEC[name].create(group, n, size, chunk, shard) for name in SAMPLE_ARRAYS}
+    names = sample_arrays(teacher=teacher)
+    return {name: SPEC[name].create(group, n, size, chunk, shard) for name in names}
 
 
 def write_asset_arrays(group: zarr.Group, assets: Assets, size: int, max_depth: float) -> None:
@@ -439,21 +467,72 @@ FIELD = {f.name: f for f in FIELDS}
 # --- the root attributes ---------------------------------------------------------------------
 
 
+#: How a teacher's output became metres (:mod:`datagen.teacher`).
+TEACHER_RULES = ("metric", "ground-fit", "user-scale")
+
+
+@dataclass(frozen=True)
+class TeacherAttrs:
+    """The ``depth.teacher`` attribute of a ``--depth teacher`` store: the model and the rule
+    that made its output metric (:meth:`datagen.teacher.DepthTeacher.record`).
+
+    Each image's fitted :math:`s, t` (:data:`TEACHER_FIT_COLUMNS`) is in the arrays
+    ``teacher_fit`` (per sample) and ``bg_teacher_fit`` (per bg).
+
+    Attributes:
+        model: What ``--depth-model`` said (a file, a folder or a hub id).
+        kind: ``"torchscript"`` or ``"transformers"``.
+        rule: One of :data:`TEACHER_RULES`.
+        scale: The ``user-scale`` rule's :math:`s` (``--depth-scale``), else None.
+    """
+
+    model: str
+    kind: str
+    rule: str
+    scale: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TeacherAttrs:
+        """Raises KeyError, TypeError or ValueError for a malformed attribute."""
+        rule = str(data["rule"])
+        if rule not in TEACHER_RULES:
+            raise ValueError(f"teacher rule {rule!r} is none of {', '.join(TEACHER_RULES)}")
+        scale = data.get("scale")
+        return cls(
+            str(data["model"]), str(data["kind"]), rule, None if scale is None else float(scale)
+        )
+
+
 @dataclass(frozen=True)
 class DepthAttrs:
-    """The ``depth`` root attribute: how stored depth maps to metres, and where it came from."""
+    """The ``depth`` root attribute: how stored depth maps to metres, and where it came from
+    (``teacher`` only in a ``--depth teacher`` store)."""
 
     unit: str
     scale: float
     max: float
     source: str
+    teacher: TeacherAttrs | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = {"unit": self.unit, "scale": self.scale, "max": self.max, "source": self.source}
+        if self.teacher is not None:
+            out["teacher"] = self.teacher.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DepthAttrs:
-        return cls(str(data["unit"]), float(data["scale"]), float(data["max"]), str(data["source"]))
+        teacher = data.get("teacher")
+        return cls(
+            str(data["unit"]),
+            float(data["scale"]),
+            float(data["max"]),
+            str(data["source"]),
+            None if teacher is None else TeacherAttrs.from_dict(teacher),
+        )
 
 
 @dataclass(frozen=True)
@@ -550,9 +629,19 @@ class RootAttrs:
             raise TypeError("config and runtime must be objects")
         integrity = data.get("integrity")
         if integrity is not None:
-            names = sample_arrays(values["fgd_format"])
+            names = sample_arrays(values["fgd_format"], values["depth"].teacher is not None)
             integrity = {name: [str(c) for c in integrity[name]] for name in names}
         return cls(**values, integrity=integrity)
+
+    @property
+    def sample_arrays(self) -> tuple[str, ...]:
+        """The per-sample arrays of this store (its format's, and the teacher's if it has one)."""
+        return sample_arrays(self.fgd_format, self.depth.teacher is not None)
+
+    @property
+    def asset_arrays(self) -> tuple[str, ...]:
+        """The per-store arrays of this store."""
+        return asset_arrays(self.fgd_format, self.depth.teacher is not None)
 
     def shard_length(self, shard: int) -> int:
         """Samples in `shard` (the last one may be short)."""

@@ -100,8 +100,7 @@ class FgdStore:
             ) from None
         if root.integrity is None:
             raise DamagedDataError(f"{path}: the root attributes lack the integrity record")
-        fmt = root.fgd_format
-        names = (*schema.sample_arrays(fmt), *schema.asset_arrays(fmt))
+        names = (*root.sample_arrays, *root.asset_arrays)
         missing = [name for name in names if name not in group.array_keys()]
         if missing:
             raise InputError(f"{path}: store lacks the arrays {', '.join(missing)}")
@@ -110,9 +109,9 @@ class FgdStore:
         self._arrays: dict[str, zarr.Array] = {name: group[name] for name in names}
         self._checked: set[tuple[str, int]] = set()
         self.root = root
-        #: The per-sample and per-store arrays of this store's format.
-        self.sample_arrays = schema.sample_arrays(fmt)
-        self.asset_arrays = schema.asset_arrays(fmt)
+        #: The per-sample and per-store arrays of this store (its format, its teacher).
+        self.sample_arrays = root.sample_arrays
+        self.asset_arrays = root.asset_arrays
         #: The raw root attributes (the typed view is :attr:`root`).
         self.attrs: dict[str, Any] = attrs
         self.size = root.size

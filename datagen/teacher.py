@@ -30,8 +30,10 @@ form :math:`1/d = s D + t`:
 - ``user-scale``: :math:`s` given by the user (metric inverse depth per unit of the model's
   disparity), :math:`t = 0`.
 
-:meth:`DepthTeacher.record` describes the model and its rule for the store, and
-:meth:`DepthTeacher.estimate` returns each image's :math:`s, t` with its depth.
+:meth:`DepthTeacher.record` describes the model and its rule for the store (the ``depth.
+teacher`` root attribute, :class:`datagen.schema.TeacherAttrs`), and
+:meth:`DepthTeacher.estimate` returns each image's :math:`s, t` with its depth (the store's
+``teacher_fit`` and ``bg_teacher_fit`` arrays).
 """
 
 from __future__ import annotations
@@ -137,6 +139,11 @@ class TeacherDepth:
     depth: np.ndarray
     scale: np.ndarray
     shift: np.ndarray
+
+    @property
+    def fit(self) -> np.ndarray:
+        """(N, 2) float32 ``scale, shift`` rows, as the store's ``teacher_fit`` holds them."""
+        return np.stack([self.scale, self.shift], axis=1)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,24 @@
-"""Depth teachers: the disparity alignment rule, transformers models loaded offline, bad input."""
+"""Depth teachers: the disparity alignment rule, transformers models loaded offline, the
+teacher's record and fits in the store, bad input."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 
-from datagen import schema
+from datagen import audit, schema
 from datagen.assets import ground_prior
 from datagen.build import build_store, regenerate
 from datagen.errors import InputError
+from datagen.schema import TeacherAttrs
 from datagen.store import open_store
 from datagen.teacher import DepthTeacher, align_disparity, prior_ground_rows
 from tests.datagen.conftest import tiny_config
+from tests.datagen.test_bad_input import assert_one_line_error, build_args, run
 
 torch = pytest.importorskip("torch")
 
@@ -179,6 +184,91 @@ def test_relative_model_builds_a_store_offline(relative_model: Path, tmp_path: P
     assert 0 < ds.bg_depth.min() and ds.bg_depth.max() <= MAX_DEPTH
     fit = teacher.estimate(ds.bg_images)
     assert (fit.scale > 0).all()  # the fitted rule, not the degenerate fallback
+    # The record and the fits: what estimate gives on the same images.
+    assert ds.root.depth.teacher == TeacherAttrs(str(relative_model), "transformers", "ground-fit")
+    group = zarr.open_group(str(out), mode="r")
+    np.testing.assert_allclose(group["bg_teacher_fit"][...], fit.fit, rtol=1e-5)
+    sample_fit = group["teacher_fit"][...]
+    assert sample_fit.shape == (len(ds), 2) and np.isfinite(sample_fit).all()
+    assert (sample_fit[:, 0] > 0).all()
+    assert group["teacher_fit"].attrs["columns"] == ["scale", "shift"]
+    for index in (0, 4, len(ds) - 1):
+        again = regenerate(str(out), index)
+        expected_fit = teacher.estimate(again["fgbg"][None]).fit[0]
+        np.testing.assert_allclose(sample_fit[index], expected_fit, rtol=1e-5)
+        np.testing.assert_allclose(again["teacher_fit"], sample_fit[index], rtol=1e-5)
+    assert "teacher_fit" in ds.sample_arrays and "bg_teacher_fit" in ds.asset_arrays
+    assert len(ds.root.integrity["teacher_fit"]) == ds.root.n_shards  # type: ignore[index]
+    assert audit.verify(str(out), progress=False) == []
+
+
+def test_user_scale_is_recorded_and_shown_by_info(relative_model: Path, tmp_path: Path):
+    teacher = ["--depth", "teacher", "--depth-model", str(relative_model)]
+    args = build_args(tmp_path, "--n-bg", "2", "--n-fg", "2", *teacher, "--depth-scale", "2.5")
+    code, output = run(*args)
+    assert code == 0, output
+    code, output = run("datagen", "info", str(tmp_path / "out.zarr"))
+    assert code == 0, output
+    info = json.loads(output)
+    assert info["depth"]["teacher"] == {
+        "model": str(relative_model),
+        "kind": "transformers",
+        "rule": "user-scale",
+        "scale": 2.5,
+    }
+    assert info["config"]["depth_scale"] == 2.5
+    assert info["arrays"]["teacher_fit"]["shape"] == [info["n_samples"], 2]
+    assert info["arrays"]["bg_teacher_fit"]["shape"] == [2, 2]
+    group = zarr.open_group(str(tmp_path / "out.zarr"), mode="r")
+    for name in ("teacher_fit", "bg_teacher_fit"):
+        fits = group[name][...]
+        assert (fits == np.float32([2.5, 0.0])).all(), name
+
+
+def test_metric_model_build_records_the_metric_rule(metric_model: Path, tmp_path: Path):
+    out = tmp_path / "m.zarr"
+    build_store(tiny_config(out, depth="teacher", depth_model=str(metric_model)), progress=False)
+    ds = open_store(out)
+    assert ds.root.depth.teacher == TeacherAttrs(str(metric_model), "transformers", "metric")
+    assert "depth_scale" not in ds.root.config
+    group = zarr.open_group(str(out), mode="r")
+    assert (group["teacher_fit"][...] == np.float32([1.0, 0.0])).all()
+    assert (group["bg_teacher_fit"][...] == np.float32([1.0, 0.0])).all()
+
+
+def test_a_geometric_store_has_no_teacher_record(tiny_store: Path):
+    attrs = zarr.open_group(str(tiny_store), mode="r").attrs.asdict()
+    assert "teacher" not in attrs["depth"] and "depth_scale" not in attrs["config"]
+    assert not {"teacher_fit", "bg_teacher_fit"} & set(open_store(tiny_store).sample_arrays)
+    assert not {"teacher_fit", "bg_teacher_fit"} & set(
+        zarr.open_group(str(tiny_store), mode="r").array_keys()
+    )
+
+
+def test_teacher_attrs_round_trip_and_refuse_an_unknown_rule():
+    record = TeacherAttrs("m", "torchscript", "user-scale", 0.5)
+    assert TeacherAttrs.from_dict(record.to_dict()) == record
+    assert "scale" not in TeacherAttrs("m", "torchscript", "metric").to_dict()
+    with pytest.raises(ValueError, match="teacher rule 'guess'"):
+        TeacherAttrs.from_dict({"model": "m", "kind": "torchscript", "rule": "guess"})
+
+
+@pytest.mark.parametrize(
+    ("value", "teacher", "needle"),
+    [
+        ("2", False, "--depth-scale is only used with --depth teacher"),
+        ("0", True, "--depth-scale 0.0: must be a positive number"),
+        ("-1", True, "--depth-scale -1.0: must be a positive number"),
+        ("nan", True, "--depth-scale nan: must be a positive number"),
+    ],
+)
+def test_a_bad_depth_scale_is_one_line_exit_2(
+    relative_model: Path, tmp_path: Path, value: str, teacher: bool, needle: str
+):
+    extra = ["--depth", "teacher", "--depth-model", str(relative_model)] if teacher else []
+    code, output = run(*build_args(tmp_path, *extra, "--depth-scale", value))
+    assert_one_line_error(code, output, needle)
+    assert not (tmp_path / "out.zarr").exists()
 
 
 def test_metric_model_is_used_as_it_is(metric_model: Path):
