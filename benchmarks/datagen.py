@@ -14,7 +14,10 @@ Both sides composite the same plan from the same assets (the built-in procedural
 Printed: samples/s (median of ``--repeats`` runs; the pipelines take turns within each
 repeat, so a change of the machine's load hits them alike), ratio, bytes per sample, PSNR of the
 stored fg_bg against the exact composite (over the whole frame and inside the box), a
-projection for the full 400,000-sample default, and the load average before and after.
+projection for the full 400,000-sample default, and the load average before and after. Then
+the steady state of a shard task: CPU ms per sample of ``build_shard`` run again in this process
+on the finished 1-worker stores (assets loaded, no process start), with and without shadows in
+turns, median over ``--steady-shards`` shards.
 
 Usage: ``python -m benchmarks.datagen [--n-bg 20 --n-fg 20 --positions 10 --size 224]``
 """
@@ -35,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from datagen.build import build_store, regenerate
+from datagen.build import build_shard, build_store, regenerate
 from datagen.config import BuildConfig
 from datagen.store import open_store
 
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--fg")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--psnr-samples", type=int, default=400)
+    parser.add_argument("--steady-shards", type=int, default=5)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()
@@ -84,6 +88,7 @@ def main() -> None:
             row.bytes = _store_bytes(Path(row.config.out))
             row.psnr = _store_psnr(row.config.out, args.psnr_samples)
         _print_table(n, rows, base_times, base_bytes, base_psnr, load_before)
+        _print_steady_state([row for row in rows if row.config.workers == 1], args.steady_shards)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -128,6 +133,24 @@ def _measure(work) -> Timing:
 def _time_build(config: BuildConfig) -> Timing:
     shutil.rmtree(config.out, ignore_errors=True)
     return _measure(lambda: build_store(config, progress=False))
+
+
+def _print_steady_state(rows: list[Row], n_shards: int) -> None:
+    """CPU ms per sample of whole shards rebuilt in this process (writes the same bytes)."""
+    stores = [row.config.out for row in rows]
+    shards = min(n_shards, open_store(stores[0]).root.n_shards)
+    for store in stores:
+        build_shard(store, 0)  # loads the store's assets into this process
+    costs: dict[str, list[float]] = {store: [] for store in stores}
+    for shard in range(shards):
+        for store in stores:
+            start = time.process_time()
+            result = build_shard(store, shard)
+            costs[store].append((time.process_time() - start) / result["n_samples"] * 1e3)
+    print(f"\nsteady state of a shard task, median of {shards} shards in this process:")
+    for row, store in zip(rows, stores, strict=True):
+        print(f"  {row.name:48s} {statistics.median(costs[store]):.3f} CPU ms/sample")
+    print(f"  load average {os.getloadavg()[0]:.1f}")
 
 
 def _time_baseline(store: str, out: Path) -> tuple[Timing, int, float]:

@@ -466,14 +466,21 @@ def _empty_buffers(n: int, size: int) -> dict[str, np.ndarray]:
 
 
 def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, int]:
-    """JPEG of `rgb` that fits in `slot` bytes, lowering the quality only if it must."""
+    """JPEG of `rgb` that fits in `slot` bytes, lowering the quality only if it must.
+
+    A cut JPEG would not decode, so the quality goes as low as it must (a box with its shadow
+    can cover the whole frame); even quality 1 of pure noise takes well under the slot's byte
+    per pixel.
+    """
     if rgb.size == 0:
         return b"", 0
     while True:
         data = encode_jpeg(rgb, quality)
-        if len(data) <= slot or quality <= 50:
-            return data[:slot], quality
-        quality -= 5
+        if len(data) <= slot:
+            return data, quality
+        if quality == 1:
+            raise RuntimeError(f"a {rgb.shape[1]}x{rgb.shape[0]} JPEG does not fit {slot} bytes")
+        quality = max(1, quality - 5)
 
 
 def _write_assets(

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from cli import fgd
 from datagen import procedural, schema, shadows
-from datagen.build import build_store, regenerate
+from datagen.build import _encode_in_slot, build_store, regenerate
 from datagen.errors import InputError
 from datagen.imaging import decode_jpeg, encode_jpeg
 from datagen.store import open_store
@@ -476,3 +476,13 @@ def test_cli_shadow_options_reach_the_store(tmp_path: Path) -> None:
     assert (config["shadow_strength_min"], config["shadow_strength_max"]) == (0.3, 0.4)
     assert (ds.records_shadow[:, 3] == 0).all()  # hard: no penumbra
     assert ds.root.fgd_format == schema.FORMAT_VERSION == 2
+
+
+def test_a_box_too_large_for_its_slot_is_coded_at_a_lower_quality() -> None:
+    # Noise over a whole 64 px frame: about 3 bytes per pixel at quality 95, the slot holds 1.
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    slot = schema.jpeg_slot_bytes(64)
+    assert len(encode_jpeg(noise, 95)) > slot
+    data, quality = _encode_in_slot(noise, 95, slot)
+    assert len(data) <= slot and quality < 95
+    assert decode_jpeg(data).shape == noise.shape  # whole, not cut
