@@ -99,6 +99,12 @@ class ModelConfig:
         return cls(**d)
 
 
+def check_backbone(name: str) -> None:
+    """An unknown timm model name is an :class:`InputError` naming ``--backbone``."""
+    if not timm.is_model(name):
+        raise InputError(f"--backbone {name!r}: unknown timm model (see timm.list_models())")
+
+
 def create_encoder(cfg: ModelConfig) -> nn.Module:
     """``timm.create_model(backbone, features_only=True, in_chans=6)``, optionally pretrained.
 
@@ -107,10 +113,7 @@ def create_encoder(cfg: ModelConfig) -> nn.Module:
     them by 3/6, so a bg == fg_bg pair gives the pretrained activations; the classifier is
     dropped.
     """
-    if not timm.is_model(cfg.backbone):
-        raise InputError(
-            f"--backbone {cfg.backbone!r}: unknown timm model (see timm.list_models())"
-        )
+    check_backbone(cfg.backbone)
     name, overlay = resolve_pretrained(cfg.backbone, cfg.pretrained_path)
     kwargs: dict[str, Any] = {"features_only": True, "in_chans": IN_CHANS}
     if cfg.out_indices is not None:

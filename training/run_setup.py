@@ -21,6 +21,7 @@ from datagen.store import open_store
 from training.checkpoint import load_checkpoint
 from training.config import TrainConfig, fixed_on_resume
 from training.data import EpochCursor, Split, make_split, window_size
+from training.models import check_backbone
 from training.outputs import check_run_dir
 from training.preprocess import Normalization, normalization_from_store
 from training.runtime import DistInfo, resolve_device
@@ -55,6 +56,7 @@ def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
     if not cfg.store:
         raise InputError("--store is required")
     ds = open_store(cfg.store)
+    check_backbone(cfg.backbone)  # before any long work (measuring the store's stats)
     sizes = [
         ("--size", cfg.size or ds.size),
         *(("resize_schedule", s) for _, s in cfg.resize_schedule),
