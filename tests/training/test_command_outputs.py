@@ -14,10 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from . import test_predict
 from .test_predict import assert_one_line_error, write_photo
-
-checkpoint = test_predict.checkpoint  # the session's trained-checkpoint fixture
 
 
 def _can_write_in(folder: Path) -> bool:

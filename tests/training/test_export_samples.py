@@ -16,11 +16,8 @@ from training.data import make_split
 from training.export_samples import MAX_SAMPLES, MAX_TILE, sample_cap, select_samples
 from training.visualize import depth_range, render_grid, row_label, write_png
 
-from . import test_predict
 from .test_predict import assert_one_line_error
 from .test_visualize import fake_predictions, fake_samples, tile_runs
-
-checkpoint = test_predict.checkpoint  # the session's trained-checkpoint fixture
 
 
 def run_export(fgd, *args: str):
