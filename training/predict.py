@@ -333,7 +333,8 @@ def predict_pairs(
     """Predict every pair of ``jobs`` and write its outputs (:func:`write_prediction`).
 
     Each bg is first registered to its fg_bg as ``align`` says (:func:`align_pair`); with
-    ``"auto"`` a pair that cannot be is reported in one line on stderr and predicted as it is.
+    ``"auto"`` a pair that cannot be is predicted as it is and, once its outputs are written,
+    reported in one line on stderr.
     Pairs run ``batch_size`` at a time (all are letterboxed to the model size); images are
     decoded, registered and encoded by a thread pool (OpenCV releases the GIL). A bad image or
     (with ``"homography"``) a failed registration stops the run with an InputError naming it
@@ -357,13 +358,6 @@ def predict_pairs(
         for start in range(0, len(jobs), batch_size):
             part = jobs[start : start + batch_size]
             loaded = list(pool.map(load, part))
-            for job, (_, _, result) in zip(part, loaded, strict=True):
-                if not result.ok:
-                    bar.write(
-                        f"fgd: warning: bg {job.bg}: cannot align to fg_bg {job.fgbg}: "
-                        f"{result.reason}; predicting it unaligned",
-                        file=sys.stderr,
-                    )
             pairs = [(bg, fgbg) for bg, fgbg, _ in loaded]
             writes = [
                 pool.submit(
@@ -379,8 +373,15 @@ def predict_pairs(
                     part, loaded, predictor.run_pairs(pairs), strict=True
                 )
             ]
-            for write in writes:
+            # Warned once the outputs are written: a failed write is then the one line shown.
+            for write, job, (_, _, result) in zip(writes, part, loaded, strict=True):
                 write.result()
+                if not result.ok:
+                    bar.write(
+                        f"fgd: warning: bg {job.bg}: cannot align to fg_bg {job.fgbg}: "
+                        f"{result.reason}; predicted it unaligned",
+                        file=sys.stderr,
+                    )
                 bar.update()
 
 
