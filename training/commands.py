@@ -205,9 +205,11 @@ def resolve_train_config(
     file_data = load_yaml(config_file) if config_file else {}
     data: dict[str, Any] = {}
     if resume:
-        if recipe is not None:
+        if recipe not in (None, NO_RECIPE):
             raise InputError("--recipe: not with --resume (the run's config.yaml holds its recipe)")
-        data = load_checkpoint(Path(out) / "checkpoints" / "last.pt", "--resume:")["train_config"]
+        data = _as_trained(
+            load_checkpoint(Path(out) / "checkpoints" / "last.pt", "--resume:")["train_config"]
+        )
     else:
         name = recipe or _recipe_for(flags.get("device") or file_data.get("device", "auto"))
         if name != NO_RECIPE:
@@ -221,6 +223,15 @@ def resolve_train_config(
     for layer in (file_data, flags):
         data = _merge(data, _reset_partners(layer))
     return TrainConfig.from_dict({**data, "out": out}, config_file or "options")
+
+
+def _as_trained(saved: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's train config as that run trained: runs saved before the capture
+    augmentation existed trained without it, and resume exactly so."""
+    augment = saved.get("augment", {})
+    if "capture" in augment:
+        return saved
+    return {**saved, "augment": {**augment, "capture": {"enabled": False}}}
 
 
 def _recipe_for(device: str) -> str:

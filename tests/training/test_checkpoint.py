@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from training.checkpoint import load_checkpoint, model_from_checkpoint
+from training.commands import resolve_train_config
 from training.evaluate import eval_setup, predict
 from training.losses import target_to_depth
 from training.preprocess import preprocess
@@ -35,3 +37,13 @@ def test_a_format_1_checkpoint_loads_and_predicts_as_it_did():
     depth = target_to_depth(out["depth"], loaded.depth_max)[:, 0].numpy()
     np.testing.assert_allclose(prob, expected["prob"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(depth, expected["depth"], rtol=1e-4, atol=1e-6)
+
+
+def test_a_run_saved_before_capture_augmentation_resumes_without_it(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(OLD_CHECKPOINT, run / "checkpoints" / "last.pt")
+    assert "capture" not in load_checkpoint(OLD_CHECKPOINT)["train_config"]["augment"]
+    cfg = resolve_train_config(str(run), None, True, {})
+    assert cfg.augment.capture.enabled is False  # as that run trained
+    assert cfg.backbone == "test_efficientnet"
