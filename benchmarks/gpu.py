@@ -55,6 +55,7 @@ from training.predict import Predictor
 from training.preprocess import normalization_from_store
 from training.recipes import load_recipe
 from training.runtime import autocast
+from training.schedule import create_optimizer
 from training.train import model_config, train
 
 RECIPE = "gpu-224"
@@ -177,7 +178,7 @@ def step_times(plan: Plan, cfg: TrainConfig) -> dict[str, float]:
     loss = DualTaskLoss(
         weighting=cfg.loss_weighting, mask_weight=cfg.mask_weight, depth_weight=cfg.depth_weight
     ).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, fused=True)
+    optimizer = create_optimizer(model, cfg)  # the trainer's AdamW, weight-decay groups included
     channels_last = cfg.channels_last and device.type == "cuda"
 
     def augment() -> dict[str, torch.Tensor]:
