@@ -258,7 +258,7 @@ def export_samples(
         split=split,
         n=n,
         seed=seed,
-        train_config=predictor.loaded.train_config if predictor else TrainConfig(),
+        train_config=predictor.train_config if predictor else TrainConfig(),
         indices=indices,
     )
     folders = _sample_folders(ds, per_sample, chosen) if per_sample is not None else []

@@ -17,7 +17,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from datagen.assets import IMAGE_SUFFIXES
 from datagen.errors import InputError, error_summary
@@ -34,10 +35,12 @@ from datagen.files import write_text_atomic
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
 from training.align import METHODS, AlignResult, Method, align_bg
-from training.checkpoint import LoadedModel, load_checkpoint, model_from_checkpoint
-from training.evaluate import EvalSetup, eval_setup, predict
+from training.checkpoint import load_checkpoint, model_from_checkpoint
+from training.config import TrainConfig
+from training.evaluate import eval_setup, predict
+from training.export_model import load_exported
 from training.losses import target_to_depth
-from training.preprocess import preprocess
+from training.preprocess import Normalization, identity_grid, preprocess, sample_images, unit_images
 from training.runtime import resolve_device, to_device
 from training.visualize import (
     Letterbox,
@@ -76,13 +79,37 @@ device_option = click.option(
 )
 
 
+#: The model on square (B, S, S, 3) uint8 RGB pairs of any S: mask probability and depth in
+#: metres at the model's input size ``size``, each (B, 1, size, size) float32 (on its device).
+Infer = Callable[[np.ndarray, np.ndarray], tuple[Tensor, Tensor]]
+
+
 @dataclass(frozen=True)
 class Predictor:
-    """A checkpoint's network ready to run, with the input size and normalisation it was trained
-    with (see :func:`training.evaluate.model_from_checkpoint`)."""
+    """A model ready to run on photo pairs: a checkpoint of ``fgd train``
+    (:meth:`from_checkpoint`) or a file of ``fgd export-model`` (:meth:`from_exported`), with the
+    input size and normalisation it was trained with.
 
-    loaded: LoadedModel
-    setup: EvalSetup
+    Attributes:
+        size: Edge of the square model input, in pixels.
+        depth_max: Far clip of predicted depth, in metres.
+        norm: The input normalisation (its mean is the letterbox padding).
+        infer: The model itself (see :data:`Infer`).
+        train_config: The run's config (None for an exported file, which does not carry it).
+    """
+
+    size: int
+    depth_max: float
+    norm: Normalization
+    infer: Infer
+    train_config: TrainConfig | None = None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, device: str = "auto") -> Predictor:
+        """``path`` as :meth:`from_exported` when it ends in ``.onnx``, else as a checkpoint."""
+        if Path(path).suffix.lower() == ".onnx":
+            return cls.from_exported(path, device)
+        return cls.from_checkpoint(path, device)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto") -> Predictor:
@@ -94,17 +121,47 @@ class Predictor:
         size = cfg.size or int(ckpt.get("store", {}).get("size", 0))
         if size < 1:
             raise InputError(f"checkpoint {path} does not record the image size it was trained at")
-        return cls(loaded, eval_setup(loaded, dev, size))
+        setup = eval_setup(loaded, dev, size)
 
-    @property
-    def size(self) -> int:
-        """Edge of the square model input, in pixels."""
-        return self.setup.size
+        def infer(bg: np.ndarray, fgbg: np.ndarray) -> tuple[Tensor, Tensor]:
+            pair = to_device(
+                {"bg": torch.from_numpy(bg), "fgbg": torch.from_numpy(fgbg)}, setup.device
+            )
+            inputs = preprocess(pair["bg"], pair["fgbg"], size, setup.norm, setup.channels_last)
+            out = predict(loaded.model, inputs, setup)
+            return torch.sigmoid(out["mask_logits"]), target_to_depth(out["depth"], setup.depth_max)
 
-    @property
-    def depth_max(self) -> float:
-        """Far clip of predicted depth, in metres."""
-        return self.setup.depth_max
+        return cls(size, setup.depth_max, loaded.normalization, infer, cfg)
+
+    @classmethod
+    def from_exported(cls, path: str | os.PathLike, device: str = "auto") -> Predictor:
+        """An ONNX file of ``fgd export-model``, run by onnxruntime on the CPU (so ``device``
+        must be "auto" or "cpu"); not such a file, or onnxruntime missing -> InputError."""
+        if device == "cuda":
+            raise InputError(f"--device cuda: {path} is an exported model, which runs on the CPU")
+        exported = load_exported(path, "onnx")
+        meta = exported.metadata
+        try:
+            size = int(meta["fgd.size"])
+            norm = Normalization.from_dict(json.loads(meta["fgd.normalization"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InputError(
+                f"--checkpoint {path}: its fgd metadata is incomplete ({error_summary(exc)})"
+            ) from None
+        if size < 1:
+            raise InputError(
+                f"--checkpoint {path} does not record the image size it was trained at"
+            )
+
+        def infer(bg: np.ndarray, fgbg: np.ndarray) -> tuple[Tensor, Tensor]:
+            # The file takes uint8 and normalises inside: resample to its size as preprocess()
+            # does, then round back to uint8.
+            if bg.shape[1] != size:
+                bg, fgbg = _resampled_u8(bg, fgbg, size)
+            mask, depth = exported.run(_channels_first(bg), _channels_first(fgbg))
+            return torch.from_numpy(mask), torch.from_numpy(depth)
+
+        return cls(size, exported.depth_max, norm, infer)
 
     @torch.no_grad()
     def run(self, bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,19 +171,7 @@ class Predictor:
             bg, fgbg: (B, S, S, 3) uint8 RGB; resized to the model size and back when S differs.
         """
         s = bg.shape[1]
-        pair = to_device(
-            {
-                "bg": torch.from_numpy(np.ascontiguousarray(bg)),
-                "fgbg": torch.from_numpy(np.ascontiguousarray(fgbg)),
-            },
-            self.setup.device,
-        )
-        inputs = preprocess(
-            pair["bg"], pair["fgbg"], self.size, self.setup.norm, self.setup.channels_last
-        )
-        out = predict(self.loaded.model, inputs, self.setup)
-        prob = torch.sigmoid(out["mask_logits"])
-        depth = target_to_depth(out["depth"], self.depth_max)
+        prob, depth = self.infer(np.ascontiguousarray(bg), np.ascontiguousarray(fgbg))
         if s != self.size:
             prob = F.interpolate(prob, size=(s, s), mode="bilinear", align_corners=False)
             depth = F.interpolate(depth, size=(s, s), mode="bilinear", align_corners=False)
@@ -140,7 +185,7 @@ class Predictor:
         Every pair is letterboxed to the model size; the padding is the normalisation mean, so it
         is (to rounding) zero in the normalised input of both images.
         """
-        norm = self.setup.norm
+        norm = self.norm
         pad_bg, pad_fgbg = _mean_u8(norm.bg_mean), _mean_u8(norm.fgbg_mean)
         boxes = [Letterbox(*fgbg.shape[:2], self.size) for _, fgbg in pairs]
         bg = np.stack([box.apply(b, pad_bg) for box, (b, _) in zip(boxes, pairs, strict=True)])
@@ -153,6 +198,19 @@ class Predictor:
 
 def _mean_u8(mean: Sequence[float]) -> tuple[int, ...]:
     return tuple(round(255 * m) for m in mean)
+
+
+def _resampled_u8(bg: np.ndarray, fgbg: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(B, S, S, 3) uint8 pairs resampled to ``size`` exactly as :func:`preprocess` resamples."""
+    images = unit_images(torch.from_numpy(bg), torch.from_numpy(fgbg), size)
+    if images.shape[-1] != size:
+        images = sample_images(images, identity_grid(len(bg), size, images.device))
+    pixels = images.mul_(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    return pixels[: len(bg)].numpy(), pixels[len(bg) :].numpy()
+
+
+def _channels_first(images: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
 
 
 # ----------------------------------------------------------------------------- files
@@ -428,7 +486,8 @@ def predict_jobs(
     "--checkpoint",
     required=True,
     type=click.Path(path_type=Path),
-    help="A checkpoint of fgd train.",
+    help="A checkpoint of fgd train, or an ONNX file of fgd export-model (FILE.onnx: run by "
+    "onnxruntime on the CPU).",
 )
 @click.option("--bg", type=click.Path(path_type=Path), help="Background photo (one pair).")
 @click.option("--fgbg", type=click.Path(path_type=Path), help="Same scene with the object.")
@@ -490,7 +549,7 @@ def predict_command(
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
     jobs = predict_jobs(out, bg, fgbg, pairs, bg_dir, fgbg_dir)
     check_jobs(jobs)
-    predictor = Predictor.from_checkpoint(checkpoint, device)
+    predictor = Predictor.from_file(checkpoint, device)
     predict_pairs(
         predictor,
         jobs,

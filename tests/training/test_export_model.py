@@ -16,6 +16,7 @@ from datagen.errors import InputError
 from training.evaluate import load_checkpoint, model_from_checkpoint
 from training.export_model import TOLERANCE, load_exported
 from training.losses import target_to_depth
+from training.predict import Predictor
 
 pytest.importorskip("onnxruntime")
 
@@ -103,6 +104,67 @@ def test_exported_file_matches_torch_on_real_photos(exported, checkpoint, real_s
     print(f"real pair: max |mask diff| {np.abs(mask - ref_mask).max():.2e}")
     assert np.abs(mask - ref_mask).max() < TOLERANCE
     assert np.abs(depth - ref_depth).max() < TOLERANCE * model.depth_max
+
+
+# ----------------------------------------------------------------------------- fgd predict
+
+
+@pytest.fixture(scope="module")
+def onnx_file(checkpoint, fgd, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    args = ["export-model", str(checkpoint), "--format", "onnx", "--out", str(out)]
+    assert CliRunner().invoke(fgd, args).exit_code == 0
+    return out
+
+
+@pytest.mark.parametrize("side", [32, 57])
+def test_predictor_from_onnx_matches_the_checkpoint(onnx_file, checkpoint, side):
+    """At the model's size the two differ by float rounding; at another size the ONNX path's
+    input is resampled like the checkpoint's, then rounded to uint8 (the file's input type)."""
+    rng = np.random.default_rng(side)
+    bg, fgbg = (rng.integers(0, 256, (3, side, side, 3), dtype=np.uint8) for _ in range(2))
+    exported = Predictor.from_file(onnx_file, "cpu")
+    native = Predictor.from_file(checkpoint, "cpu")
+    assert exported.train_config is None and native.train_config is not None
+    assert (exported.size, exported.norm) == (native.size, native.norm)
+    assert exported.depth_max == pytest.approx(native.depth_max)
+    (mask, depth), (ref_mask, ref_depth) = exported.run(bg, fgbg), native.run(bg, fgbg)
+    assert mask.shape == depth.shape == (3, side, side)
+    tolerance = TOLERANCE if side == native.size else 0.02
+    assert np.abs(mask - ref_mask).max() < tolerance
+    assert np.abs(depth - ref_depth).max() < tolerance * native.depth_max
+
+
+def test_fgd_predict_runs_an_onnx_file(fgd, onnx_file, checkpoint, tmp_path):
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (8, 12, 3), dtype=np.uint8)
+    for name, seed in (("bg.png", 0), ("fgbg.png", 1)):
+        image = np.roll(cv2.resize(small, (120, 80), interpolation=cv2.INTER_CUBIC), seed, axis=1)
+        cv2.imwrite(str(tmp_path / name), image)
+    masks = {}
+    for model in (onnx_file, checkpoint):
+        out = tmp_path / model.suffix[1:]
+        result = CliRunner().invoke(
+            fgd, ["predict", "--checkpoint", str(model), "--bg", str(tmp_path / "bg.png"),
+                  "--fgbg", str(tmp_path / "fgbg.png"), "--out", str(out), "--align", "off"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        masks[model.suffix] = cv2.imread(str(out / "mask.png"), cv2.IMREAD_UNCHANGED)
+    assert masks[".onnx"].shape == (80, 120)
+    # uint8 rounding of the resampled input may flip a pixel right at the threshold, no more
+    assert np.mean(masks[".onnx"] != masks[".pt"]) < 0.01
+
+
+def test_onnx_on_cuda_is_a_one_line_error(fgd, onnx_file, tmp_path):
+    for name in ("bg.png", "fgbg.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((16, 16, 3), np.uint8))
+    result = CliRunner().invoke(
+        fgd, ["predict", "--checkpoint", str(onnx_file), "--bg", str(tmp_path / "bg.png"),
+              "--fgbg", str(tmp_path / "fgbg.png"), "--out", str(tmp_path / "out"),
+              "--device", "cuda"],
+    )  # fmt: skip
+    _assert_one_line_error(result, "--device cuda", str(onnx_file), "CPU")
+    assert not (tmp_path / "out").exists()
 
 
 # ----------------------------------------------------------------------------- bad input
