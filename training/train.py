@@ -280,7 +280,14 @@ class Trainer:
     def _validate(self, train_losses: dict[str, float], bar: Any) -> None:
         cursor, dinfo = self.cursor, self.dinfo
         order = eval_order(self.setup.split.val, dinfo.rank, dinfo.world)
-        batches = self.val_loader.batches(order, drop_last=False)
+        batches = progress_bar(
+            self.val_loader.batches(order, drop_last=False),
+            enabled=self.progress and dinfo.is_main,
+            total=math.ceil(len(order) / self.cfg.batch_size),
+            desc="validate",
+            unit="batch",
+            leave=False,
+        )
         keep = self.cfg.log_images if dinfo.is_main else 0
         metrics, shown = evaluate(self.model, batches, self.eval_setup, keep_images=keep)
         self.last_metrics = metrics
