@@ -46,6 +46,7 @@ from datagen.errors import InputError
 from datagen.imaging import encode_jpeg, mip_levels, pick_level
 from datagen.progress import progress_bar
 from datagen.schema import SPEC, DepthAttrs, RootAttrs, TeacherAttrs
+from datagen.shards import ShardLayout, layout_of
 from datagen.storage import Storage, storage_at
 from datagen.workers import check_interrupt, completed, deferred_interrupts, process_pool
 
@@ -238,11 +239,12 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
         estimate = context.teacher.estimate(full_fgbg)
         buffers["depth"][:] = schema.quantize_depth(estimate.depth, config.max_depth)
         buffers["teacher_fit"] = estimate.fit
-    group = context.group
-    with zarr.config.set({"array.write_empty_chunks": True}):  # see schema.create_sample_arrays
-        for name, data in buffers.items():
-            group[name][start : start + n] = data
-    checksums = {name: _sync_and_checksum(storage, group[name], shard) for name in buffers}
+    checksums = {}
+    for name, rows in buffers.items():
+        array, layout = context.sample_arrays[name]
+        data = layout.encode(rows, shard)
+        storage.write_bytes(f"{array.path}/{schema.shard_key(array, shard)}", data)
+        checksums[name] = f"{zlib.crc32(data):08x}"
     result = {"shard": shard, "n_samples": n, "checksums": checksums}
     storage.write_json(f"{PROGRESS_DIR}/{_marker_name(shard)}", result)
     return result
@@ -336,6 +338,12 @@ class _ShardContext:
             finite = bool(np.isfinite(ground_k))
             out.append(shadows.ground_receiver(depth, horizon_y, ground_k) if finite else None)
         return out
+
+    @cached_property
+    def sample_arrays(self) -> dict[str, tuple[zarr.Array, ShardLayout]]:
+        """Each per-sample array and the layout its shard objects are written in."""
+        names = self.root.sample_arrays
+        return {name: (self.group[name], layout_of(self.group[name])) for name in names}
 
     @cached_property
     def cutouts(self) -> dict[tuple[int, bool], list[np.ndarray]]:
@@ -578,9 +586,3 @@ def _marker_name(shard: int) -> str:
 def _stamp(storage: Storage) -> int:
     """Identity of a store's root metadata (its config and assets digest), for caching."""
     return zlib.crc32(storage.read_bytes("zarr.json"))
-
-
-def _sync_and_checksum(storage: Storage, array: zarr.Array, shard: int) -> str:
-    """Make the object holding `shard` of `array` durable and return its CRC-32 as hex."""
-    data = storage.durable_bytes(f"{array.path}/{schema.shard_key(array, shard)}")
-    return f"{zlib.crc32(data):08x}"

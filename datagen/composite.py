@@ -215,28 +215,39 @@ def render(
     fg_box = None if box is None else (y0 + box[0], x0 + box[1], y0 + box[2], x0 + box[3])
     out = _union(fg_box, None if shade is None else shade.box)
     oy, ox = out[0], out[1]
-    if shade is None:
-        rgb = bg[out[0] : out[2], out[1] : out[3]].astype(np.float32)
-    else:
-        shaded = bg[out[0] : out[2], out[1] : out[3]].copy()
+    rgb = bg[out[0] : out[2], out[1] : out[3]].copy()
+    if shade is not None:
         sy0, sx0, sy1, sx1 = shade.box
-        region = shaded[sy0 - oy : sy1 - oy, sx0 - ox : sx1 - ox]
-        region[...] = np.rint(region * shade.factor[..., None])
-        rgb = shaded.astype(np.float32)
+        _darken(rgb[sy0 - oy : sy1 - oy, sx0 - ox : sx1 - ox], shade.factor)
     mask = np.zeros(rgb.shape[:2], np.uint8)
     if box is not None:
         by0, bx0, by1, bx1 = box
-        placed = placed[by0:by1, bx0:bx1]
-        alpha = placed[..., 3:]
         fy0, fx0, fy1, fx1 = (fg_box[0] - oy, fg_box[1] - ox, fg_box[2] - oy, fg_box[3] - ox)
-        # out = fg_premultiplied + bg * (1 - alpha); it stays within [0, 255] by construction
-        inside = rgb[fy0:fy1, fx0:fx1]
-        inside *= 1.0 - alpha
-        inside += placed[..., :3] * 255.0
-        mask[fy0:fy1, fx0:fx1] = np.where(
-            alpha[..., 0] >= MASK_THRESHOLD, np.uint8(255), np.uint8(0)
-        )
-    return Composite(out, np.rint(rgb).astype(np.uint8), mask)
+        _over(rgb[fy0:fy1, fx0:fx1], mask[fy0:fy1, fx0:fx1], placed[by0:by1, bx0:bx1])
+    return Composite(out, rgb, mask)
+
+
+def _darken(region: np.ndarray, factor: np.ndarray) -> None:
+    """``region = rint(region * factor)`` in float32, in place: (h, w, 3) uint8, (h, w) factor."""
+    region[...] = np.rint(region * cv2.merge((factor, factor, factor)))
+
+
+def _over(rgb: np.ndarray, mask: np.ndarray, placed: np.ndarray) -> None:
+    """Composite premultiplied `placed` over the uint8 `rgb` in place, and write its `mask`.
+
+    ``rgb = rint(rgb * (1 - alpha) + placed_rgb * 255)`` in float32; it stays within [0, 255]
+    by construction. Every operand is a contiguous (h, w, 3) array: numpy broadcasting the
+    alpha over 3 channels (or reading 3 of 4 channels) would run an inner loop of 3 elements.
+    """
+    alpha = cv2.extractChannel(placed, 3)
+    keep = 1.0 - alpha
+    out = rgb.astype(np.float32)
+    out *= cv2.merge((keep, keep, keep))
+    fg = cv2.cvtColor(placed, cv2.COLOR_RGBA2RGB)
+    fg *= 255.0
+    out += fg
+    rgb[...] = np.rint(out)
+    mask[...] = (alpha >= MASK_THRESHOLD).view(np.uint8) * np.uint8(255)
 
 
 def _union(

@@ -260,8 +260,8 @@ def _encode_mask(rendered: Rendered, row: np.ndarray) -> None:
 
 def _encode_depth_layer(rendered: Rendered, row: np.ndarray) -> None:
     y0, x0, y1, x1 = rendered.composite.box
-    # The row is zeroed: only the mask's pixels are written (no int64 temporary).
-    np.copyto(row[y0:y1, x0:x1], rendered.fg_units, where=rendered.composite.mask > 0)
+    # fg_units on the mask, 0 elsewhere, straight into the row (a masked copy is 4x slower).
+    np.multiply(rendered.composite.mask > 0, np.uint16(rendered.fg_units), out=row[y0:y1, x0:x1])
 
 
 def _encode_record(rendered: Rendered, row: np.ndarray) -> None:

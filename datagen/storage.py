@@ -1,11 +1,12 @@
 """Where a store's bytes live: a local folder, or any fsspec URL that zarr can open.
 
 The builder and the audit reach a store only through :class:`Storage`: small JSON objects
-(build markers) written atomically, an object's bytes made durable and read back (checksums),
-listing and removal of a prefix, total bytes, and the Zarr group itself.
+(build markers) and whole objects (shards) written atomically and durably, listing and removal
+of a prefix, total bytes, and the Zarr group itself.
 
-- A local path or ``file://`` URL (:class:`LocalStorage`) keeps POSIX guarantees: markers are
-  written to a temporary file, fsynced and renamed; every object is fsynced before it counts.
+- A local path or ``file://`` URL (:class:`LocalStorage`) keeps POSIX guarantees: markers and
+  shards are written to a temporary file, fsynced and renamed; every object is fsynced before
+  it counts.
 - Any other URL (:class:`FsspecStorage`: ``s3://bucket/x.zarr``, ``gs://``, ``memory://`` ...)
   relies on the object store: one PUT is atomic and durable once it returns, so there is
   nothing to fsync. Credentials come from the backend's usual environment (for ``s3://``:
@@ -95,8 +96,8 @@ class Storage(ABC):
         """Write `payload` at `key` atomically and durably: readers see all of it or none."""
 
     @abstractmethod
-    def durable_bytes(self, key: str) -> bytes:
-        """Make the object at `key` durable, then return its bytes as stored."""
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write the object at `key` atomically and durably (readers see all of it or none)."""
 
     @abstractmethod
     def sync_all(self) -> None:
@@ -147,23 +148,22 @@ class LocalStorage(Storage):
 
     def write_json(self, key: str, payload: dict[str, Any]) -> None:
         path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")  # unique across hosts too
-        with open(tmp, "w") as handle:
-            json.dump(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        self.write_bytes(key, json.dumps(payload).encode())
         directory = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
         finally:
             os.close(directory)
 
-    def durable_bytes(self, key: str) -> bytes:
-        with open(self.root / key, "rb") as handle:
+    def write_bytes(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")  # unique across hosts too
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
             os.fsync(handle.fileno())
-            return handle.read()
+        os.replace(tmp, path)
 
     def sync_all(self) -> None:
         for path in self.root.rglob("*"):
@@ -223,8 +223,8 @@ class FsspecStorage(Storage):
     def write_json(self, key: str, payload: dict[str, Any]) -> None:
         self.fs.pipe_file(self._path(key), json.dumps(payload).encode())  # one atomic PUT
 
-    def durable_bytes(self, key: str) -> bytes:
-        return self.read_bytes(key)  # a finished PUT is durable
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self.fs.pipe_file(self._path(key), data)  # one atomic PUT, durable once it returns
 
     def sync_all(self) -> None:
         """Nothing to do: every finished PUT is durable."""

@@ -1,0 +1,108 @@
+"""The bytes of one shard object of a per-sample array, as zarr's sharding codec writes them.
+
+The builder renders a whole shard in memory and writes each array's shard as one object.
+Through zarr that write costs a fill-valued buffer and a copy per chunk, an event-loop round
+trip per array, and reading the object back for its checksum; encoding the object here costs
+the compression alone, and the checksum is taken from the bytes in hand.
+
+The layout is the one :meth:`datagen.schema.ArraySpec.create` gives every per-sample array
+(zarr's ``sharding_indexed`` codec): the shard's chunks one after the other, each C-ordered
+little-endian bytes compressed by zstd, chunks beyond the array's end left out and a chunk that
+reaches past it padded with the fill value (0); then the index, one (offset, length) pair of
+little-endian uint64 per chunk (``2**64 - 1`` twice for a missing chunk), and the index's
+CRC-32C. :func:`layout_of` refuses an array whose codecs say anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import google_crc32c
+import numpy as np
+import zarr
+from numcodecs import Zstd
+
+#: Offset and length of a chunk a shard does not hold.
+MISSING = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """How the shards of one per-sample array are laid out.
+
+    Attributes:
+        chunk: Samples per chunk.
+        chunks_per_shard: Chunks per shard.
+        n_samples: Length of the array (its last shard may be short).
+        dtype: The array's dtype, little-endian.
+        level: zstd level of the chunks.
+    """
+
+    chunk: int
+    chunks_per_shard: int
+    n_samples: int
+    dtype: np.dtype
+    level: int
+
+    def encode(self, rows: np.ndarray, shard: int) -> bytes:
+        """The object holding shard `shard`, whose samples are `rows` (all of them)."""
+        start = shard * self.chunk * self.chunks_per_shard
+        expected = min(self.chunk * self.chunks_per_shard, self.n_samples - start)
+        if rows.shape[0] != expected:
+            raise ValueError(f"shard {shard} holds {expected} samples, got {rows.shape[0]}")
+        codec = Zstd(level=self.level, checksum=False)
+        index = np.full((self.chunks_per_shard, 2), MISSING, dtype="<u8")
+        parts: list[bytes] = []
+        offset = 0
+        for k in range(-(-expected // self.chunk)):
+            data = np.ascontiguousarray(rows[k * self.chunk : (k + 1) * self.chunk], self.dtype)
+            if data.shape[0] < self.chunk:  # the array's last chunk: padded with the fill value
+                padded = np.zeros((self.chunk, *data.shape[1:]), self.dtype)
+                padded[: data.shape[0]] = data
+                data = padded
+            blob = codec.encode(data)
+            index[k] = offset, len(blob)
+            offset += len(blob)
+            parts.append(blob)
+        index_bytes = index.tobytes()
+        checksum = np.uint32(google_crc32c.value(index_bytes)).astype("<u4").tobytes()
+        return b"".join([*parts, index_bytes, checksum])
+
+
+def layout_of(array: zarr.Array) -> ShardLayout:
+    """The shard layout of a per-sample array of the store contract.
+
+    Raises:
+        ValueError: The array's codecs are not the layout :class:`ShardLayout` writes.
+    """
+    (sharding,) = array.metadata.codecs
+    config = sharding.to_dict()
+    chunk = int(config["configuration"]["chunk_shape"][0])
+    level = int(config["configuration"]["codecs"][-1]["configuration"]["level"])
+    if config != _sharding_config(array, chunk, level) or array.fill_value != 0:
+        raise ValueError(f"{array.path}: not the sharded layout the builder writes ({config})")
+    shard = int(array.metadata.chunk_grid.chunk_shape[0])
+    return ShardLayout(
+        chunk=chunk,
+        chunks_per_shard=shard // chunk,
+        n_samples=int(array.shape[0]),
+        dtype=array.dtype.newbyteorder("<"),
+        level=level,
+    )
+
+
+def _sharding_config(array: zarr.Array, chunk: int, level: int) -> dict[str, Any]:
+    """The ``sharding_indexed`` codec :class:`ShardLayout` writes, as zarr describes it."""
+    little = {"name": "bytes", "configuration": {"endian": "little"}}
+    inner = {"name": "bytes"} if array.dtype.itemsize == 1 else little
+    zstd = {"name": "zstd", "configuration": {"level": level, "checksum": False}}
+    return {
+        "name": "sharding_indexed",
+        "configuration": {
+            "chunk_shape": (chunk, *array.shape[1:]),
+            "codecs": (inner, zstd),
+            "index_codecs": (little, {"name": "crc32c"}),
+            "index_location": "end",
+        },
+    }

@@ -1,0 +1,58 @@
+"""The builder's shard objects are byte for byte what zarr's sharding codec writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from zarr.codecs import ZstdCodec
+
+from datagen import schema
+from datagen.shards import layout_of
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "chunk", "shard"),
+    [
+        ("mask", 36, 8, 16),  # a short last shard ending in a partial chunk
+        ("depth", 30, 5, 15),  # whole chunks, a whole last shard
+        ("fgbg_jpeg", 20, 4, 12),
+        ("records", 37, 8, 32),
+        ("records_f", 9, 8, 16),  # one shard, short
+        ("records_shadow", 64, 8, 16),
+    ],
+)
+def test_encoded_shards_equal_zarr_writes(
+    name: str, n: int, chunk: int, shard: int, tmp_path: Path
+) -> None:
+    spec = schema.SPEC[name]
+    group = zarr.open_group(tmp_path / "store.zarr", mode="w")
+    array = spec.create(group, n, 16, chunk, shard)
+    rng = np.random.default_rng(0)
+    data = (rng.random((n, *spec.tail(16))) * 200).astype(spec.dtype)
+    data[rng.random(n) < 0.3] = 0  # some all-zero chunks: zarr must still write them
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        array[...] = data
+    layout = layout_of(array)
+    for s in range(-(-n // shard)):
+        stored = (tmp_path / "store.zarr" / name / schema.shard_key(array, s)).read_bytes()
+        assert layout.encode(data[s * shard : (s + 1) * shard], s) == stored
+
+
+def test_other_layouts_are_refused(tmp_path: Path) -> None:
+    group = zarr.open_group(tmp_path / "store.zarr", mode="w")
+    array = group.create_array(
+        "mask", shape=(8, 4), chunks=(2, 4), shards=(4, 4), dtype=np.uint8,
+        compressors=[ZstdCodec(level=3, checksum=True)],
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="not the sharded layout"):
+        layout_of(array)
+
+
+def test_a_shard_of_the_wrong_length_is_refused(tmp_path: Path) -> None:
+    group = zarr.open_group(tmp_path / "store.zarr", mode="w")
+    layout = layout_of(schema.SPEC["mask"].create(group, 20, 16, 4, 8))
+    with pytest.raises(ValueError, match="holds 4 samples"):
+        layout.encode(np.zeros((8, 16, 16), np.uint8), 2)
