@@ -40,7 +40,7 @@ from training.config import TrainConfig
 from training.evaluate import eval_setup, predict
 from training.export_model import load_exported
 from training.losses import target_to_depth
-from training.preprocess import Normalization, identity_grid, preprocess, sample_images, unit_images
+from training.preprocess import Normalization, preprocess, resampled_images
 from training.runtime import resolve_device, to_device
 from training.visualize import (
     Letterbox,
@@ -202,9 +202,7 @@ def _mean_u8(mean: Sequence[float]) -> tuple[int, ...]:
 
 def _resampled_u8(bg: np.ndarray, fgbg: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(B, S, S, 3) uint8 pairs resampled to ``size`` exactly as :func:`preprocess` resamples."""
-    images = unit_images(torch.from_numpy(bg), torch.from_numpy(fgbg), size)
-    if images.shape[-1] != size:
-        images = sample_images(images, identity_grid(len(bg), size, images.device))
+    images = resampled_images(torch.from_numpy(bg), torch.from_numpy(fgbg), size)
     pixels = images.mul_(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
     return pixels[: len(bg)].numpy(), pixels[len(bg) :].numpy()
 

@@ -68,10 +68,16 @@ def preprocess(
     Returns:
         ``bg``, ``fgbg``: (B, 3, size, size) float32.
     """
+    return normalize(resampled_images(bg, fgbg, size), norm, channels_last)
+
+
+def resampled_images(bg: Tensor, fgbg: Tensor, size: int) -> Tensor:
+    """``[bg; fgbg]`` (each (B, H, W, 3) uint8, H == W) as (2B, 3, size, size) float in [0, 1]:
+    the resampling of :func:`preprocess`, before normalisation."""
     images = unit_images(bg, fgbg, size)
     if bg.shape[1] != size:
         images = sample_images(images, identity_grid(bg.shape[0], size, bg.device))
-    return normalize(images, norm, channels_last)
+    return images
 
 
 def unit_images(bg: Tensor, fgbg: Tensor, needed: int) -> Tensor:
