@@ -9,6 +9,7 @@ import pytest
 
 from training.visualize import (
     MaskErrorColors,
+    _text_size,
     colorize_depth,
     colorize_depth_error,
     contact_sheet,
@@ -151,14 +152,24 @@ def test_grid_depth_columns_share_the_colour_scale():
 
 
 def test_grid_pixels_are_unchanged():
-    """The grid of fixed inputs, pixel for pixel: a new hash means every grid is drawn
-    differently (update it only for a change of the drawing made on purpose)."""
+    """The grid of fixed inputs, tiles pixel for pixel: a new hash means every grid is drawn
+    differently (update it only for a change of the drawing made on purpose).
+
+    The text (column titles, row labels) is OpenCV's Hershey font, whose glyphs and widths
+    change between OpenCV releases; it is pinned by its measured size, not its pixels."""
     samples = fake_samples(3)
     labels = [row_label(i, 0.5 + i / 10, 0.25) for i in range(3)]
     grid = render_grid(samples, fake_predictions(samples), labels, tile=64)
-    assert grid.shape == (240, 579, 3)
-    digest = hashlib.sha256(grid.tobytes()).hexdigest()
-    assert digest == "b7f26fa13a94b69d409787dbf944b986046c2f842ae1c434bda1e0b9fb9c9dd9"
+    gap, columns, rows = 2, 8, 3  # tile 64's gap; the 8 columns of a grid with predictions
+    label_scale = 0.35  # render_grid's smallest label scale, which tile 64 uses
+    label_w = max(_text_size(s, label_scale)[0] for lab in labels for s in lab.split("\n"))
+    label_w += 2 * gap
+    header_h = grid.shape[0] - rows * (64 + gap) - gap
+    assert grid.shape[1] == label_w + columns * (64 + gap) + gap
+    assert header_h > 0 and (grid[:header_h, label_w:] < 128).any()  # the titles are written
+    assert (grid[header_h:, :label_w] < 128).any()  # and the labels
+    digest = hashlib.sha256(grid[header_h:, label_w:].tobytes()).hexdigest()
+    assert digest == "186486d5c9665859cbbf88ed965b2040d4cd7623017087c713480e735045cb91"
 
 
 def test_row_label_lists_id_and_metrics():
