@@ -27,6 +27,22 @@ COMMANDS = {
     "predict": "training.predict:predict_command",
 }
 
+#: Subcommand name -> its short help (its help's first paragraph), which `fgd --help` lists. Kept
+#: here because listing the commands' own help would import them, and with them torch (seconds,
+#: for a help page); tests/test_cli.py checks each against its command.
+SUMMARIES = {
+    "datagen": "Build and inspect the fg_bg / mask / depth dataset (a chunked Zarr store).",
+    "train": "Train the mask + depth network on a store (DDP under torchrun, on one or more "
+    "machines).",
+    "eval": "Print all metrics of a checkpoint on a split of a store (and write them as JSON).",
+    "export-samples": "Draw store samples as a grid (with a checkpoint: predictions and errors "
+    "too).",
+    "export-model": "Export CHECKPOINT as a model that runs without fgd: inputs bg and fg_bg as "
+    "(N, 3, H, W) uint8 RGB (any N, H, W), outputs mask probability and depth in metres, "
+    "(N, 1, H, W).",
+    "predict": "Predict mask and depth of your own photo pairs, any size.",
+}
+
 
 class BadInput(click.ClickException):
     """An :class:`InputError` on its way out: one line, exit code 2."""
@@ -48,6 +64,16 @@ class FgdGroup(click.Group):
             return None
         module, attribute = COMMANDS[cmd_name].split(":")
         return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``fgd --help`` from :data:`SUMMARIES`, without importing any."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, click.utils.make_default_short_help(SUMMARIES[name], limit))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
