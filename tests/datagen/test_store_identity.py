@@ -15,7 +15,8 @@ with ``bg`` a link to the real photos): the root attributes record every path op
 would otherwise differ between temporary folders and checkouts.
 
 Regenerate the format-2 fixture (only for an intended format change) with
-``python -m tests.datagen.test_store_identity``; the format-1 one cannot be rebuilt any more.
+``python -m tests.datagen.test_store_identity``; the format-1 one cannot be rebuilt any more
+(the jitter store's digests under a newer OpenCV are recorded beside it: ``JITTER_OPENCV``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ FIXTURE = Path(__file__).with_name("fixtures") / "store_digests.json"
 FIXTURE_V2 = FIXTURE.with_name("store_digests_v2.json")
 #: The one file of a format-1 store that a ``--shadows off`` build writes with other bytes.
 CHANGED_SINCE_V1 = frozenset({"zarr.json"})
+#: The format-1 fixture was recorded under OpenCV 5.0. OpenCV's uint8 RGB <-> HSV conversion
+#: (the hue jitter) rounds differently in later releases (5.1 changed it), so the jitter store's
+#: fg_bg pixels, and with them the records' JPEG lengths, depend on the installed release: this
+#: file holds, per later release, the digests of the files whose bytes it changes (recorded with
+#: ``python -m tests.datagen.test_store_identity --jitter-opencv``).
+JITTER_OPENCV = FIXTURE.with_name("store_digests_jitter_opencv.json")
+FIXTURE_OPENCV = "5.0"
 #: Folders of the arrays format 2 added.
 NEW_SINCE_V1 = ("records_shadow/", "bg_light/")
 OUT = "store.zarr"
@@ -110,6 +118,8 @@ def test_shadows_off_keeps_the_format_1_bytes(name: str, tmp_path: Path) -> None
     if CASES[name][1] and not (REAL_SAMPLES / "bg").is_dir():
         pytest.skip("../shared/real-samples is not present")
     expected = json.loads(FIXTURE.read_text())[name]
+    if CASES[name][0].get("fg_jitter"):
+        expected.update(_jitter_digests_for_this_opencv())
     actual = build_case(name, tmp_path)
     new = sorted(key for key in actual if key.startswith(NEW_SINCE_V1))
     assert new and {key.split("/")[0] for key in new} == {"records_shadow", "bg_light"}
@@ -129,6 +139,42 @@ def test_shadow_store_bytes_are_unchanged(name: str, tmp_path: Path) -> None:
     assert not changed, f"files with other bytes: {changed}"
 
 
+def _opencv_release() -> str:
+    return ".".join(cv2.__version__.split(".")[:2])
+
+
+def _jitter_digests_for_this_opencv() -> dict[str, str]:
+    """The jitter store's digests that the installed OpenCV release changes (none for 5.0)."""
+    release = _opencv_release()
+    if release == FIXTURE_OPENCV:
+        return {}
+    recorded = json.loads(JITTER_OPENCV.read_text())
+    if release not in recorded:
+        pytest.skip(
+            f"no jitter-store digests for OpenCV {release} (its hue jitter rounds differently "
+            "from 5.0's): record them with python -m tests.datagen.test_store_identity "
+            "--jitter-opencv"
+        )
+    return recorded[release]
+
+
+def _record_jitter_digests(scratch: Path) -> None:
+    """Record the files of the jitter store that this OpenCV release writes with other bytes."""
+    release = _opencv_release()
+    if release == FIXTURE_OPENCV:
+        sys.exit(f"OpenCV {release} is the fixture's own release: nothing to record")
+    expected = json.loads(FIXTURE.read_text())["jitter_two_workers"]
+    actual = build_case("jitter_two_workers", scratch)
+    changed = {
+        key: actual[key]
+        for key in expected
+        if key not in CHANGED_SINCE_V1 and actual[key] != expected[key]
+    }
+    recorded = json.loads(JITTER_OPENCV.read_text()) if JITTER_OPENCV.exists() else {}
+    recorded[release] = changed
+    JITTER_OPENCV.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+
+
 def _regenerate(scratch: Path) -> None:
     digests = {}
     for name in sorted(CASES_V2):
@@ -144,4 +190,7 @@ if __name__ == "__main__":
     if not (REAL_SAMPLES / "bg").is_dir():
         sys.exit(f"{REAL_SAMPLES} is needed to record every store")
     with tempfile.TemporaryDirectory() as scratch:
-        _regenerate(Path(scratch))
+        if sys.argv[1:] == ["--jitter-opencv"]:
+            _record_jitter_digests(Path(scratch))
+        else:
+            _regenerate(Path(scratch))
