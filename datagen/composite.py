@@ -207,7 +207,7 @@ def render(
     shade = caster(placed[..., 3], (y0, x0)) if caster is not None else None
     in_front = bg_depth[y0:y1, x0:x1] >= placement.contact_depth * (1 - OCCLUSION_TOLERANCE)
     if not in_front.all():
-        placed = placed * in_front[..., None]
+        placed = _hide(placed, in_front)
     box = alpha_bbox(placed[..., 3])
     if box is None and shade is None:
         empty = (y0, x0, y0, x0)
@@ -225,6 +225,16 @@ def render(
         fy0, fx0, fy1, fx1 = (fg_box[0] - oy, fg_box[1] - ox, fg_box[2] - oy, fg_box[3] - ox)
         _over(rgb[fy0:fy1, fx0:fx1], mask[fy0:fy1, fx0:fx1], placed[by0:by1, bx0:bx1])
     return Composite(out, rgb, mask)
+
+
+def _hide(placed: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """`placed` (h, w, 4) float32 with its pixels zeroed where `visible` is False.
+
+    One multiply by a contiguous 4-channel 0/1 copy of `visible`: numpy broadcasting it over the
+    4 channels would run an inner loop of 4 elements.
+    """
+    keep = visible.astype(np.float32)
+    return cv2.multiply(np.ascontiguousarray(placed), cv2.merge((keep, keep, keep, keep)))
 
 
 def _darken(region: np.ndarray, factor: np.ndarray) -> None:

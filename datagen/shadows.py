@@ -219,14 +219,18 @@ def draw_shadow_params(
 
     All values are rounded to float32, so the float32 placement record reproduces them exactly.
     """
-    azimuth = rng.uniform(-180.0, 180.0)
-    elevation = rng.uniform(*PHOTO_ELEVATION_DEG)
-    strength = rng.uniform(*strength_range)
-    softness = math.exp(rng.uniform(*np.log(PHOTO_SOFTNESS)))
-    cast = rng.random() < p_cast
-    ao_strength = rng.uniform(*AO_STRENGTH)
-    ao_radius = rng.uniform(*AO_RADIUS)
-    if rng.random() >= p_shadow:
+    # One call for the 8 uniforms: `Generator.uniform(a, b)` is `a + (b - a) * random()` in
+    # double precision, so these are the same values as 8 scalar draws, at a fraction of the
+    # per-call cost.
+    u = rng.random(8).tolist()
+    azimuth = _between(-180.0, 180.0, u[0])
+    elevation = _between(*PHOTO_ELEVATION_DEG, u[1])
+    strength = _between(*strength_range, u[2])
+    softness = math.exp(_between(*_LOG_PHOTO_SOFTNESS, u[3]))
+    cast = u[4] < p_cast
+    ao_strength = _between(*AO_STRENGTH, u[5])
+    ao_radius = _between(*AO_RADIUS, u[6])
+    if u[7] >= p_shadow:
         return NO_SHADOW
     if light is not None:
         azimuth, elevation = light.azimuth_deg, light.elevation_deg
@@ -246,6 +250,14 @@ def draw_shadow_params(
             )
         )
     )
+
+
+def _between(low: float, high: float, u: float) -> float:
+    """`u` in [0, 1) mapped onto [low, high) exactly as ``Generator.uniform(low, high)`` does."""
+    return low + (high - low) * u
+
+
+_LOG_PHOTO_SOFTNESS = tuple(float(v) for v in np.log(PHOTO_SOFTNESS))
 
 
 def prior_focal(size: int) -> float:
