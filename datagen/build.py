@@ -48,7 +48,13 @@ from datagen.progress import progress_bar
 from datagen.schema import SPEC, DepthAttrs, RootAttrs, TeacherAttrs
 from datagen.shards import ShardLayout, layout_of
 from datagen.storage import Storage, storage_at
-from datagen.workers import check_interrupt, completed, deferred_interrupts, process_pool
+from datagen.workers import (
+    check_interrupt,
+    completed,
+    deferred_interrupts,
+    process_pool,
+    shared_pool,
+)
 
 if TYPE_CHECKING:  # torch is imported only for teacher builds
     from datagen.teacher import DepthTeacher, TeacherDepth
@@ -93,7 +99,11 @@ def build_store(
     """
     start = time.perf_counter()
     storage = storage_at(config.out)
-    with deferred_interrupts(), _shard_runner(storage, config.workers, dask) as run:
+    with (
+        deferred_interrupts(),
+        shared_pool(config.workers),
+        _shard_runner(storage, config.workers, dask) as run,
+    ):
         group = prepare_store(config, progress)
         root = RootAttrs.from_dict(group.attrs.asdict())
         finished = set(storage.keys(PROGRESS_DIR))

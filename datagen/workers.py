@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
@@ -68,15 +69,50 @@ def _on_sigint(signum: int, frame: Any) -> None:
     _interrupted.set()
 
 
+@dataclass
+class _SharedPool:
+    """The pool :func:`shared_pool` hands out: its size, and the pool once started."""
+
+    workers: int
+    pool: ProcessPoolExecutor | None = None
+
+
+_shared: _SharedPool | None = None
+
+
+@contextmanager
+def shared_pool(workers: int) -> Iterator[None]:
+    """Within the block, every :func:`process_pool` of up to `workers` processes is one pool,
+    started when first needed and shut down at the end.
+
+    A build renders its assets and then its shards on processes: sharing the pool pays for
+    starting them (a Python each, importing numpy, OpenCV and zarr) once instead of per stage.
+    """
+    global _shared
+    if _shared is not None:  # already inside one
+        yield
+        return
+    _shared = _SharedPool(workers)
+    try:
+        yield
+    finally:
+        shared, _shared = _shared, None
+        if shared.pool is not None:
+            shared.pool.shutdown()
+
+
 @contextmanager
 def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A pool of `workers` spawned processes that die with their parent and ignore SIGINT.
+    """A pool of `workers` spawned processes that die with their parent and ignore SIGINT
+    (inside :func:`shared_pool`, its pool).
 
     When the block raises (an interrupt, a failed task), the workers are terminated at once:
     the work in flight is redone by a rerun.
     """
-    # zarr runs an event-loop thread: never fork it.
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
+    shared = _shared if _shared is not None and workers <= _shared.workers else None
+    if shared is not None and shared.pool is None:
+        shared.pool = _new_pool(shared.workers)
+    pool = shared.pool if shared is not None else _new_pool(workers)
     try:
         yield pool
     except BaseException:
@@ -84,8 +120,16 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
         for process in list((pool._processes or {}).values()):
             process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
+        if shared is not None:
+            shared.pool = None
         raise
-    pool.shutdown()
+    if shared is None:
+        pool.shutdown()
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    # zarr runs an event-loop thread: never fork it.
+    return ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
 
 
 def completed(futures: Iterable[Future], ordered: bool = False) -> Iterator[Any]:
