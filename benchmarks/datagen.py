@@ -175,7 +175,7 @@ def _print_fixed_costs(args: argparse.Namespace, work: Path, per_sample_s: float
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         walls.append(time.perf_counter() - start)
-    n = args.n_bg * args.n_fg * 2
+    n = len(open_store(str(out)))
     wall = statistics.median(walls)
     print(
         f"\nsmall build ({n} samples, 1 shard), `fgd datagen build` end to end: {wall:.2f} s "

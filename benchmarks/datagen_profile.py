@@ -6,11 +6,11 @@ stages below by the innermost function of a stage found in each stack. Sampling 
 at full speed, so the figures are the build's own (a deterministic profiler such as cProfile
 charges every Python call, which inflates call-heavy code several-fold).
 
-Run it against another checkout by putting that one first on the path: ``PYTHONPATH=../old
-python -m benchmarks.datagen_profile``; a stage whose functions that version lacks reads 0.
+``--checkout DIR`` profiles the build of another checkout of fgd (its ``cli`` and packages
+run the build; this script only reads the stacks): a stage whose functions it lacks reads 0.
 
 Usage: ``python -m benchmarks.datagen_profile [--bg DIR --fg DIR] [--n-bg 10 --n-fg 10
---positions 40 --shadows soft --rate 200]``
+--positions 40 --shadows soft --rate 200] [--checkout DIR]``
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+
+from datagen.store import open_store
 
 #: Stage -> the functions (py-spy's names) that make it up; a sample goes to the first stage,
 #: in this order, with a function in its stack.
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--shadows", default="soft")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--checkout", type=Path, help="profile this checkout's build")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     work = Path(tempfile.mkdtemp(prefix="fgd-profile-"))
@@ -69,19 +72,27 @@ def main() -> None:
         build += ["--workers", "1", "--size", str(args.size), "--shadows", args.shadows]
         build += ["--n-bg", str(args.n_bg), "--n-fg", str(args.n_fg)]
         build += ["--positions", str(args.positions)]
-        build += ["--bg", args.bg, "--fg", args.fg] if args.bg else []
+        # Absolute: the build runs in the checkout profiled (`-m cli` imports from the cwd).
+        build += (
+            ["--bg", str(Path(args.bg).resolve()), "--fg", str(Path(args.fg).resolve())]
+            if args.bg
+            else []
+        )
         raw = work / "stacks.txt"
         record = [spy, "record", "--rate", str(args.rate), "--format", "raw", "--output"]
-        subprocess.run([*record, str(raw), "--", *build], check=True, capture_output=True)
-        n = _n_samples(args)
+        env = {**os.environ, "PYTHONPATH": str(args.checkout.resolve())} if args.checkout else None
+        subprocess.run(
+            [*record, str(raw), "--", *build],
+            check=True,
+            capture_output=True,
+            cwd=args.checkout,
+            env=env,
+        )
+        n = len(open_store(str(work / "s.zarr")))
         stages, shard_samples = _stage_samples(raw)
         _print_table(stages, shard_samples, n, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _n_samples(args: argparse.Namespace) -> int:
-    return args.n_bg * args.n_fg * 2 * args.positions
 
 
 def _stage_samples(raw: Path) -> tuple[Counter[str], int]:
