@@ -163,6 +163,21 @@ def _render(
     return results
 
 
+def asset_counts(config: BuildConfig) -> tuple[int, int]:
+    """How many bg scenes and fg cutouts `config` builds from, without loading any.
+
+    Raises:
+        InputError: For a missing or empty folder, or a file in it that is not an image.
+    """
+    n_bg = config.n_bg or PROCEDURAL_COUNT
+    n_fg = config.n_fg or PROCEDURAL_COUNT
+    if config.bg is not None:
+        n_bg = len(_list_images("--bg", config.bg, config.n_bg))
+    if config.fg is not None:
+        n_fg = len(_list_images("--fg", config.fg, config.n_fg))
+    return n_bg, n_fg
+
+
 def _procedural_scenes(
     config: BuildConfig, progress: bool
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

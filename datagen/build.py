@@ -32,7 +32,7 @@ import numpy as np
 import zarr
 
 from datagen import schema, shadows
-from datagen.assets import Assets, load_assets
+from datagen.assets import Assets, asset_counts, load_assets
 from datagen.composite import (
     IDENTITY_JITTER,
     draw_placement,
@@ -101,7 +101,7 @@ def build_store(
     storage = storage_at(config.out)
     with (
         deferred_interrupts(),
-        shared_pool(config.workers),
+        shared_pool(config.workers, _preload(config, storage, dask)),
         _shard_runner(storage, config.workers, dask) as run,
     ):
         group = prepare_store(config, progress)
@@ -123,6 +123,16 @@ def build_store(
         seconds=time.perf_counter() - start,
         bytes_on_disk=storage.total_bytes(),
     )
+
+
+def _preload(config: BuildConfig, storage: Storage, dask: str | None) -> tuple[str, ...]:
+    """What the worker processes import as soon as they start, while this process reads the
+    assets: the build's modules when the shards run on two or more local processes, else
+    nothing (and the pool starts when first needed, or never)."""
+    if dask is not None or config.workers < 2 or storage.in_process_only:
+        return ()
+    n = schema.n_samples(*asset_counts(config), config.n_flips, config.positions)
+    return (__name__,) if n > config.shard_size else ()
 
 
 def _build_pending(

@@ -14,6 +14,7 @@ decides, and on an interrupt or an error terminates them instead of waiting for 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import signal
 import sys
@@ -81,24 +82,36 @@ _shared: _SharedPool | None = None
 
 
 @contextmanager
-def shared_pool(workers: int) -> Iterator[None]:
+def shared_pool(workers: int, preload: tuple[str, ...] = ()) -> Iterator[None]:
     """Within the block, every :func:`process_pool` of up to `workers` processes is one pool,
-    started when first needed and shut down at the end.
+    shut down at the end: started at once with `preload` (its processes import those modules
+    meanwhile), else when first needed.
 
     A build renders its assets and then its shards on processes: sharing the pool pays for
-    starting them (a Python each, importing numpy, OpenCV and zarr) once instead of per stage.
+    starting them (a Python each, importing numpy, OpenCV and zarr) once instead of per stage,
+    and starting it early lets them start while the build's own process reads the assets.
     """
     global _shared
     if _shared is not None:  # already inside one
         yield
         return
     _shared = _SharedPool(workers)
+    if preload:
+        _shared.pool = _new_pool(workers, preload)
+        # A spawned pool starts a process per task submitted while none is idle.
+        for _ in range(workers):
+            _shared.pool.submit(int)
     try:
         yield
+    except BaseException:
+        if _shared.pool is not None:
+            _stop(_shared.pool)
+        raise
+    else:
+        if _shared.pool is not None:
+            _shared.pool.shutdown()
     finally:
-        shared, _shared = _shared, None
-        if shared.pool is not None:
-            shared.pool.shutdown()
+        _shared = None
 
 
 @contextmanager
@@ -116,10 +129,7 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     try:
         yield pool
     except BaseException:
-        # No public way to stop running tasks before Python 3.14 (terminate_workers).
-        for process in list((pool._processes or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool)
         if shared is not None:
             shared.pool = None
         raise
@@ -127,9 +137,19 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
         pool.shutdown()
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's processes without waiting for their work."""
+    # No public way to stop running tasks before Python 3.14 (terminate_workers).
+    for process in list((pool._processes or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _new_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
     # zarr runs an event-loop thread: never fork it.
-    return ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
+    return ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(preload,)
+    )
 
 
 def completed(futures: Iterable[Future], ordered: bool = False) -> Iterator[Any]:
@@ -160,8 +180,9 @@ def parallel_map(
         yield from completed([pool.submit(fn, *a) for a in args], ordered=True)
 
 
-def _init_worker() -> None:
-    """Ignore SIGINT; on Linux, have the kernel kill this worker when its parent dies.
+def _init_worker(preload: tuple[str, ...]) -> None:
+    """Ignore SIGINT; on Linux, have the kernel kill this worker when its parent dies; import
+    the modules `preload` names.
 
     A SIGKILLed build then leaves no orphan writing shards while the user reruns the command.
     """
@@ -171,3 +192,5 @@ def _init_worker() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() == 1:  # the parent died before the request took effect
             os._exit(1)
+    for module in preload:
+        importlib.import_module(module)

@@ -18,9 +18,10 @@ from click.testing import CliRunner
 
 from cli import fgd
 from datagen import procedural, schema, shadows
-from datagen.build import _encode_in_slot, build_store, regenerate
+from datagen.build import _encode_in_slot, _preload, build_store, regenerate
 from datagen.errors import InputError
 from datagen.imaging import decode_jpeg, encode_jpeg
+from datagen.storage import storage_at
 from datagen.store import open_store
 from tests.datagen.conftest import tiny_config
 from tests.datagen.test_bad_input import write_bg, write_fg
@@ -227,6 +228,21 @@ def test_info_reports_arrays_and_bytes(tiny_store: Path) -> None:
     assert all(a["bytes_on_disk"] > 0 for a in report["arrays"].values())
     assert report["bytes_on_disk"] >= sum(a["bytes_on_disk"] for a in report["arrays"].values())
     assert report["config"]["seed"] == 0
+
+
+def test_workers_start_early_only_for_a_plan_of_several_shards(tmp_path: Path) -> None:
+    def preload(**overrides: object) -> tuple[str, ...]:
+        config = tiny_config(tmp_path / "x.zarr", **{"workers": 2, **overrides})
+        return _preload(config, storage_at(config.out), None)
+
+    assert preload() == ("datagen.build",)  # 36 samples, shards of 16
+    assert preload(workers=1) == ()
+    assert preload(shard_size=64) == ()
+    assert preload(bg=str(write_bg(tmp_path / "bg", 3)), n_bg=None) == ("datagen.build",)
+    # 2 photos x 3 cutouts x 2 flips x 2 placements = 24 samples: one shard of 32
+    photos = {"bg": str(tmp_path / "bg"), "n_bg": 2, "shard_size": 32}
+    assert preload(**photos) == ()
+    assert preload(**photos, positions=3) == ("datagen.build",)
 
 
 def test_real_photos_and_cutouts(tmp_path: Path, real_samples: Path) -> None:

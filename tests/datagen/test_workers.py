@@ -1,8 +1,12 @@
-"""`datagen.workers`: one pool of worker processes per build (`shared_pool`)."""
+"""`datagen.workers`: one pool of worker processes per build (`shared_pool`), started early
+when asked to preload."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
+import time
 
 import pytest
 
@@ -33,3 +37,32 @@ def test_a_failed_stage_leaves_the_next_a_fresh_pool() -> None:
             list(parallel_map(divmod, [(1, 0), (2, 1)], workers=2))
         after = _pids(8)
     assert before.isdisjoint(after)
+
+
+def _imported(module: str) -> bool:
+    return module in sys.modules
+
+
+def test_preload_starts_the_processes_at_once_with_the_modules_imported() -> None:
+    with shared_pool(2, preload=("colorsys",)):
+        assert len(multiprocessing.active_children()) == 2  # before any task was given
+        assert all(parallel_map(_imported, [("colorsys",)] * 4, workers=2))
+    assert not any(parallel_map(_imported, [("colorsys",)] * 2, workers=2))
+
+
+def test_a_block_that_raises_stops_the_preloaded_processes_at_once() -> None:
+    # Imported here only: a worker importing this test module must not import it too.
+    from tests.datagen import slow_import
+
+    def interrupted_while_they_import() -> None:
+        with shared_pool(2, preload=(f"{__package__}.slow_import",)):
+            time.sleep(0.5)
+            raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_while_they_import()
+    for process in multiprocessing.active_children():
+        process.join(5)
+    assert not multiprocessing.active_children()
+    assert time.monotonic() - start < slow_import.SECONDS / 2  # not waited for
