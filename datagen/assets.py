@@ -98,10 +98,6 @@ def load_assets(
     Raises:
         InputError: For missing or empty folders, unreadable, non-image or unusable files.
     """
-    # Imported here: build workers, which read the assets from the store, never need the
-    # generators (and they import datagen.shadows, which imports this module).
-    from datagen import procedural
-
     digest = hashlib.sha256()
     if config.bg is None:
         bg_names, bg, bg_depth, bg_ground, bg_light = _procedural_scenes(config, progress)
@@ -113,6 +109,10 @@ def load_assets(
         bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
         bg_light = np.full((len(bg_names), len(fields(shadows.SceneLight))), np.nan)
     if config.fg is None:
+        # Imported only here and for scenes: build workers, which read the assets from the
+        # store, and builds from photos never need the generators.
+        from datagen import procedural
+
         jobs = [(config.seed, i, config.size) for i in range(config.n_fg or PROCEDURAL_COUNT)]
         cutouts = _render(procedural.render_cutout, jobs, config.workers, "fg cutouts", progress)
         for _, rgba in cutouts:
