@@ -58,7 +58,7 @@ import cv2
 import numpy as np
 import torch
 
-from datagen import shadows
+from datagen import procedural, shadows
 from datagen.assets import ground_prior, load_assets
 from datagen.build import build_store
 from datagen.composite import (
@@ -123,8 +123,11 @@ class TestSet:
         return TestSet(pairs, self.mask[:n], self.depth[:n])
 
 
-def split_assets(root: Path, work: Path) -> tuple[Path, Path, list[Path], list[Path]]:
-    """Link the training assets into ``work/train/{bg,fg}``; return those folders and the
+def split_assets(
+    root: Path, work: Path, procedural_fg: int = 0
+) -> tuple[Path, Path, list[Path], list[Path]]:
+    """Link the training assets into ``work/train/{bg,fg}``, with `procedural_fg` of the
+    built-in cutouts (seed 0) written beside the real ones; return those folders and the
     held-out bg photos and cutouts."""
     bgs = sorted((root / "bg").iterdir())
     fgs = sorted((root / "fg").iterdir())
@@ -135,6 +138,9 @@ def split_assets(root: Path, work: Path) -> tuple[Path, Path, list[Path], list[P
         for path in files:
             (folder / path.name).symlink_to(path.resolve())
         folders.append(folder)
+    for index in range(procedural_fg):
+        name, rgba = procedural.render_cutout(0, index, PHOTO)
+        cv2.imwrite(str(folders[1] / f"{name}.png"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     return folders[0], folders[1], bgs[-TEST_BG:], fgs[-TEST_FG:]
 
 
@@ -396,6 +402,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--steps", type=int, default=600, help="optimizer steps of each model")
     p.add_argument("--positions", type=int, default=20, help="placements per training pair")
     p.add_argument("--test-positions", type=int, default=4, help="placements per test pair")
+    p.add_argument(
+        "--procedural-fg",
+        type=int,
+        default=0,
+        help="add this many built-in procedural cutouts to the 8 real training cutouts",
+    )
     p.add_argument("--figure", type=Path, help="write the grid of predictions here")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--smoke", action="store_true", help="tiny and fast: checks the script only")
@@ -407,8 +419,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.steps, args.positions, args.test_positions = 2, 1, 1
     shutil.rmtree(args.out, ignore_errors=True)
     t0 = time.perf_counter()
-    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, args.out / "assets")
-    tests = test_set(test_bg, test_fg, args.out / "assets", args.test_positions)
+    assets = args.out / "assets"
+    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, assets, args.procedural_fg)
+    tests = test_set(test_bg, test_fg, assets, args.test_positions)
     if args.smoke:
         tests = tests.head(2)
     store_a, store_b, has_shadows = build_stores(
@@ -425,11 +438,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     done = time.perf_counter()
 
     n = len(tests.mask)
+    n_fg = len(list(train_fg.iterdir()))
     print(
         f"\nrecipe {args.recipe}, {args.steps} steps each, {torch.get_num_threads()} threads; "
-        f"train 8 bg x 8 fg x 2 flips x {args.positions}; test {TEST_BG} bg x {TEST_FG} fg x 2 "
-        f"flips x {args.test_positions}: {n} pairs per condition at {FRAME} px; store (b) shadows: "
-        f"{'yes' if has_shadows else 'no (BuildConfig has no shadows option)'}; minutes: "
+        f"train 8 bg x {n_fg} fg x 2 flips x {args.positions}; test {TEST_BG} bg x {TEST_FG} fg "
+        f"x 2 flips x {args.test_positions}: {n} pairs per condition at {FRAME} px; store (b) "
+        f"shadows: {'yes' if has_shadows else 'no (BuildConfig has no shadows option)'}; minutes: "
         f"build {(built - t0) / 60:.1f}, train {(trained - built) / 60:.1f}, "
         f"eval {(done - trained) / 60:.1f}\n"
     )
