@@ -58,7 +58,7 @@ import cv2
 import numpy as np
 import torch
 
-from datagen import procedural, shadows
+from datagen import shadows
 from datagen.assets import ground_prior, load_assets
 from datagen.build import build_store
 from datagen.composite import (
@@ -123,11 +123,8 @@ class TestSet:
         return TestSet(pairs, self.mask[:n], self.depth[:n])
 
 
-def split_assets(
-    root: Path, work: Path, procedural_fg: int = 0
-) -> tuple[Path, Path, list[Path], list[Path]]:
-    """Link the training assets into ``work/train/{bg,fg}``, with `procedural_fg` of the
-    built-in cutouts (seed 0) written beside the real ones; return those folders and the
+def split_assets(root: Path, work: Path) -> tuple[Path, Path, list[Path], list[Path]]:
+    """Link the training assets into ``work/train/{bg,fg}``; return those folders and the
     held-out bg photos and cutouts."""
     bgs = sorted((root / "bg").iterdir())
     fgs = sorted((root / "fg").iterdir())
@@ -138,9 +135,6 @@ def split_assets(
         for path in files:
             (folder / path.name).symlink_to(path.resolve())
         folders.append(folder)
-    for index in range(procedural_fg):
-        name, rgba = procedural.render_cutout(0, index, PHOTO)
-        cv2.imwrite(str(folders[1] / f"{name}.png"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     return folders[0], folders[1], bgs[-TEST_BG:], fgs[-TEST_FG:]
 
 
@@ -279,14 +273,17 @@ def _fgbg_history(fgbg: np.ndarray, condition: str) -> np.ndarray:
 
 
 def build_stores(
-    bg: Path, fg: Path, work: Path, positions: int, size: int
+    bg: Path, fg: Path, work: Path, positions: int, size: int, builtin_fg: int | None
 ) -> tuple[str, str, bool]:
     """Stores (a) without and (b) with shadows (when the builder has them) from the training
-    assets; returns their paths and whether (b) has shadows."""
+    assets (and `builtin_fg` built-in cutouts); returns their paths and whether (b) has
+    shadows."""
     has_shadows = "shadows" in {f.name for f in dataclasses.fields(BuildConfig)}
     paths = []
     for name, shadow in (("a", "off"), ("b", "soft")):
         extra = {"shadows": shadow} if has_shadows else {}
+        if builtin_fg:
+            extra["builtin_fg"] = builtin_fg
         path = work / f"store_{name}.zarr"
         build_store(
             BuildConfig(out=str(path), bg=str(bg), fg=str(fg), size=size, positions=positions,
@@ -403,10 +400,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--positions", type=int, default=20, help="placements per training pair")
     p.add_argument("--test-positions", type=int, default=4, help="placements per test pair")
     p.add_argument(
-        "--procedural-fg",
+        "--builtin-fg",
         type=int,
-        default=0,
-        help="add this many built-in procedural cutouts to the 8 real training cutouts",
+        help="train on this many built-in cutouts beside the 8 real ones (--builtin-fg)",
     )
     p.add_argument("--figure", type=Path, help="write the grid of predictions here")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -420,12 +416,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     shutil.rmtree(args.out, ignore_errors=True)
     t0 = time.perf_counter()
     assets = args.out / "assets"
-    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, assets, args.procedural_fg)
+    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, assets)
     tests = test_set(test_bg, test_fg, assets, args.test_positions)
     if args.smoke:
         tests = tests.head(2)
+    size = 32 if args.smoke else STORE_SIZE
     store_a, store_b, has_shadows = build_stores(
-        train_bg, train_fg, args.out, args.positions, 32 if args.smoke else STORE_SIZE
+        train_bg, train_fg, args.out, args.positions, size, args.builtin_fg
     )
     built = time.perf_counter()
     checkpoints = {
@@ -438,7 +435,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     done = time.perf_counter()
 
     n = len(tests.mask)
-    n_fg = len(list(train_fg.iterdir()))
+    n_fg = len(list(train_fg.iterdir())) + (args.builtin_fg or 0)
     print(
         f"\nrecipe {args.recipe}, {args.steps} steps each, {torch.get_num_threads()} threads; "
         f"train 8 bg x {n_fg} fg x 2 flips x {args.positions}; test {TEST_BG} bg x {TEST_FG} fg "

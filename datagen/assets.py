@@ -109,16 +109,11 @@ def load_assets(
         bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
         bg_light = np.full((len(bg_names), len(fields(shadows.SceneLight))), np.nan)
     if config.fg is None:
-        # Imported only here and for scenes: build workers, which read the assets from the
-        # store, and builds from photos never need the generators.
-        from datagen import procedural
-
-        jobs = [(config.seed, i, config.size) for i in range(config.n_fg or PROCEDURAL_COUNT)]
-        cutouts = _render(procedural.render_cutout, jobs, config.workers, "fg cutouts", progress)
-        for _, rgba in cutouts:
-            digest.update(np.ascontiguousarray(rgba).tobytes())
+        cutouts = _procedural_cutouts(config, config.n_fg or PROCEDURAL_COUNT, digest, progress)
     else:
         cutouts = _user_cutouts(config, digest)
+        if config.builtin_fg:
+            cutouts += _procedural_cutouts(config, config.builtin_fg, digest, progress)
     if bg_depth_fn is not None:
         bg_depth = bg_depth_fn(bg)
         bg_ground[:, 1] = np.nan
@@ -163,6 +158,20 @@ def _render(
     return results
 
 
+def _procedural_cutouts(
+    config: BuildConfig, count: int, digest: hashlib._Hash, progress: bool
+) -> list[tuple[str, np.ndarray]]:
+    # Imported only here and for scenes: build workers, which read the assets from the store,
+    # and builds from photos alone never need the generators.
+    from datagen import procedural
+
+    jobs = [(config.seed, i, config.size) for i in range(count)]
+    cutouts = _render(procedural.render_cutout, jobs, config.workers, "fg cutouts", progress)
+    for _, rgba in cutouts:
+        digest.update(np.ascontiguousarray(rgba).tobytes())
+    return cutouts
+
+
 def asset_counts(config: BuildConfig) -> tuple[int, int]:
     """How many bg scenes and fg cutouts `config` builds from, without loading any.
 
@@ -174,7 +183,7 @@ def asset_counts(config: BuildConfig) -> tuple[int, int]:
     if config.bg is not None:
         n_bg = len(_list_images("--bg", config.bg, config.n_bg))
     if config.fg is not None:
-        n_fg = len(_list_images("--fg", config.fg, config.n_fg))
+        n_fg = len(_list_images("--fg", config.fg, config.n_fg)) + (config.builtin_fg or 0)
     return n_bg, n_fg
 
 

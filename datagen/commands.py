@@ -35,6 +35,13 @@ def datagen_group() -> None:
     "--n-fg", type=int, help=f"Number of fg cutouts (default: {PROCEDURAL_COUNT}, or all files)."
 )
 @click.option(
+    "--builtin-fg",
+    type=int,
+    metavar="N",
+    help="With --fg: also use N built-in procedural cutouts, after the folder's (more kinds of "
+    "object to learn from).",
+)
+@click.option(
     "--positions",
     default=default("positions"),
     show_default=True,

@@ -24,7 +24,7 @@ SHADOW_MODES: tuple[str, ...] = get_args(ShadowMode)
 RUNTIME_ONLY_KEYS = frozenset({"out", "workers", "overwrite"})
 #: Keys a store's attributes record only when they are set: stores that leave them unset keep
 #: the bytes of stores built before the keys existed.
-RECORDED_WHEN_SET = frozenset({"depth_scale"})
+RECORDED_WHEN_SET = frozenset({"depth_scale", "builtin_fg"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class BuildConfig:
         n_bg: Number of bg scenes (procedural), or the first N files of `bg` in name order
             (None: all of them).
         n_fg: Likewise for fg cutouts.
+        builtin_fg: With `fg`: this many of the built-in procedural cutouts are used beside
+            the folder's (after them), so that a model meets more kinds of object than a few
+            photos hold; None: none.
         positions: Random placements per (bg, fg, flip).
         flip: Whether each (bg, fg) pair is also composited with the fg mirrored.
         seed: Seed of everything random (procedural assets, sample order, placements).
@@ -79,6 +82,7 @@ class BuildConfig:
     size: int = 224
     n_bg: int | None = None
     n_fg: int | None = None
+    builtin_fg: int | None = None
     positions: int = 20
     flip: bool = True
     seed: int = 0
@@ -103,7 +107,11 @@ class BuildConfig:
 
     def __post_init__(self) -> None:
         _check_range("--size", self.size, 32, 2048)
-        for option, value in (("--n-bg", self.n_bg), ("--n-fg", self.n_fg)):
+        for option, value in (
+            ("--n-bg", self.n_bg),
+            ("--n-fg", self.n_fg),
+            ("--builtin-fg", self.builtin_fg),
+        ):
             if value is not None:
                 _check_range(option, value, 1, 1_000_000)
         _check_range("--positions", self.positions, 1, 100_000)
@@ -154,6 +162,8 @@ class BuildConfig:
                 f"--shadow-strength {self.shadow_strength_min},{self.shadow_strength_max}: "
                 "need 0 <= min <= max < 1"
             )
+        if self.builtin_fg is not None and not self.fg:
+            raise InputError("--builtin-fg needs --fg (without it every cutout is built in)")
         if self.bg_depth and not self.bg:
             raise InputError("--bg-depth needs --bg (procedural scenes carry exact depth)")
 

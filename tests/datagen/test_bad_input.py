@@ -115,6 +115,14 @@ def zero_bg(tmp: Path):
     return ["--n-bg", "0"], ("--n-bg",)
 
 
+def builtin_fg_without_fg(tmp: Path):
+    return ["--builtin-fg", "3"], ("--builtin-fg", "needs --fg")
+
+
+def zero_builtin_fg(tmp: Path):
+    return ["--fg", str(write_fg(tmp / "fg")), "--builtin-fg", "0"], ("--builtin-fg", "from 1")
+
+
 def bad_scale(tmp: Path):
     return ["--scale-range", "0.9,0.2"], ("--scale-range",)
 
@@ -213,7 +221,8 @@ def bg_depth_without_bg(tmp: Path):
 
 CASES: list[Case] = [
     missing_bg, empty_bg, non_image, corrupt_image, fg_without_alpha, transparent_fg, small_bg,
-    too_many_files, bad_size, non_numeric_size, zero_bg, bad_scale, bad_shadow_mode,
+    too_many_files, bad_size, non_numeric_size, zero_bg, builtin_fg_without_fg, zero_builtin_fg,
+    bad_scale, bad_shadow_mode,
     bad_shadow_p, bad_shadow_strength, non_numeric_shadow_strength, not_torchscript,
     teacher_without_model, not_a_depth_model, out_under_a_file, out_is_foreign_folder,
     bg_depth_missing_map, bg_depth_not_numeric, bg_depth_8_bit_png, bg_depth_not_positive,

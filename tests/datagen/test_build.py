@@ -281,6 +281,23 @@ def test_teacher_depth_comes_from_the_model(tmp_path: Path) -> None:
     np.testing.assert_allclose(ds.bg_depth[0], 1.0 + 10.0 * bg_brightness, atol=1e-3)
 
 
+def test_builtin_cutouts_join_the_users_and_regenerate(tmp_path: Path) -> None:
+    out = tmp_path / "mixed.zarr"
+    fg = write_fg(tmp_path / "fg", 2)
+    build_store(tiny_config(out, fg=str(fg), n_fg=None, builtin_fg=3), progress=False)
+    ds = open_store(out)
+    builtin = [procedural.render_cutout(0, i, 64)[0] for i in range(3)]
+    assert ds.fg_names == ["fg_0.png", "fg_1.png", *builtin]
+    assert len(ds) == 3 * 5 * 2 * 2
+    assert ds.attrs["config"]["builtin_fg"] == 3
+    for index in range(0, len(ds), 7):
+        np.testing.assert_array_equal(regenerate(str(out), index)["mask"], ds[index]["mask"])
+    # Without the option the store is the one of the folder alone, its config without the key.
+    plain = tmp_path / "plain.zarr"
+    build_store(tiny_config(plain, fg=str(fg), n_fg=None), progress=False)
+    assert "builtin_fg" not in open_store(plain).attrs["config"]
+
+
 def test_samples_regenerate_from_their_records(tiny_store: Path) -> None:
     ds = open_store(tiny_store)
     errors = []
