@@ -69,7 +69,7 @@ class FgdGroup(click.Group):
         """The command list of ``fgd --help`` from :data:`SUMMARIES`, without importing any."""
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
         rows = [
-            (name, click.utils.make_default_short_help(SUMMARIES[name], limit))
+            (name, click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit))
             for name in self.list_commands(ctx)
         ]
         with formatter.section("Commands"):
