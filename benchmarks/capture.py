@@ -37,7 +37,7 @@ clean IoU, b beats a on every disturbed condition, b's clean IoU at most 0.01 be
 fg_bg and each model's predicted mask outlined on the fg_bg.
 
     .venv/bin/python -m benchmarks.capture [--steps 600] [--out runs/bench/capture]
-        [--figure docs/img/capture_conditions.png] [--smoke]
+        [--set KEY=VALUE ...] [--figure docs/img/capture_conditions.png] [--smoke]
 
 ``--smoke`` runs the whole pipeline in seconds (a tiny network, a few steps, few pairs): it
 checks the script, not the models.
@@ -57,6 +57,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import yaml
 
 from datagen import shadows
 from datagen.assets import ground_prior, load_assets
@@ -295,9 +296,15 @@ def build_stores(
 
 
 def train_model(
-    store: str, out: Path, recipe: str, steps: int, with_capture: bool, smoke: bool
+    store: str,
+    out: Path,
+    recipe: str,
+    steps: int,
+    with_capture: bool,
+    smoke: bool,
+    overrides: dict[str, Any] | None = None,
 ) -> Path:
-    settings = dict(load_recipe(recipe).settings)
+    settings = {**load_recipe(recipe).settings, **(overrides or {})}
     augment = dict(settings.pop("augment", {}))
     augment["capture"] = {**augment.get("capture", {}), "enabled": with_capture}
     data = {**settings, "augment": augment, "store": store, "out": str(out), "device": "cpu",
@@ -392,6 +399,13 @@ def draw_figure(path: Path, tests: TestSet, example: dict[str, Any]) -> None:
     write_png(path, np.concatenate([header, *rows], axis=0), "--figure")
 
 
+def _override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    return key, yaml.safe_load(value)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("runs/bench/capture"))
@@ -403,6 +417,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--builtin-fg",
         type=int,
         help="train on this many built-in cutouts beside the 8 real ones (--builtin-fg)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        action="append",
+        type=_override,
+        default=[],
+        help="a TrainConfig key over the recipe for both models (YAML value), e.g. fusion=early",
     )
     p.add_argument("--figure", type=Path, help="write the grid of predictions here")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -425,8 +448,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         train_bg, train_fg, args.out, args.positions, size, args.builtin_fg
     )
     built = time.perf_counter()
+    overrides = dict(args.overrides)
     checkpoints = {
-        name: train_model(store, args.out / f"run_{name}", args.recipe, args.steps, cap, args.smoke)
+        name: train_model(
+            store, args.out / f"run_{name}", args.recipe, args.steps, cap, args.smoke, overrides
+        )
         for name, store, cap in (("a", store_a, False), ("b", store_b, True))
     }
     trained = time.perf_counter()
@@ -437,7 +463,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n = len(tests.mask)
     n_fg = len(list(train_fg.iterdir())) + (args.builtin_fg or 0)
     print(
-        f"\nrecipe {args.recipe}, {args.steps} steps each, {torch.get_num_threads()} threads; "
+        f"\nrecipe {args.recipe}{''.join(f', {k}={v}' for k, v in args.overrides)}, "
+        f"{args.steps} steps each, {torch.get_num_threads()} threads; "
         f"train 8 bg x {n_fg} fg x 2 flips x {args.positions}; test {TEST_BG} bg x {TEST_FG} fg "
         f"x 2 flips x {args.test_positions}: {n} pairs per condition at {FRAME} px; store (b) "
         f"shadows: {'yes' if has_shadows else 'no (BuildConfig has no shadows option)'}; minutes: "

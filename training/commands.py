@@ -23,6 +23,7 @@ from training.checkpoint import load_checkpoint
 from training.config import (
     DECODERS,
     DEVICES,
+    FUSIONS,
     LOSS_WEIGHTINGS,
     SPLITS,
     TrainConfig,
@@ -56,6 +57,7 @@ _OVERRIDES = (
     "checkpoint_every",
     "pretrained",
     "decoder_channels",
+    "fusion",
     "sample_log",
 )
 
@@ -115,6 +117,12 @@ _DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
     "--decoder-channels", key="decoder_channels", type=int,
     help="Width of the coarsest decoder stage.",
 )  # fmt: skip
+@_option(
+    "--fusion",
+    key="fusion",
+    help=f"{_choices(FUSIONS)}: how the shots meet (early: stacked channels; siamese: one "
+    "shared encoder per shot, the decoder sees feature differences).",
+)
 @_option(
     "--pretrained",
     key="pretrained",

@@ -18,7 +18,7 @@ import yaml
 from datagen.errors import InputError, error_summary
 from datagen.files import write_text_atomic
 from training.capture import CaptureConfig
-from training.models import DEFAULT_BACKBONE, ModelConfig
+from training.models import DEFAULT_BACKBONE, Fusion, ModelConfig
 
 # Each choice is a Literal type (what the dataclass fields are annotated with, checked by
 # from_dict) and the tuple of its values (for help texts and messages), read from the type.
@@ -33,6 +33,7 @@ LOSS_WEIGHTINGS: tuple[str, ...] = typing.get_args(LossWeighting)
 AMP_MODES: tuple[str, ...] = typing.get_args(AmpMode)
 RESIZE_UNITS: tuple[str, ...] = typing.get_args(ResizeUnit)
 DECODERS: tuple[str, ...] = typing.get_args(typing.get_type_hints(ModelConfig)["decoder"])
+FUSIONS: tuple[str, ...] = typing.get_args(Fusion)
 
 # Field metadata of the keys that ``--resume`` must keep, with why (see fixed_on_resume).
 _ORDER = {"fixed_on_resume": "the run's split and sample order follow from it"}
@@ -89,6 +90,8 @@ class TrainConfig:
     decoder_channels: int = field(default=64, metadata=_NETWORK)
     # decoder stage at stride 1 (training.models.ModelConfig)
     full_res_stage: bool = field(default=True, metadata=_NETWORK)
+    # how the two shots meet: early (stacked channels) | siamese (training.models)
+    fusion: str = field(default="early", metadata=_NETWORK)
     # a local weights file of the 3-channel timm model, a timm name ARCH.TAG, or "hub" (timm's
     # hub weights of the backbone: training.models.resolve_pretrained); "" = random init
     pretrained: str = ""

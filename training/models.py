@@ -1,8 +1,16 @@
-"""The dual-head network: timm encoder on the stacked (bg, fg_bg) pair, U-Net decoder(s), 2 heads.
+"""The dual-head network: timm encoder on the (bg, fg_bg) pair, U-Net decoder(s), 2 heads.
 
 ``build_model(ModelConfig(...))`` is the one factory. The encoder is any timm model that supports
 ``features_only``; the decoder is sized from its ``feature_info`` (channels and reductions), so
-swapping the backbone needs no other change.
+swapping the backbone needs no other change. The pair meets in one of two ways
+(``ModelConfig.fusion``):
+
+- ``"early"``: one encoder on the two shots stacked on the channel axis (6 channels);
+- ``"siamese"``: one 3-channel encoder run on each shot with shared weights; at every stage the
+  decoder sees the fg_bg features and their absolute difference from the bg's,
+  ``[f(fg_bg), |f(fg_bg) - f(bg)|]`` (Daudt et al. 2018, FC-Siam-diff). The comparison then
+  happens between features, which a second shot's small shift or exposure change moves less
+  than it moves pixels.
 
 Outputs of :meth:`DualHeadNet.forward`, both ``(B, 1, H, W)`` at the input resolution:
 
@@ -36,6 +44,7 @@ from datagen.errors import InputError, error_summary
 # 300 steps of it already gave mask IoU 0.90 on held-out scenes (depth needs more steps).
 DEFAULT_BACKBONE = "mobilenetv3_small_100"
 IN_CHANS = 6  # bg RGB + fg_bg RGB, stacked on the channel axis
+Fusion = Literal["early", "siamese"]
 MIN_DECODER_CHANNELS = 16
 FULL_RES_CHANNELS = 8  # the stride-1 stage: full-resolution convs dominate the CPU cost
 #: ``ModelConfig.pretrained_path`` value (what a bare ``--pretrained`` gives): timm's hub weights.
@@ -61,6 +70,8 @@ class ModelConfig:
             input, keeps edges sharp at small image sizes; ``False``: the heads run at the finest
             encoder stride and their outputs are upsampled bilinearly, which at 96 px on the
             CPU takes ~40 % off a training step (forward + backward 690 -> 420 ms, batch 32).
+        fusion: how the two shots meet (module docstring): ``"early"`` (stacked channels) or
+            ``"siamese"`` (shared encoder, feature differences).
     """
 
     backbone: str = DEFAULT_BACKBONE
@@ -69,10 +80,13 @@ class ModelConfig:
     pretrained_path: str | None = None
     out_indices: tuple[int, ...] | None = None
     full_res_stage: bool = True
+    fusion: Fusion = "early"
 
     def __post_init__(self) -> None:
         if self.decoder not in ("shared", "separate"):
             raise InputError(f"--decoder {self.decoder!r}: must be 'shared' or 'separate'")
+        if self.fusion not in ("early", "siamese"):
+            raise InputError(f"--fusion {self.fusion!r}: must be 'early' or 'siamese'")
         if not isinstance(self.decoder_channels, int) or self.decoder_channels < 1:
             raise InputError(
                 f"--decoder-channels {self.decoder_channels!r}: must be a positive integer"
@@ -106,16 +120,18 @@ def check_backbone(name: str) -> None:
 
 
 def create_encoder(cfg: ModelConfig) -> nn.Module:
-    """``timm.create_model(backbone, features_only=True, in_chans=6)``, optionally pretrained.
+    """``timm.create_model(backbone, features_only=True, in_chans=...)``, optionally pretrained.
 
-    Pretrained weights are those of the 3-channel model; timm adapts its stem to 6 channels
+    The encoder takes 6 channels for ``fusion="early"``, 3 for ``"siamese"``. Pretrained weights
+    are those of the 3-channel model; for 6 channels timm adapts its stem
     (``timm.models.adapt_input_conv``): it repeats the RGB filters for both images and scales
     them by 3/6, so a bg == fg_bg pair gives the pretrained activations; the classifier is
     dropped.
     """
     check_backbone(cfg.backbone)
     name, overlay = resolve_pretrained(cfg.backbone, cfg.pretrained_path)
-    kwargs: dict[str, Any] = {"features_only": True, "in_chans": IN_CHANS}
+    in_chans = encoder_channels(cfg)
+    kwargs: dict[str, Any] = {"features_only": True, "in_chans": in_chans}
     if cfg.out_indices is not None:
         kwargs["out_indices"] = cfg.out_indices
     if cfg.pretrained_path is not None:
@@ -139,8 +155,13 @@ def create_encoder(cfg: ModelConfig) -> nn.Module:
             ) from None
         raise InputError(
             f"--backbone {cfg.backbone!r}{weights}: timm cannot build it as a "
-            f"{IN_CHANS}-channel features_only encoder ({error_summary(e)})"
+            f"{in_chans}-channel features_only encoder ({error_summary(e)})"
         ) from e
+
+
+def encoder_channels(cfg: ModelConfig) -> int:
+    """Input channels of the encoder: both shots stacked, or one shot at a time."""
+    return IN_CHANS if cfg.fusion == "early" else IN_CHANS // 2
 
 
 def resolve_pretrained(backbone: str, pretrained: str | None) -> tuple[str, dict[str, Any] | None]:
@@ -295,7 +316,8 @@ class UNetDecoder(nn.Module):
 
 
 class DualHeadNet(nn.Module):
-    """timm encoder on ``cat(bg, fgbg)`` -> decoder(s) -> mask logits and normalised depth."""
+    """timm encoder on the pair (``ModelConfig.fusion``) -> decoder(s) -> mask logits and
+    normalised depth."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -304,9 +326,12 @@ class DualHeadNet(nn.Module):
         info = self.encoder.feature_info
         self.stride = max(info.reduction())
         self._nhwc = getattr(self.encoder, "output_fmt", "NCHW") == "NHWC"
+        # siamese: each stage's features and their difference from the bg's, side by side
+        widen = 1 if cfg.fusion == "early" else 2
+        channels = [c * widen for c in info.channels()]
         n_decoders = 1 if cfg.decoder == "shared" else 2
         self.decoders = nn.ModuleList(
-            UNetDecoder(info.channels(), info.reduction(), cfg.decoder_channels, cfg.full_res_stage)
+            UNetDecoder(channels, info.reduction(), cfg.decoder_channels, cfg.full_res_stage)
             for _ in range(n_decoders)
         )
         out_ch = self.decoders[0].out_channels
@@ -325,9 +350,7 @@ class DualHeadNet(nn.Module):
         x = torch.cat([bg, fgbg], dim=1)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        features = self.encoder(x)
-        if self._nhwc:
-            features = [f.permute(0, 3, 1, 2) for f in features]
+        features = self.encode(x)
         mask_feat = self.decoders[0](features, x)
         depth_feat = self.decoders[-1](features, x) if len(self.decoders) > 1 else mask_feat
         out = {"mask_logits": self.mask_head(mask_feat), "depth": self.depth_head(depth_feat)}
@@ -338,6 +361,20 @@ class DualHeadNet(nn.Module):
                 for k, v in out.items()
             }
         return {k: v[..., :h, :w] for k, v in out.items()}
+
+    def encode(self, x: Tensor) -> list[Tensor]:
+        """The decoder's input pyramid (NCHW, shallow to deep) of the stacked pair ``x``."""
+        if self.cfg.fusion == "early":
+            features = self.encoder(x)
+        else:  # both shots in one batch: one pass, and BatchNorm statistics over both
+            bg, fgbg = x.chunk(2, dim=1)
+            features = self.encoder(torch.cat([bg, fgbg], dim=0))
+        if self._nhwc:
+            features = [f.permute(0, 3, 1, 2) for f in features]
+        if self.cfg.fusion == "early":
+            return features
+        pairs = (f.chunk(2, dim=0) for f in features)
+        return [torch.cat([g, (g - b).abs()], dim=1) for b, g in pairs]
 
 
 def build_model(cfg: ModelConfig) -> DualHeadNet:

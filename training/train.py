@@ -66,6 +66,7 @@ def model_config(cfg: TrainConfig) -> ModelConfig:
         decoder=cfg.decoder,
         decoder_channels=cfg.decoder_channels,
         full_res_stage=cfg.full_res_stage,
+        fusion=cfg.fusion,
         pretrained_path=cfg.pretrained or None,
     )
 

@@ -245,7 +245,9 @@ def test_capture_benchmark_smoke(real_samples, tmp_path) -> None:
     from benchmarks import capture as bench
 
     figure = tmp_path / "grid.png"
-    summary = bench.main(["--smoke", "--out", str(tmp_path / "run"), "--figure", str(figure)])
+    run = tmp_path / "run"
+    args = ["--smoke", "--out", str(run), "--figure", str(figure), "--set", "fusion=siamese"]
+    summary = bench.main(args)
     for model in ("a", "b"):
         for condition in bench.CONDITIONS:
             for align in ("off", "auto"):
@@ -254,4 +256,7 @@ def test_capture_benchmark_smoke(real_samples, tmp_path) -> None:
                 assert 0 <= metrics["mask_iou"] <= 1 and 0 <= metrics["depth_delta1"] <= 1
     assert set(summary["aligned_share"]) == set(bench.CONDITIONS)
     assert cv2.imread(str(figure)).shape[0] > len(bench.CONDITIONS) * bench.FRAME
-    assert (tmp_path / "run" / "results.json").is_file()
+    assert (run / "results.json").is_file()
+    for model in ("a", "b"):  # --set reaches both models
+        ckpt = torch.load(run / f"run_{model}" / "checkpoints" / "last.pt", weights_only=True)
+        assert ckpt["model_config"]["fusion"] == "siamese"

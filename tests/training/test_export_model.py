@@ -18,6 +18,8 @@ from training.export_model import TOLERANCE, load_exported
 from training.losses import target_to_depth
 from training.predict import Predictor
 
+from .conftest import train_args
+
 pytest.importorskip("onnxruntime")
 
 
@@ -73,6 +75,22 @@ def test_exported_file_matches_torch_at_any_batch_and_size(exported, checkpoint,
     assert np.abs(depth - ref_depth).max() < TOLERANCE * model.depth_max
     assert 0 <= mask.min() and mask.max() <= 1
     assert model.depth_max / 100 * 0.999 <= depth.min() and depth.max() <= model.depth_max * 1.001
+
+
+def test_a_siamese_network_exports_and_matches_torch(fgd, tiny_store, tmp_path):
+    """`fgd train --fusion siamese` (the shots through one encoder in one batch) to ONNX."""
+    run = tmp_path / "run"
+    args = train_args(tiny_store, run, "--max-steps", "2", "--fusion", "siamese")
+    assert CliRunner().invoke(fgd, args).exit_code == 0
+    checkpoint = run / "checkpoints" / "last.pt"
+    assert load_checkpoint(checkpoint)["model_config"]["fusion"] == "siamese"
+    out = tmp_path / "model.onnx"
+    result = CliRunner().invoke(fgd, ["export-model", str(checkpoint), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    bg, fgbg = _pair(2, 45, 61, seed=3)
+    mask, _ = load_exported(out).run(bg, fgbg)
+    ref_mask, _ = _reference(checkpoint, bg, fgbg)
+    assert np.abs(mask - ref_mask).max() < TOLERANCE
 
 
 def test_exported_file_records_what_a_caller_needs(exported, checkpoint):

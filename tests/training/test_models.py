@@ -1,4 +1,5 @@
-"""DualHeadNet: one tester base class run over several timm backbones and both decoder modes."""
+"""DualHeadNet: one tester base class run over several timm backbones, both decoder modes and
+both fusions of the pair."""
 
 from __future__ import annotations
 
@@ -36,16 +37,22 @@ class BaseModelTester:
     odd_size = (33, 47)  # not a multiple of any total stride
 
     @pytest.fixture(
-        params=[("shared", True), ("separate", True), ("shared", False)],
-        ids=["shared", "separate", "shared-no-full-res"],
+        params=[
+            ("shared", True, "early"),
+            ("separate", True, "early"),
+            ("shared", False, "early"),
+            ("separate", False, "siamese"),
+        ],
+        ids=["shared", "separate", "shared-no-full-res", "siamese"],
     )
     def cfg(self, request: pytest.FixtureRequest) -> ModelConfig:
-        decoder, full_res_stage = request.param
+        decoder, full_res_stage, fusion = request.param
         return ModelConfig(
             backbone=self.backbone,
             decoder=decoder,
             decoder_channels=32,
             full_res_stage=full_res_stage,
+            fusion=fusion,
         )
 
     @pytest.fixture
@@ -95,6 +102,21 @@ class BaseModelTester:
             want, got = model(*inputs), again(*inputs)
         for k in want:
             assert torch.equal(want[k], got[k])
+
+    def test_identical_shots_give_a_zero_difference_to_the_decoder(self):
+        """Siamese: the decoder sees each stage's fg_bg features, then their difference from
+        the bg's, which is exactly zero where the shots are the same."""
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(backbone=self.backbone, fusion="siamese"))
+        bg, fgbg = _pair(2, self.size, self.size)
+        with torch.no_grad():
+            same = model.eval().encode(torch.cat([bg, bg], dim=1))
+            differ = model.encode(torch.cat([bg, fgbg], dim=1))
+        widths = model.encoder.feature_info.channels()
+        for f, g, c in zip(same, differ, widths, strict=True):
+            assert f.shape[1] == g.shape[1] == 2 * c
+            assert torch.equal(f[:, c:], torch.zeros_like(f[:, c:]))
+            assert g[:, c:].abs().sum() > 0
 
     def test_channels_last_gives_the_same_outputs(self, model):
         model.eval()
@@ -205,7 +227,11 @@ def test_backbone_timm_cannot_build_is_an_input_error(monkeypatch):
 
 @pytest.mark.parametrize(
     ("kwargs", "flag"),
-    [({"decoder": "both"}, "--decoder"), ({"decoder_channels": 0}, "--decoder-channels")],
+    [
+        ({"decoder": "both"}, "--decoder"),
+        ({"decoder_channels": 0}, "--decoder-channels"),
+        ({"fusion": "late"}, "--fusion"),
+    ],
 )
 def test_bad_config_values_are_input_errors(kwargs, flag):
     with pytest.raises(InputError, match=f"^{flag} "):
@@ -241,6 +267,15 @@ def test_pretrained_weights_load_and_the_stem_is_inflated(rgb_weights):
     assert torch.equal(enc["layer2.0.conv1.weight"], sd["layer2.0.conv1.weight"])
     random = build_model(ModelConfig(backbone="test_resnet")).encoder.state_dict()
     assert not torch.equal(random["layer2.0.conv1.weight"], sd["layer2.0.conv1.weight"])
+
+
+def test_siamese_encoder_takes_the_pretrained_weights_as_they_are(rgb_weights):
+    """One shot at a time: a 3-channel stem, no inflation."""
+    path, sd = rgb_weights
+    cfg = ModelConfig(backbone="test_resnet", pretrained_path=str(path), fusion="siamese")
+    enc = build_model(cfg).encoder.state_dict()
+    assert torch.equal(enc["conv1.0.weight"], sd["conv1.0.weight"])
+    assert torch.equal(enc["layer2.0.conv1.weight"], sd["layer2.0.conv1.weight"])
 
 
 def test_missing_pretrained_file_is_an_input_error(tmp_path):
