@@ -14,11 +14,13 @@ work itself even under contention), and training samples/s from the wall time.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from training.config import FUSIONS
 from training.models import ModelConfig, build_model
 
 CANDIDATES = (
@@ -74,6 +76,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--decoder", choices=("shared", "separate"), default="shared")
     p.add_argument("--decoder-channels", type=int, default=ModelConfig.decoder_channels)
+    p.add_argument("--fusions", nargs="+", choices=FUSIONS, default=["early"])
+    p.add_argument("--no-full-res", action="store_true", help="full_res_stage off (cpu-quality)")
     p.add_argument("--channels-last", action="store_true", help="model and inputs channels-last")
     p.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default")
     args = p.parse_args()
@@ -86,11 +90,18 @@ def main() -> None:
         f"{'channels-last' if args.channels_last else 'NCHW'}, best of {args.iters}, "
         f"{torch.get_num_threads()} threads, torch {torch.__version__}\n"
     )
-    print("| backbone | params (M) | fwd GFLOP/batch | wall ms/batch | CPU ms/batch | samples/s |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name in args.backbones:
+    print(
+        "| backbone | fusion | params (M) | fwd GFLOP/batch | wall ms/batch | CPU ms/batch "
+        "| samples/s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, fusion in itertools.product(args.backbones, args.fusions):
         cfg = ModelConfig(
-            backbone=name, decoder=args.decoder, decoder_channels=args.decoder_channels
+            backbone=name,
+            decoder=args.decoder,
+            decoder_channels=args.decoder_channels,
+            full_res_stage=not args.no_full_res,
+            fusion=fusion,
         )
         model = build_model(cfg)
         params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -98,7 +109,7 @@ def main() -> None:
             model, args.batch, args.size, args.iters, args.warmup, args.channels_last
         )
         print(
-            f"| {name} | {params:.2f} | {gflop:.1f} | {wall:.0f} | {cpu:.0f} "
+            f"| {name} | {fusion} | {params:.2f} | {gflop:.1f} | {wall:.0f} | {cpu:.0f} "
             f"| {args.batch * 1000 / wall:.0f} |",
             flush=True,
         )
