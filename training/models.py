@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -85,8 +86,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.decoder not in ("shared", "separate"):
             raise InputError(f"--decoder {self.decoder!r}: must be 'shared' or 'separate'")
-        if self.fusion not in ("early", "siamese"):
-            raise InputError(f"--fusion {self.fusion!r}: must be 'early' or 'siamese'")
+        if self.fusion not in typing.get_args(Fusion):
+            choices = " or ".join(map(repr, typing.get_args(Fusion)))
+            raise InputError(f"--fusion {self.fusion!r}: must be {choices}")
         if not isinstance(self.decoder_channels, int) or self.decoder_channels < 1:
             raise InputError(
                 f"--decoder-channels {self.decoder_channels!r}: must be a positive integer"
@@ -365,16 +367,15 @@ class DualHeadNet(nn.Module):
     def encode(self, x: Tensor) -> list[Tensor]:
         """The decoder's input pyramid (NCHW, shallow to deep) of the stacked pair ``x``."""
         if self.cfg.fusion == "early":
-            features = self.encoder(x)
-        else:  # both shots in one batch: one pass, and BatchNorm statistics over both
-            bg, fgbg = x.chunk(2, dim=1)
-            features = self.encoder(torch.cat([bg, fgbg], dim=0))
-        if self._nhwc:
-            features = [f.permute(0, 3, 1, 2) for f in features]
-        if self.cfg.fusion == "early":
-            return features
-        pairs = (f.chunk(2, dim=0) for f in features)
+            return self._run_encoder(x)
+        # both shots in one batch: one pass, and BatchNorm statistics over both
+        bg, fgbg = x.chunk(2, dim=1)
+        pairs = (f.chunk(2, dim=0) for f in self._run_encoder(torch.cat([bg, fgbg], dim=0)))
         return [torch.cat([g, (g - b).abs()], dim=1) for b, g in pairs]
+
+    def _run_encoder(self, x: Tensor) -> list[Tensor]:
+        features = self.encoder(x)
+        return [f.permute(0, 3, 1, 2) for f in features] if self._nhwc else features
 
 
 def build_model(cfg: ModelConfig) -> DualHeadNet:
