@@ -138,11 +138,14 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Terminate the pool's processes without waiting for their work."""
+    """Terminate the pool's processes without waiting for their work; return once they are
+    gone."""
     # No public way to stop running tasks before Python 3.14 (terminate_workers).
     for process in list((pool._processes or {}).values()):
         process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+    # Waiting lets the pool's own thread reap the processes it sees die; returning earlier
+    # let a caller's join race that thread for the same exit status and see a live process.
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _new_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
