@@ -411,6 +411,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, default=Path("runs/bench/capture"))
     p.add_argument("--recipe", default="cpu-quick")
     p.add_argument("--steps", type=int, default=600, help="optimizer steps of each model")
+    p.add_argument(
+        "--store-size",
+        type=int,
+        default=STORE_SIZE,
+        help="pixels of the training stores (pair it with --set size=...)",
+    )
     p.add_argument("--positions", type=int, default=20, help="placements per training pair")
     p.add_argument("--test-positions", type=int, default=4, help="placements per test pair")
     p.add_argument(
@@ -443,7 +449,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tests = test_set(test_bg, test_fg, assets, args.test_positions)
     if args.smoke:
         tests = tests.head(2)
-    size = 32 if args.smoke else STORE_SIZE
+    size = 32 if args.smoke else args.store_size
     store_a, store_b, has_shadows = build_stores(
         train_bg, train_fg, args.out, args.positions, size, args.builtin_fg
     )
@@ -465,7 +471,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"\nrecipe {args.recipe}{''.join(f', {k}={v}' for k, v in args.overrides)}, "
         f"{args.steps} steps each, {torch.get_num_threads()} threads; "
-        f"train 8 bg x {n_fg} fg x 2 flips x {args.positions}; test {TEST_BG} bg x {TEST_FG} fg "
+        f"train 8 bg x {n_fg} fg x 2 flips x {args.positions} at {size} px; "
+        f"test {TEST_BG} bg x {TEST_FG} fg "
         f"x 2 flips x {args.test_positions}: {n} pairs per condition at {FRAME} px; store (b) "
         f"shadows: {'yes' if has_shadows else 'no (BuildConfig has no shadows option)'}; minutes: "
         f"build {(built - t0) / 60:.1f}, train {(trained - built) / 60:.1f}, "

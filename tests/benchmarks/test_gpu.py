@@ -20,7 +20,9 @@ def test_cpu_smoke_writes_every_figure(tmp_path: Path) -> None:
     assert 0.0 <= train["data_wait_frac_median"] <= 1.0
     assert train["gpu_busy_frac_median"] is None  # no GPU: not measured, not invented
     step = results["step"]
-    assert 0 < step["augment_ms"] < step["train_step_ms"]
+    # Figures only, not their ratio: a timing comparison fails on a loaded machine.
+    assert step["augment_ms"] > 0 and step["train_step_ms"] > 0
+    assert step["augment_share"] == step["augment_ms"] / step["train_step_ms"]
     assert 0.0 <= results["eval"]["mask_iou"] <= 1.0
     assert results["predict"]["pairs_per_s"] > 0
     assert results["build"]["samples"] == 6 * 3 * 2
