@@ -37,7 +37,7 @@ clean IoU, b beats a on every disturbed condition, b's clean IoU at most 0.01 be
 fg_bg and each model's predicted mask outlined on the fg_bg.
 
     .venv/bin/python -m benchmarks.capture [--steps 600] [--out runs/bench/capture]
-        [--set KEY=VALUE ...] [--figure docs/img/capture_conditions.png] [--smoke]
+        [--store-size 96] [--set KEY=VALUE ...] [--figure docs/img/capture_conditions.png] [--smoke]
 
 ``--smoke`` runs the whole pipeline in seconds (a tiny network, a few steps, few pairs): it
 checks the script, not the models.
