@@ -25,8 +25,9 @@ measures what that costs and what the remedies buy, on real assets
   - ``all``: every one of them at once.
 
   Mask and depth belong to fg_bg, whose geometry never changes, so they stay exact.
-* **Prediction** through :class:`training.predict.Predictor` (the 208 px pair is resized to the
-  model's input and the outputs back), without and with ``--align auto``'s registration
+* **Prediction** through :class:`training.predict.Predictor` with ``fgd predict``'s test-time
+  augmentation (the 208 px pair is resized to each pass's input and the outputs back), without
+  and with ``--align auto``'s registration
   (:func:`training.align.align_bg` on the 208 px pair; a failed registration predicts the pair
   unaligned, as ``fgd predict`` does). Metrics at 208 px: mask IoU, boundary F (DAVIS
   tolerance) and depth delta1, over all pairs of a condition.
@@ -38,6 +39,12 @@ fg_bg and each model's predicted mask outlined on the fg_bg.
 
     .venv/bin/python -m benchmarks.capture [--steps 600] [--out runs/bench/capture]
         [--store-size 96] [--set KEY=VALUE ...] [--figure docs/img/capture_conditions.png] [--smoke]
+        [--checkpoints-from RUN [--train a|b|none]] [--scales 1,1.5,2] [--flip | --no-flip]
+
+``--checkpoints-from`` takes the models ``--train`` leaves out from an earlier run instead of
+training them; ``--scales`` and ``--flip`` are the test-time augmentation of each prediction
+(default: ``fgd predict``'s, :data:`training.predict.PREDICT_TTA`; ``--scales 1 --no-flip`` is
+one pass at the trained size).
 
 ``--smoke`` runs the whole pipeline in seconds (a tiny network, a few steps, few pairs): it
 checks the script, not the models.
@@ -76,7 +83,7 @@ from training import capture
 from training.align import align_bg
 from training.config import TrainConfig
 from training.metrics import MetricAccumulator
-from training.predict import Predictor
+from training.predict import PREDICT_TTA, Predictor, TTAConfig
 from training.recipes import load_recipe
 from training.train import train
 from training.visualize import outline_overlay, write_png
@@ -274,14 +281,22 @@ def _fgbg_history(fgbg: np.ndarray, condition: str) -> np.ndarray:
 
 
 def build_stores(
-    bg: Path, fg: Path, work: Path, positions: int, size: int, builtin_fg: int | None
-) -> tuple[str, str, bool]:
-    """Stores (a) without and (b) with shadows (when the builder has them) from the training
-    assets (and `builtin_fg` built-in cutouts); returns their paths and whether (b) has
-    shadows."""
+    bg: Path,
+    fg: Path,
+    work: Path,
+    positions: int,
+    size: int,
+    builtin_fg: int | None,
+    models: str = "ab",
+) -> tuple[dict[str, str], bool]:
+    """The training stores of ``models``: (a) without and (b) with shadows (when the builder
+    has them) from the training assets (and `builtin_fg` built-in cutouts); returns their
+    paths by model and whether (b) has shadows."""
     has_shadows = "shadows" in {f.name for f in dataclasses.fields(BuildConfig)}
-    paths = []
+    paths = {}
     for name, shadow in (("a", "off"), ("b", "soft")):
+        if name not in models:
+            continue
         extra = {"shadows": shadow} if has_shadows else {}
         if builtin_fg:
             extra["builtin_fg"] = builtin_fg
@@ -291,8 +306,8 @@ def build_stores(
                         max_depth=MAX_DEPTH, overwrite=True, **extra),
             progress=False,
         )  # fmt: skip
-        paths.append(str(path))
-    return paths[0], paths[1], has_shadows
+        paths[name] = str(path)
+    return paths, has_shadows
 
 
 def train_model(
@@ -433,6 +448,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=[],
         help="a TrainConfig key over the recipe for both models (YAML value), e.g. fusion=early",
     )
+    p.add_argument(
+        "--checkpoints-from",
+        type=Path,
+        metavar="RUN",
+        help="take the models not trained (--train) from an earlier run's RUN/run_{a,b}",
+    )
+    p.add_argument(
+        "--train",
+        choices=("ab", "a", "b", "none"),
+        default="ab",
+        help="the models to train (the others need --checkpoints-from)",
+    )
+    p.add_argument(
+        "--scales",
+        type=lambda text: tuple(float(x) for x in text.split(",")),
+        default=PREDICT_TTA.scales,
+        help="test-time scales of each prediction (fgd predict --scales)",
+    )
+    p.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=PREDICT_TTA.flip,
+        help="test-time mirrored passes (fgd predict --flip)",
+    )
     p.add_argument("--figure", type=Path, help="write the grid of predictions here")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--smoke", action="store_true", help="tiny and fast: checks the script only")
@@ -442,6 +481,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     if args.smoke:
         args.steps, args.positions, args.test_positions = 2, 1, 1
+    reused = args.checkpoints_from
+    trained_here = "" if args.train == "none" else args.train
+    if reused is None and trained_here != "ab":
+        raise SystemExit(f"--train {args.train}: the other models need --checkpoints-from")
+    if reused is not None and args.out.resolve().is_relative_to(reused.resolve()):
+        raise SystemExit(f"--out {args.out} would delete the run of --checkpoints-from {reused}")
     shutil.rmtree(args.out, ignore_errors=True)
     t0 = time.perf_counter()
     assets = args.out / "assets"
@@ -450,29 +495,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.smoke:
         tests = tests.head(2)
     size = 32 if args.smoke else args.store_size
-    store_a, store_b, has_shadows = build_stores(
-        train_bg, train_fg, args.out, args.positions, size, args.builtin_fg
+    checkpoints = {n: reused / f"run_{n}" / "checkpoints" / "last.pt" for n in "ab" if reused}
+    stores, has_shadows = build_stores(
+        train_bg, train_fg, args.out, args.positions, size, args.builtin_fg, trained_here
     )
+    if "b" not in trained_here:
+        has_shadows = json.loads((reused / "results.json").read_text())["shadow_store"]
     built = time.perf_counter()
-    overrides = dict(args.overrides)
-    checkpoints = {
-        name: train_model(
-            store, args.out / f"run_{name}", args.recipe, args.steps, cap, args.smoke, overrides
-        )
-        for name, store, cap in (("a", store_a, False), ("b", store_b, True))
-    }
+    for name in trained_here:
+        checkpoints[name] = train_model(
+            stores[name], args.out / f"run_{name}", args.recipe, args.steps, name == "b",
+            args.smoke, dict(args.overrides),
+        )  # fmt: skip
     trained = time.perf_counter()
-    predictors = {k: Predictor.from_checkpoint(v, "cpu") for k, v in checkpoints.items()}
+    predictors = {
+        k: Predictor.from_checkpoint(v, "cpu").with_tta(TTAConfig(args.scales, args.flip))
+        for k, v in checkpoints.items()
+    }
     results, aligned_share, example = evaluate(predictors, tests)
     done = time.perf_counter()
 
     n = len(tests.mask)
     n_fg = len(list(train_fg.iterdir())) + (args.builtin_fg or 0)
+    recipe = (
+        f"recipe {args.recipe}{''.join(f', {k}={v}' for k, v in args.overrides)}, "
+        f"{args.steps} steps each; train 8 bg x {n_fg} fg x 2 flips x {args.positions} "
+        f"at {size} px"
+    )
+    trained_as = {
+        "ab": recipe,
+        "": f"the models of {reused} (trained as its results.json records)",
+    }.get(trained_here, f"model ({trained_here}) {recipe}; the other from {reused}")
+    tta = predictors["a"].tta
+    sizes = "/".join(str(n) for n in tta.input_sizes(predictors["a"].size))
     print(
-        f"\nrecipe {args.recipe}{''.join(f', {k}={v}' for k, v in args.overrides)}, "
-        f"{args.steps} steps each, {torch.get_num_threads()} threads; "
-        f"train 8 bg x {n_fg} fg x 2 flips x {args.positions} at {size} px; "
-        f"test {TEST_BG} bg x {TEST_FG} fg "
+        f"\n{trained_as}; predicted with {tta.passes} pass(es) at {sizes} px"
+        f"{' and mirrored' if tta.flip else ''}, "
+        f"{torch.get_num_threads()} threads; test {TEST_BG} bg x {TEST_FG} fg "
         f"x 2 flips x {args.test_positions}: {n} pairs per condition at {FRAME} px; store (b) "
         f"shadows: {'yes' if has_shadows else 'no (BuildConfig has no shadows option)'}; minutes: "
         f"build {(built - t0) / 60:.1f}, train {(trained - built) / 60:.1f}, "

@@ -13,6 +13,7 @@ are cropped back to the picture area and resized to the original size.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -55,6 +56,7 @@ from training.visualize import (
 __all__ = [
     "PairJob",
     "Predictor",
+    "TTAConfig",
     "align_pair",
     "align_report",
     "check_jobs",
@@ -69,6 +71,11 @@ __all__ = [
     "write_prediction",
 ]
 
+#: The smallest input of a pass: below it the encoder's deepest stage sees a single pixel.
+MIN_INPUT_SIZE = 32
+#: The largest ``--scales`` entry: beyond it a pass only upsamples the photo's detail.
+MAX_SCALE = 4.0
+
 #: ``--device`` of the commands that run a checkpoint (``fgd predict``, ``fgd export-samples``).
 device_option = click.option(
     "--device",
@@ -79,9 +86,71 @@ device_option = click.option(
 )
 
 
-#: The model on square (B, S, S, 3) uint8 RGB pairs of any S: mask probability and depth in
-#: metres at the model's input size ``size``, each (B, 1, size, size) float32 (on its device).
-Infer = Callable[[np.ndarray, np.ndarray], tuple[Tensor, Tensor]]
+#: The model on square (B, S, S, 3) uint8 RGB pairs of any S, run at input size ``size``: mask
+#: probability and depth in metres, each (B, 1, size, size) float32 (on its device).
+Infer = Callable[[np.ndarray, np.ndarray, int], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class TTAConfig:
+    """Test-time augmentation: the passes of the network averaged into one prediction.
+
+    The network is fully convolutional and its heads run at a fixed stride of its input, so a
+    pass at ``scale`` x the trained size gives a mask on a finer grid; a flipped pass is the
+    same pair mirrored (training flips its pairs too). The mask probability is the mean of
+    every pass, each resized to the pair. Depth is the mean of the passes at scale 1 only: the
+    network reads depth partly from how large things look, and above its trained size it
+    predicts the scene nearer than it is (docs/benchmarks.md, "Test-time augmentation").
+
+    Attributes:
+        scales: Input sizes as multiples of the trained size; must include 1.
+        flip: Add a mirrored pass at every scale.
+    """
+
+    scales: tuple[float, ...] = (1.0,)
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if 1.0 not in self.scales:
+            raise InputError(
+                f"--scales {_scales_text(self.scales)} must include 1 (the trained size, where "
+                "depth is predicted)"
+            )
+        if not all(0 < s <= MAX_SCALE for s in self.scales):
+            raise InputError(
+                f"--scales {_scales_text(self.scales)}: each must be in (0, {MAX_SCALE:g}]"
+            )
+
+    @property
+    def passes(self) -> int:
+        return len(self.scales) * (2 if self.flip else 1)
+
+    def input_sizes(self, size: int) -> list[int]:
+        """The input edge of each scale for a model trained at ``size`` px."""
+        sizes = [round(size * scale) for scale in self.scales]
+        if min(sizes) < MIN_INPUT_SIZE:
+            raise InputError(
+                f"--scales {_scales_text(self.scales)}: a model trained at {size} px would run "
+                f"at {min(sizes)} px, below the {MIN_INPUT_SIZE} px its encoder needs"
+            )
+        return sizes
+
+
+def _scales_text(scales: Sequence[float]) -> str:
+    return ",".join(f"{s:g}" for s in scales)
+
+
+def _parse_scales(text: str) -> tuple[float, ...]:
+    try:
+        scales = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"--scales {text!r}: expected numbers separated by commas") from None
+    return tuple(dict.fromkeys(scales))  # a scale listed twice is one pass
+
+
+#: ``fgd predict``'s passes: the measured best on real pairs (docs/benchmarks.md, "Test-time
+#: augmentation").
+PREDICT_TTA = TTAConfig(scales=(1.0, 1.5, 2.0), flip=True)
 
 
 @dataclass(frozen=True)
@@ -91,11 +160,12 @@ class Predictor:
     input size and normalisation it was trained with.
 
     Attributes:
-        size: Edge of the square model input, in pixels.
+        size: Edge of the square model input it was trained at, in pixels.
         depth_max: Far clip of predicted depth, in metres.
         norm: The input normalisation (its mean is the letterbox padding).
         infer: The model itself (see :data:`Infer`).
         train_config: The run's config (None for an exported file, which does not carry it).
+        tta: The passes of each prediction (default: one, at the trained size).
     """
 
     size: int
@@ -103,6 +173,12 @@ class Predictor:
     norm: Normalization
     infer: Infer
     train_config: TrainConfig | None = None
+    tta: TTAConfig = TTAConfig()
+
+    def with_tta(self, tta: TTAConfig) -> Predictor:
+        """This model predicting with the passes of ``tta``."""
+        tta.input_sizes(self.size)  # fails now, not at the first pair
+        return dataclasses.replace(self, tta=tta)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, device: str = "auto") -> Predictor:
@@ -123,11 +199,11 @@ class Predictor:
             raise InputError(f"checkpoint {path} does not record the image size it was trained at")
         setup = eval_setup(loaded, dev, size)
 
-        def infer(bg: np.ndarray, fgbg: np.ndarray) -> tuple[Tensor, Tensor]:
+        def infer(bg: np.ndarray, fgbg: np.ndarray, at: int) -> tuple[Tensor, Tensor]:
             pair = to_device(
                 {"bg": torch.from_numpy(bg), "fgbg": torch.from_numpy(fgbg)}, setup.device
             )
-            inputs = preprocess(pair["bg"], pair["fgbg"], size, setup.norm, setup.channels_last)
+            inputs = preprocess(pair["bg"], pair["fgbg"], at, setup.norm, setup.channels_last)
             out = predict(loaded.model, inputs, setup)
             return torch.sigmoid(out["mask_logits"]), target_to_depth(out["depth"], setup.depth_max)
 
@@ -153,11 +229,11 @@ class Predictor:
                 f"--checkpoint {path} does not record the image size it was trained at"
             )
 
-        def infer(bg: np.ndarray, fgbg: np.ndarray) -> tuple[Tensor, Tensor]:
-            # The file takes uint8 and normalises inside: resample to its size as preprocess()
-            # does, then round back to uint8.
-            if bg.shape[1] != size:
-                bg, fgbg = _resampled_u8(bg, fgbg, size)
+        def infer(bg: np.ndarray, fgbg: np.ndarray, at: int) -> tuple[Tensor, Tensor]:
+            # The file takes uint8 and normalises inside: resample to the input size as
+            # preprocess() does, then round back to uint8.
+            if bg.shape[1] != at:
+                bg, fgbg = _resampled_u8(bg, fgbg, at)
             mask, depth = exported.run(_channels_first(bg), _channels_first(fgbg))
             return torch.from_numpy(mask), torch.from_numpy(depth)
 
@@ -165,35 +241,61 @@ class Predictor:
 
     @torch.no_grad()
     def run(self, bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mask probability and depth (metres) of square pairs, each (B, H, W), at their size.
+        """Mask probability and depth (metres) of square pairs, each (B, H, W), at their size:
+        the mean of the passes of :attr:`tta`.
 
         Args:
-            bg, fgbg: (B, S, S, 3) uint8 RGB; resized to the model size and back when S differs.
+            bg, fgbg: (B, S, S, 3) uint8 RGB; resized to each pass's input size and back.
         """
         s = bg.shape[1]
-        prob, depth = self.infer(np.ascontiguousarray(bg), np.ascontiguousarray(fgbg))
-        if s != self.size:
-            prob = F.interpolate(prob, size=(s, s), mode="bilinear", align_corners=False)
-            depth = F.interpolate(depth, size=(s, s), mode="bilinear", align_corners=False)
-        return prob[:, 0].cpu().numpy(), depth[:, 0].cpu().numpy()
+        probs, depths = [], []
+        for scale, at in zip(self.tta.scales, self.tta.input_sizes(self.size), strict=True):
+            for flip in (False, True) if self.tta.flip else (False,):
+                prob, depth = self._one_pass(bg, fgbg, at, flip, s)
+                probs.append(prob)
+                if scale == 1.0:
+                    depths.append(depth)
+        return _mean(probs), _mean(depths)
+
+    def _one_pass(
+        self, bg: np.ndarray, fgbg: np.ndarray, at: int, flip: bool, out_size: int
+    ) -> tuple[Tensor, Tensor]:
+        """One pass at input size ``at`` (mirrored with ``flip``), back at ``out_size``."""
+        if flip:
+            bg, fgbg = bg[:, :, ::-1], fgbg[:, :, ::-1]
+        prob, depth = self.infer(np.ascontiguousarray(bg), np.ascontiguousarray(fgbg), at)
+        if at != out_size:
+            prob = F.interpolate(prob, size=(out_size,) * 2, mode="bilinear", align_corners=False)
+            depth = F.interpolate(depth, size=(out_size,) * 2, mode="bilinear", align_corners=False)
+        if flip:
+            prob, depth = prob.flip(-1), depth.flip(-1)
+        return prob, depth
 
     def run_pairs(
         self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Mask probability and depth of (bg, fgbg) pairs of any size, each at its pair's size.
 
-        Every pair is letterboxed to the model size; the padding is the normalisation mean, so it
+        Every pair is letterboxed to the largest input size of its passes (so a pass above the
+        trained size sees the photo's own detail); the padding is the normalisation mean, so it
         is (to rounding) zero in the normalised input of both images.
         """
         norm = self.norm
         pad_bg, pad_fgbg = _mean_u8(norm.bg_mean), _mean_u8(norm.fgbg_mean)
-        boxes = [Letterbox(*fgbg.shape[:2], self.size) for _, fgbg in pairs]
+        side = max(self.tta.input_sizes(self.size))
+        boxes = [Letterbox(*fgbg.shape[:2], side) for _, fgbg in pairs]
         bg = np.stack([box.apply(b, pad_bg) for box, (b, _) in zip(boxes, pairs, strict=True)])
         fgbg = np.stack([box.apply(f, pad_fgbg) for box, (_, f) in zip(boxes, pairs, strict=True)])
         prob, depth = self.run(bg, fgbg)
         return [
             (box.invert(p), box.invert(d)) for box, p, d in zip(boxes, prob, depth, strict=True)
         ]
+
+
+def _mean(passes: list[Tensor]) -> np.ndarray:
+    """(B, H, W) float32 numpy mean of (B, 1, H, W) passes."""
+    total = passes[0] if len(passes) == 1 else torch.stack(passes).mean(0)
+    return total[:, 0].cpu().numpy()
 
 
 def _mean_u8(mean: Sequence[float]) -> tuple[int, ...]:
@@ -520,6 +622,20 @@ def predict_jobs(
     help="Register the bg to the fg_bg (a homography) before predicting: auto predicts a pair "
     "that cannot be registered unaligned, with a warning; homography stops there; off skips it.",
 )
+@click.option(
+    "--scales",
+    default=_scales_text(PREDICT_TTA.scales),
+    show_default=True,
+    callback=lambda ctx, param, value: _parse_scales(value),
+    help="Test-time augmentation: input sizes, as multiples of the trained size, whose mask "
+    "probabilities are averaged (depth comes from 1, which must be listed). 1 alone: one pass.",
+)
+@click.option(
+    "--flip/--no-flip",
+    default=PREDICT_TTA.flip,
+    show_default=True,
+    help="Test-time augmentation: add a mirrored pass at every scale.",
+)
 @device_option
 @click.option("--batch-size", default=8, show_default=True, help="Pairs per forward pass.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -533,6 +649,8 @@ def predict_command(
     out: Path,
     resize: bool,
     align: Method,
+    scales: tuple[float, ...],
+    flip: bool,
     device: str,
     batch_size: int,
     no_progress: bool,
@@ -541,13 +659,15 @@ def predict_command(
 
     Writes mask.png (0/255), depth.png (16-bit; depth.json holds metres per unit),
     depth_color.png and overlay.png (mask outline on the fg_bg photo) at the photo's size, and
-    align.json (the bg -> fg_bg homography and its residual).
+    align.json (the bg -> fg_bg homography and its residual); predict.json in --out records
+    the settings. Each prediction averages the passes of --scales and --flip.
     """
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
     jobs = predict_jobs(out, bg, fgbg, pairs, bg_dir, fgbg_dir)
+    tta = TTAConfig(scales, flip)
     check_jobs(jobs)
-    predictor = Predictor.from_file(checkpoint, device)
+    predictor = Predictor.from_file(checkpoint, device).with_tta(tta)
     predict_pairs(
         predictor,
         jobs,
@@ -556,4 +676,18 @@ def predict_command(
         progress=not no_progress and len(jobs) > 1,
         align=align,
     )
-    click.echo(f"wrote {len(jobs)} prediction(s) to {out}")
+    settings = {
+        "checkpoint": str(checkpoint),
+        "trained_size": predictor.size,
+        "scales": list(tta.scales),
+        "input_sizes": tta.input_sizes(predictor.size),
+        "flip": tta.flip,
+        "align": align,
+        "pairs": len(jobs),
+    }
+    write_text_atomic(out / "predict.json", json.dumps(settings, indent=2) + "\n", "--out")
+    sizes = ", ".join(str(n) for n in tta.input_sizes(predictor.size))
+    click.echo(
+        f"wrote {len(jobs)} prediction(s) to {out} ({tta.passes} pass(es) per pair at {sizes} px"
+        f"{', each also mirrored' if flip else ''})"
+    )

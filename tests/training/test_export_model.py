@@ -16,7 +16,7 @@ from datagen.errors import InputError
 from training.evaluate import load_checkpoint, model_from_checkpoint
 from training.export_model import TOLERANCE, load_exported
 from training.losses import target_to_depth
-from training.predict import Predictor
+from training.predict import Predictor, TTAConfig
 
 from .conftest import train_args
 
@@ -151,6 +151,18 @@ def test_predictor_from_onnx_matches_the_checkpoint(onnx_file, checkpoint, side)
     tolerance = TOLERANCE if side == native.size else 0.02
     assert np.abs(mask - ref_mask).max() < tolerance
     assert np.abs(depth - ref_depth).max() < tolerance * native.depth_max
+
+
+def test_onnx_runs_the_tta_passes_like_the_checkpoint(onnx_file, checkpoint):
+    rng = np.random.default_rng(1)
+    bg, fgbg = (rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8) for _ in range(2))
+    tta = TTAConfig(scales=(1.0, 2.0), flip=True)
+    exported = Predictor.from_file(onnx_file, "cpu").with_tta(tta)
+    native = Predictor.from_file(checkpoint, "cpu").with_tta(tta)
+    (mask, depth), (ref_mask, ref_depth) = exported.run(bg, fgbg), native.run(bg, fgbg)
+    # the scale-1 passes see the input resampled and rounded to uint8 (see above)
+    assert np.abs(mask - ref_mask).max() < 0.02
+    assert np.abs(depth - ref_depth).max() < 0.02 * native.depth_max
 
 
 def test_fgd_predict_runs_an_onnx_file(fgd, onnx_file, checkpoint, tmp_path):

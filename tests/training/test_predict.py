@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -11,11 +13,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from datagen.errors import InputError
 from training.align import corner_error
-from training.predict import Predictor
+from training.predict import PREDICT_TTA, Predictor, TTAConfig
 from training.visualize import Letterbox
 
 OUTPUTS = ("align.json", "depth.json", "depth.png", "depth_color.png", "mask.png", "overlay.png")
+SETTINGS = "predict.json"  # in --out, beside the pair's outputs or its folders
 
 
 def write_photo(path: Path, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -101,7 +105,7 @@ def test_predict_one_pair_at_its_own_size(fgd, checkpoint, tmp_path):
         "--fgbg", str(tmp_path / "fgbg.png"), "--out", str(out), "--device", "cpu",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUTS, SETTINGS])
     mask = cv2.imread(str(out / "mask.png"), cv2.IMREAD_UNCHANGED)
     depth = cv2.imread(str(out / "depth.png"), cv2.IMREAD_UNCHANGED)
     assert mask.shape == depth.shape == fgbg.shape[:2]
@@ -127,7 +131,7 @@ def test_predict_matches_the_predictor_and_is_deterministic(fgd, checkpoint, tmp
         a = cv2.imread(str(tmp_path / "a" / name), cv2.IMREAD_UNCHANGED)
         b = cv2.imread(str(tmp_path / "b" / name), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(a, b)
-    predictor = Predictor.from_checkpoint(checkpoint, "cpu")
+    predictor = Predictor.from_checkpoint(checkpoint, "cpu").with_tta(PREDICT_TTA)
     with torch.no_grad():
         ((prob, _),) = predictor.run_pairs([(bg, fgbg)])
     mask = cv2.imread(str(tmp_path / "a" / "mask.png"), cv2.IMREAD_UNCHANGED)
@@ -149,7 +153,7 @@ def test_predict_pairs_csv_writes_one_folder_per_pair(fgd, checkpoint, tmp_path)
         "--out", str(out), "--device", "cpu", "--batch-size", "2",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted(sizes)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*sizes, SETTINGS])
     for name, size in sizes.items():
         assert sorted(p.name for p in (out / name).iterdir()) == sorted(OUTPUTS)
         assert cv2.imread(str(out / name / "mask.png"), cv2.IMREAD_UNCHANGED).shape == size
@@ -166,7 +170,7 @@ def test_predict_folders_pair_files_by_name(fgd, checkpoint, tmp_path):
             "--fgbg-dir", str(tmp_path / "fgbgs"), "--out", str(out),
             "--device", "cpu"]  # fmt: skip
     assert invoke(fgd, *args).exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", SETTINGS]
     write_photo(tmp_path / "fgbgs" / "c.png", 40, 72)
     assert_one_line_error(invoke(fgd, *args), "--fgbg-dir", "c.png")
 
@@ -204,10 +208,96 @@ def test_predict_bad_inputs_exit_2_with_one_line(fgd, checkpoint, tmp_path):
         ([*ck, *pair, "--pairs", str(tmp_path / "bad.csv")], ["--bg/--fgbg and --pairs"]),
         ([*ck, "--pairs", str(tmp_path / "bad.csv")], ["bad.csv line 1"]),
         ([*ck, "--bg-dir", str(tmp_path / "nowhere"), "--fgbg-dir", str(tmp_path)], ["nowhere"]),
+        ([*ck, *pair, "--scales", "1.5,2"], ["--scales 1.5,2", "must include 1"]),
+        ([*ck, *pair, "--scales", "1,big"], ["--scales", "'1,big'", "numbers"]),
+        ([*ck, *pair, "--scales", "0.5,1"], ["--scales 0.5,1", "16 px", "32 px"]),
+        ([*ck, *pair, "--scales", "1,9"], ["--scales 1,9", "(0, 4]"]),
     ]  # fmt: skip
     for args, words in cases:
         assert_one_line_error(invoke(fgd, *base, *args), *words)
     assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------- --scales, --flip
+
+
+def spied(predictor: Predictor, seen: list[tuple[int, int]]) -> Predictor:
+    """``predictor`` recording (input side of the images it is given, pass size) per pass."""
+
+    def spy(bg: np.ndarray, fgbg: np.ndarray, at: int):
+        seen.append((bg.shape[1], at))
+        return predictor.infer(bg, fgbg, at)
+
+    return dataclasses.replace(predictor, infer=spy)
+
+
+def test_tta_averages_every_pass_and_takes_depth_at_the_trained_size(checkpoint):
+    single = Predictor.from_checkpoint(checkpoint, "cpu")
+    seen: list[tuple[int, int]] = []
+    tta = spied(single, seen).with_tta(TTAConfig(scales=(1.0, 2.0), flip=True))
+    rng = np.random.default_rng(0)
+    bg, fgbg = (rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8) for _ in range(2))
+    prob, depth = tta.run(bg, fgbg)
+    assert [at for _, at in seen] == [32, 32, 64, 64]
+    assert prob.shape == depth.shape == (2, 64, 64)
+
+    def one(scale: float, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+        # one pass: the plain model, as if trained at the pass's size
+        model = dataclasses.replace(single, size=round(single.size * scale))
+        b, f = (x[:, :, ::-1] if flip else x for x in (bg, fgbg))
+        p, d = model.run(b, f)
+        return (p[:, :, ::-1], d[:, :, ::-1]) if flip else (p, d)
+
+    passes = [one(scale, flip) for scale in (1.0, 2.0) for flip in (False, True)]
+    np.testing.assert_allclose(prob, np.mean([p for p, _ in passes], axis=0), atol=1e-6)
+    np.testing.assert_allclose(depth, np.mean([d for _, d in passes[:2]], axis=0), atol=1e-5)
+    assert not np.allclose(prob, passes[0][0])  # the passes do differ
+
+
+def test_flip_tta_is_mirror_symmetric(checkpoint):
+    tta = Predictor.from_checkpoint(checkpoint, "cpu").with_tta(TTAConfig(flip=True))
+    rng = np.random.default_rng(1)
+    bg, fgbg = (rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8) for _ in range(2))
+    prob, depth = tta.run(bg, fgbg)
+    mirrored_prob, mirrored_depth = tta.run(bg[:, :, ::-1], fgbg[:, :, ::-1])
+    np.testing.assert_allclose(mirrored_prob, prob[:, :, ::-1], atol=1e-6)
+    np.testing.assert_allclose(mirrored_depth, depth[:, :, ::-1], atol=1e-5)
+
+
+def test_pairs_are_letterboxed_to_the_largest_pass(checkpoint):
+    """A pass above the trained size sees the photo's detail, not an upsampled small copy."""
+    seen: list[tuple[int, int]] = []
+    predictor = spied(Predictor.from_checkpoint(checkpoint, "cpu"), seen)
+    rng = np.random.default_rng(2)
+    bg, fgbg = (rng.integers(0, 256, (90, 150, 3), dtype=np.uint8) for _ in range(2))
+    ((prob, depth),) = predictor.with_tta(TTAConfig(scales=(1.0, 1.5))).run_pairs([(bg, fgbg)])
+    assert seen == [(48, 32), (48, 48)]
+    assert prob.shape == depth.shape == (90, 150)
+
+
+@pytest.mark.parametrize(
+    ("scales", "words"),
+    [((2.0,), "must include 1"), ((1.0, 0.0), "(0, 4]"), ((1.0, 4.5), "(0, 4]")],
+)
+def test_tta_config_refuses_scales_it_cannot_run(scales, words):
+    with pytest.raises(InputError, match=re.escape(words)):
+        TTAConfig(scales=scales)
+
+
+def test_predict_records_its_settings(fgd, checkpoint, tmp_path):
+    write_photo(tmp_path / "bg.png", 60, 80)
+    write_photo(tmp_path / "fgbg.png", 60, 80, seed=1)
+    args = ["predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.png"),
+            "--fgbg", str(tmp_path / "fgbg.png"), "--device", "cpu"]  # fmt: skip
+    default = invoke(fgd, *args, "--out", str(tmp_path / "d"))
+    assert default.exit_code == 0, default.output
+    assert "6 pass(es) per pair at 32, 48, 64 px, each also mirrored" in default.output
+    settings = json.loads((tmp_path / "d" / SETTINGS).read_text())
+    assert settings["scales"] == list(PREDICT_TTA.scales) and settings["flip"] is PREDICT_TTA.flip
+    assert settings["input_sizes"] == [32, 48, 64] and settings["trained_size"] == 32
+    single = invoke(fgd, *args, "--out", str(tmp_path / "s"), "--scales", "1", "--no-flip")
+    assert "1 pass(es) per pair at 32 px)" in single.output
+    assert json.loads((tmp_path / "s" / SETTINGS).read_text())["flip"] is False
 
 
 # ----------------------------------------------------------------------------- --align
