@@ -6,8 +6,9 @@ first registered to the fg_bg photo (:func:`training.align.align_bg`) and warped
 ``align.json`` in each output folder says what was found. A pair that cannot be registered is
 reported in one line and predicted unaligned (``--align homography`` stops instead; ``--align
 off`` skips the step). Each pair is then letterboxed to the model's square input (scaled to
-fit, keeping its aspect, and padded; see :class:`training.visualize.Letterbox`), and the outputs
-are cropped back to the picture area and resized to the original size.
+fit, keeping its aspect, and padded; see :class:`training.visualize.Letterbox`), the network
+runs the passes of its test-time augmentation (:class:`TTAConfig`; ``--scales``, ``--flip``),
+and the averaged outputs are cropped back to the picture area and resized to the original size.
 """
 
 from __future__ import annotations
