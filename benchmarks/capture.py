@@ -83,7 +83,7 @@ from training import capture
 from training.align import align_bg
 from training.config import TrainConfig
 from training.metrics import MetricAccumulator
-from training.predict import PREDICT_TTA, Predictor, TTAConfig
+from training.predict import PREDICT_TTA, Predictor, TTAConfig, parse_scales
 from training.recipes import load_recipe
 from training.train import train
 from training.visualize import outline_overlay, write_png
@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     p.add_argument(
         "--scales",
-        type=lambda text: tuple(float(x) for x in text.split(",")),
+        type=parse_scales,
         default=PREDICT_TTA.scales,
         help="test-time scales of each prediction (fgd predict --scales)",
     )

@@ -65,6 +65,7 @@ __all__ = [
     "load_pair",
     "pairs_from_csv",
     "pairs_from_dirs",
+    "parse_scales",
     "predict_command",
     "predict_jobs",
     "predict_pairs",
@@ -141,7 +142,8 @@ def _scales_text(scales: Sequence[float]) -> str:
     return ",".join(f"{s:g}" for s in scales)
 
 
-def _parse_scales(text: str) -> tuple[float, ...]:
+def parse_scales(text: str) -> tuple[float, ...]:
+    """``--scales`` text ("1,1.5,2") as scales; not numbers -> InputError."""
     try:
         scales = tuple(float(part) for part in text.split(","))
     except ValueError:
@@ -627,7 +629,7 @@ def predict_jobs(
     "--scales",
     default=_scales_text(PREDICT_TTA.scales),
     show_default=True,
-    callback=lambda ctx, param, value: _parse_scales(value),
+    callback=lambda ctx, param, value: parse_scales(value),
     help="Test-time augmentation: input sizes, as multiples of the trained size, whose mask "
     "probabilities are averaged (depth comes from 1, which must be listed). 1 alone: one pass.",
 )
@@ -687,7 +689,7 @@ def predict_command(
         "pairs": len(jobs),
     }
     write_text_atomic(out / "predict.json", json.dumps(settings, indent=2) + "\n", "--out")
-    sizes = ", ".join(str(n) for n in tta.input_sizes(predictor.size))
+    sizes = ", ".join(str(n) for n in settings["input_sizes"])
     click.echo(
         f"wrote {len(jobs)} prediction(s) to {out} ({tta.passes} pass(es) per pair at {sizes} px"
         f"{', each also mirrored' if flip else ''})"
