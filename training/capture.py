@@ -58,6 +58,9 @@ class CaptureConfig:
       or a phone re-aimed). ``perspective`` 0.005 is a pan/tilt of about half a degree.
     * ``warp_p`` 0.5: half the pairs stay aligned, as from a tripod (BMV2: 0.3); the network
       must stay exact on those too.
+    * ``residual_p`` 0: the share of the warped shots whose every warp range is scaled by
+      ``residual_scale`` (0.15): what ``fgd predict --align`` leaves of a hand-held motion
+      (a fraction of a pixel), as against the whole motion when registration is off or fails.
     * ``exposure`` (0.8, 1.25), ``gamma`` (0.85, 1.15), ``white_balance`` 0.06, ``colour_p``
       0.8: auto exposure re-metering a frame with or without a large object shifts it by up
       to a third of a stop (BMV2: brightness 0.18 at p 0.8; gamma 0.85-1.15 is its test-time
@@ -75,6 +78,8 @@ class CaptureConfig:
     rotate_degrees: float = 1.0
     scale: float = 0.01  # zoom drawn in [1 - scale, 1 + scale]
     perspective: float = 0.005  # keystone terms, in 1 / half-widths
+    residual_p: float = 0.0
+    residual_scale: float = 0.15  # of every warp range, for the residual shots
     colour_p: float = 0.8
     exposure: tuple[float, float] = (0.8, 1.25)  # gain, log-uniform
     gamma: tuple[float, float] = (0.85, 1.15)  # log-uniform
@@ -91,6 +96,7 @@ class CaptureConfig:
     def __post_init__(self) -> None:
         for name in (
             "warp_p",
+            "residual_p",
             "colour_p",
             "noise_p",
             "jpeg_p",
@@ -103,6 +109,7 @@ class CaptureConfig:
         _check(0 <= self.rotate_degrees <= 45, "rotate_degrees", "must be in [0, 45]")
         _check(0 <= self.scale < 0.5, "scale", "must be in [0, 0.5)")
         _check(0 <= self.perspective <= 0.1, "perspective", "must be in [0, 0.1]")
+        _check(0 < self.residual_scale <= 1, "residual_scale", "must be in (0, 1]")
         _check(0 < self.exposure[0] <= self.exposure[1], "exposure", "must be 0 < lo <= hi")
         _check(0 < self.gamma[0] <= self.gamma[1], "gamma", "must be 0 < lo <= hi")
         _check(0 <= self.white_balance < 1, "white_balance", "must be in [0, 1)")
@@ -176,8 +183,6 @@ def draw_capture_params(n: int, cfg: CaptureConfig, seed: int) -> CaptureParams:
     angle = torch.deg2rad(uniform(-cfg.rotate_degrees, cfg.rotate_degrees))
     zoom = uniform(1 - cfg.scale, 1 + cfg.scale)
     keystone = uniform(-cfg.perspective, cfg.perspective, 2)
-    homography = _homography(shift, angle, zoom, keystone)
-    homography[~warp] = torch.eye(3, dtype=torch.float64)
 
     sharp = picked(cfg.sharpness_p)
     sharpness = torch.where(sharp, uniform(-cfg.sharpness, cfg.sharpness), 0.0)
@@ -192,6 +197,16 @@ def draw_capture_params(n: int, cfg: CaptureConfig, seed: int) -> CaptureParams:
 
     read, shot = _draw_noise(uniform, picked, cfg.noise_p, cfg.noise_std)
     quality = _draw_jpeg(gen, picked, n, cfg.jpeg_p, cfg.jpeg_quality)
+
+    # Drawn last, so that a config without residual shots draws the shots it always drew.
+    residual = torch.where(picked(cfg.residual_p), cfg.residual_scale, 1.0)
+    homography = _homography(
+        shift * residual[:, None],
+        angle * residual,
+        1 + (zoom - 1) * residual,
+        keystone * residual[:, None],
+    )
+    homography[~warp] = torch.eye(3, dtype=torch.float64)
     return CaptureParams(homography, sharpness, gain, gamma, read, shot, quality)
 
 

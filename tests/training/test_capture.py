@@ -117,6 +117,22 @@ def test_warp_corner_displacement_is_bounded_by_the_config() -> None:
     assert shifts.max() > 0.6 * bound  # the whole range is used
 
 
+def test_residual_shots_scale_the_warp_and_leave_every_other_draw() -> None:
+    whole = replace(NOTHING, warp_p=1.0, residual_p=0.0, colour_p=1.0, noise_p=1.0, jpeg_p=1.0)
+    residual = replace(whole, residual_p=1.0, residual_scale=0.1)
+    mixed = replace(whole, residual_p=0.5)
+    drawn = {name: draw_capture_params(256, cfg, 5) for name, cfg in
+             [("whole", whole), ("residual", residual), ("mixed", mixed)]}  # fmt: skip
+    full = drawn["whole"].corner_shift(SIZE, SIZE)
+    small = drawn["residual"].corner_shift(SIZE, SIZE)
+    # Every term of the homography scales, so the corners move a tenth as far (to first order).
+    assert torch.allclose(small, 0.1 * full, rtol=0.02, atol=1e-6)
+    share = (drawn["mixed"].corner_shift(SIZE, SIZE) < 0.5 * full).double().mean()
+    assert 0.35 < share < 0.65
+    for name in ("sharpness", "gain", "gamma", "read_noise", "shot_noise", "jpeg_quality"):
+        assert torch.equal(getattr(drawn["whole"], name), getattr(drawn["residual"], name))
+
+
 def test_identity_homography_leaves_images_and_reflection_fills_the_border() -> None:
     images = texture(2)
     eye = torch.eye(3, dtype=torch.float64).repeat(2, 1, 1)
@@ -197,7 +213,8 @@ def test_apply_capture_replays_the_drawn_params() -> None:
 @pytest.mark.parametrize(
     ("change", "key"),
     [({"warp_p": 1.5}, "warp_p"), ({"jpeg_quality": (90, 60)}, "jpeg_quality"),
-     ({"exposure": (0.0, 1.0)}, "exposure"), ({"shift": -0.1}, "shift")],
+     ({"exposure": (0.0, 1.0)}, "exposure"), ({"shift": -0.1}, "shift"),
+     ({"residual_p": -0.1}, "residual_p"), ({"residual_scale": 0.0}, "residual_scale")],
 )  # fmt: skip
 def test_bad_config_is_an_input_error_naming_the_key(change: dict, key: str) -> None:
     with pytest.raises(InputError, match=f"augment.capture.{key}"):
