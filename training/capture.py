@@ -119,6 +119,12 @@ class CaptureConfig:
         _check(0 <= self.sharpness <= 2, "sharpness", "must be in [0, 2]")
 
 
+def trains_for_misalignment(cfg: CaptureConfig) -> bool:
+    """Whether a model trained with `cfg` saw bg shots moved by more than a registration
+    residual, i.e. can be trusted on a pair that ``fgd predict --align`` could not register."""
+    return cfg.enabled and cfg.warp_p > 0 and cfg.residual_p < 1
+
+
 def _check(ok: bool, name: str, rule: str) -> None:
     if not ok:
         raise InputError(f"augment.capture.{name} {rule}")

@@ -37,6 +37,7 @@ from datagen.files import write_text_atomic
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
 from training.align import METHODS, AlignResult, Method, align_bg
+from training.capture import trains_for_misalignment
 from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.config import TrainConfig
 from training.evaluate import eval_setup, predict
@@ -511,6 +512,12 @@ def predict_pairs(
         bg, result = align_pair(job, bg, fgbg, align)
         return bg, fgbg, result
 
+    cfg = predictor.train_config
+    caveat = (
+        ""
+        if cfg is None or trains_for_misalignment(cfg.augment.capture)
+        else " (its model was trained on aligned shots only: expect a poor mask if they moved)"
+    )
     threads = min(8, os.cpu_count() or 1)
     with (
         ThreadPoolExecutor(threads) as pool,
@@ -540,7 +547,7 @@ def predict_pairs(
                 if not result.ok:
                     bar.write(
                         f"fgd: warning: bg {job.bg}: cannot align to fg_bg {job.fgbg}: "
-                        f"{result.reason}; predicted it unaligned",
+                        f"{result.reason}; predicted it unaligned{caveat}",
                         file=sys.stderr,
                     )
                 bar.update()

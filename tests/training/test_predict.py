@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from datagen.errors import InputError
 from training.align import corner_error
+from training.checkpoint import load_checkpoint, save_checkpoint
 from training.predict import PREDICT_TTA, Predictor, TTAConfig
 from training.visualize import Letterbox
 
@@ -329,6 +330,29 @@ def test_predict_align_on_a_pair_it_cannot_align(fgd, checkpoint, tmp_path):
     for name in ("mask.png", "depth.png"):  # unaligned = off: the very same prediction
         a = cv2.imread(str(tmp_path / "a" / name), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(a, cv2.imread(str(tmp_path / "o" / name), -1))
+
+
+@pytest.mark.parametrize(
+    ("capture", "cautioned"),
+    [({}, False), ({"residual_p": 1.0}, True), ({"warp_p": 0.0}, True), ({"enabled": False}, True)],
+)
+def test_unaligned_warning_says_when_the_model_never_saw_a_moved_bg(
+    fgd, checkpoint, tmp_path, capture, cautioned
+):
+    """A model trained only on aligned (or residually moved) bg shots is unreliable on a pair
+    that could not be registered; the warning says so, and only then."""
+    ckpt = load_checkpoint(checkpoint)
+    ckpt["train_config"]["augment"]["capture"].update(capture)
+    edited = tmp_path / "edited.pt"
+    save_checkpoint(edited, ckpt)
+    write_photo(tmp_path / "bg.png", 120, 160, seed=0)
+    write_photo(tmp_path / "fgbg.png", 120, 160, seed=1)
+    result = invoke(fgd, "predict", "--checkpoint", str(edited), "--bg", str(tmp_path / "bg.png"),
+                    "--fgbg", str(tmp_path / "fgbg.png"), "--device", "cpu", "--scales", "1",
+                    "--no-flip", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.output.splitlines() if "fgd: warning" in line]
+    assert ("trained on aligned shots only" in warning) is cautioned
 
 
 def test_predict_align_records_the_homography_of_a_shifted_photo(
