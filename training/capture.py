@@ -124,7 +124,7 @@ class CaptureConfig:
 def trains_for_misalignment(cfg: CaptureConfig) -> bool:
     """Whether a model trained with `cfg` saw bg shots moved by more than a registration
     residual, i.e. can be trusted on a pair that ``fgd predict --align`` could not register."""
-    return cfg.enabled and cfg.warp_p > 0 and cfg.residual_p < 1
+    return cfg.enabled and cfg.warp_p > 0 and (cfg.residual_p < 1 or cfg.residual_scale == 1)
 
 
 def _check(ok: bool, name: str, rule: str) -> None:

@@ -334,8 +334,9 @@ def test_predict_align_on_a_pair_it_cannot_align(fgd, checkpoint, tmp_path):
 
 @pytest.mark.parametrize(
     ("capture", "cautioned"),
-    [({}, False), ({"residual_p": 1.0}, True), ({"warp_p": 0.0}, True), ({"enabled": False}, True)],
-)
+    [({}, False), ({"residual_p": 1.0}, True), ({"warp_p": 0.0}, True), ({"enabled": False}, True),
+     ({"residual_p": 1.0, "residual_scale": 1.0}, False)],
+)  # fmt: skip
 def test_unaligned_warning_says_when_the_model_never_saw_a_moved_bg(
     fgd, checkpoint, tmp_path, capture, cautioned
 ):
