@@ -345,12 +345,13 @@ def evaluate(
         registered = [align_bg(b, f, "auto") for b, f in zip(bg, fgbg, strict=True)]
         aligned_share[condition] = float(np.mean([r.ok for r in registered]))
         inputs = {"off": bg, "auto": np.stack([r.warped_bg for r in registered])}
+        flags = {"off": np.zeros(len(bg), bool), "auto": np.array([r.ok for r in registered])}
         for model, predictor in predictors.items():
             for align, bgs in inputs.items():
                 acc = MetricAccumulator()
                 for start in range(0, len(bg), batch):
                     part = slice(start, start + batch)
-                    prob, depth = predictor.run(bgs[part], fgbg[part])
+                    prob, depth = predictor.run(bgs[part], fgbg[part], flags[align][part])
                     acc.update(torch.from_numpy(prob), gt_mask[part],
                                torch.from_numpy(depth), gt_depth[part])  # fmt: skip
                     if start == 0 and align == "off":
