@@ -29,7 +29,8 @@ measures what that costs and what the remedies buy, on real assets
   augmentation (the 208 px pair is resized to each pass's input and the outputs back), without
   and with ``--align auto``'s registration
   (:func:`training.align.align_bg` on the 208 px pair; a failed registration predicts the pair
-  unaligned, as ``fgd predict`` does). Metrics at 208 px: mask IoU, boundary F (DAVIS
+  unaligned, as ``fgd predict`` does, and a model with ``registration_input`` is told which
+  pairs registered: none without alignment). Metrics at 208 px: mask IoU, boundary F (DAVIS
   tolerance) and depth delta1, over all pairs of a condition.
 
 Prints the table (markdown) and the targets (b under ``all`` >= 0.90 IoU and >= 0.95 x its

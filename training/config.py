@@ -232,7 +232,11 @@ class TrainConfig:
                 "registration_input (--registration-input) needs training pairs of both kinds: "
                 "augment.capture on, some bg shots wholly warped and some not (0 < warp_p x "
                 "(1 - residual_p) < 1)",
-                {"warp_p": a.capture.warp_p, "residual_p": a.capture.residual_p},
+                {
+                    "capture": a.enabled and a.capture.enabled,
+                    "warp_p": a.capture.warp_p,
+                    "residual_p": a.capture.residual_p,
+                },
             )
 
 
