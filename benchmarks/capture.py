@@ -29,8 +29,7 @@ measures what that costs and what the remedies buy, on real assets
   augmentation (the 208 px pair is resized to each pass's input and the outputs back), without
   and with ``--align auto``'s registration
   (:func:`training.align.align_bg` on the 208 px pair; a failed registration predicts the pair
-  unaligned, as ``fgd predict`` does, and a model with ``registration_input`` is told which
-  pairs registered: none without alignment). Metrics at 208 px: mask IoU, boundary F (DAVIS
+  unaligned, as ``fgd predict`` does). Metrics at 208 px: mask IoU, boundary F (DAVIS
   tolerance) and depth delta1, over all pairs of a condition.
 
 Prints the table (markdown) and the targets (b under ``all`` >= 0.90 IoU and >= 0.95 x its
@@ -346,13 +345,12 @@ def evaluate(
         registered = [align_bg(b, f, "auto") for b, f in zip(bg, fgbg, strict=True)]
         aligned_share[condition] = float(np.mean([r.ok for r in registered]))
         inputs = {"off": bg, "auto": np.stack([r.warped_bg for r in registered])}
-        flags = {"off": np.zeros(len(bg), bool), "auto": np.array([r.ok for r in registered])}
         for model, predictor in predictors.items():
             for align, bgs in inputs.items():
                 acc = MetricAccumulator()
                 for start in range(0, len(bg), batch):
                     part = slice(start, start + batch)
-                    prob, depth = predictor.run(bgs[part], fgbg[part], flags[align][part])
+                    prob, depth = predictor.run(bgs[part], fgbg[part])
                     acc.update(torch.from_numpy(prob), gt_mask[part],
                                torch.from_numpy(depth), gt_depth[part])  # fmt: skip
                     if start == 0 and align == "off":

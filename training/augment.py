@@ -26,7 +26,7 @@ uint16 units) and leaves as normalised float NCHW tensors at the requested size:
   blur on both, and independent Gaussian noise (sensor noise differs between shots) unless the
   capture model below brings its own.
 * **Capture** (``augment.capture``, :mod:`training.capture`), last, on the [0, 1] images before
-  normalisation: the bg is re-shot (:func:`~training.capture.second_shot`'s: a small homography,
+  normalisation: the bg is re-shot (:func:`~training.capture.second_shot`: a small homography,
   focus, exposure and white balance, sensor noise, its own JPEG) and the fgbg gets its own noise
   and JPEG history (:func:`~training.capture.independent_noise_jpeg`). Only the bg moves, so the
   mask and depth, which belong to fgbg, stay exact. After the geometry, so the second shot's
@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from datagen.schema import MASK_THRESHOLD, UNITS_PER_METRE
-from training.capture import apply_capture, draw_capture_params, independent_noise_jpeg
+from training.capture import independent_noise_jpeg, second_shot
 from training.config import AugmentConfig
 from training.filters import gaussian_kernel1d, separable_filter
 from training.preprocess import (
@@ -110,9 +110,7 @@ def prepare_batch(
 
     Returns:
         ``bg``, ``fgbg``: (B, 3, size, size) float32, normalised; ``mask``: (B, 1, size, size)
-        float32 in {0, 1}; ``depth``: (B, 1, size, size) float32 metres; ``registered``: (B,)
-        float32, 1 where the bg is as aligned with the fgbg as a registered pair's (always,
-        but for the capture model's whole warps).
+        float32 in {0, 1}; ``depth``: (B, 1, size, size) float32 metres.
     """
     bg, fgbg = batch["bg"], batch["fgbg"]
     n, h = bg.shape[0], bg.shape[1]
@@ -138,24 +136,16 @@ def prepare_batch(
             zoom = theta[:, :2, :2].det().abs().rsqrt()[:, None, None, None]
             depth = torch.where(depth >= far, depth, depth / zoom)
 
-    registered = torch.ones(n, dtype=torch.bool)
     if aug is not None:
         images = _photometric(images, n, aug, gen, seed)
         if aug.capture.enabled:
-            shots = draw_capture_params(n, aug.capture, seed)
             images = torch.cat(
                 [
-                    apply_capture(images[:n], shots, seed),
+                    second_shot(images[:n], aug.capture, seed),
                     independent_noise_jpeg(images[n:], aug.capture, seed),
                 ]
             )
-            registered = shots.registered
-    return {
-        **normalize(images, norm, channels_last),
-        "mask": mask,
-        "depth": depth,
-        "registered": registered.to(device, torch.float32),
-    }
+    return {**normalize(images, norm, channels_last), "mask": mask, "depth": depth}
 
 
 def resized_targets(batch: dict[str, torch.Tensor], size: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -127,12 +127,6 @@ def trains_for_misalignment(cfg: CaptureConfig) -> bool:
     return cfg.enabled and cfg.warp_p > 0 and (cfg.residual_p < 1 or cfg.residual_scale == 1)
 
 
-def registered_share(cfg: CaptureConfig) -> float:
-    """The share of training pairs whose bg shot counts as registered
-    (:attr:`CaptureParams.registered`): the unwarped ones and the residual ones."""
-    return 1 - cfg.warp_p * (1 - cfg.residual_p) if cfg.enabled else 1.0
-
-
 def _check(ok: bool, name: str, rule: str) -> None:
     if not ok:
         raise InputError(f"augment.capture.{name} {rule}")
@@ -150,8 +144,6 @@ class CaptureParams:
         gamma: (B,) exponent; 1 = untouched.
         read_noise, shot_noise: (B,) standard deviations; 0 = no noise.
         jpeg_quality: (B,) int64 quality; 0 = not re-encoded.
-        registered: (B,) bool: the shot moved by no more than a registration residual (not
-            warped, or a residual warp), as a pair ``fgd predict --align`` registered.
     """
 
     homography: Tensor
@@ -161,7 +153,6 @@ class CaptureParams:
     read_noise: Tensor
     shot_noise: Tensor
     jpeg_quality: Tensor
-    registered: Tensor
 
     def corner_shift(self, height: int, width: int) -> Tensor:
         """(B,) largest displacement in pixels of the four frame corners under the warp."""
@@ -216,8 +207,7 @@ def draw_capture_params(n: int, cfg: CaptureConfig, seed: int) -> CaptureParams:
     quality = _draw_jpeg(gen, picked, n, cfg.jpeg_p, cfg.jpeg_quality)
 
     # Drawn last, so that a config without residual shots draws the shots it always drew.
-    small = picked(cfg.residual_p)
-    residual = torch.where(small, cfg.residual_scale, 1.0)
+    residual = torch.where(picked(cfg.residual_p), cfg.residual_scale, 1.0)
     homography = _homography(
         shift * residual[:, None],
         angle * residual,
@@ -225,7 +215,7 @@ def draw_capture_params(n: int, cfg: CaptureConfig, seed: int) -> CaptureParams:
         keystone * residual[:, None],
     )
     homography[~warp] = torch.eye(3, dtype=torch.float64)
-    return CaptureParams(homography, sharpness, gain, gamma, read, shot, quality, ~warp | small)
+    return CaptureParams(homography, sharpness, gain, gamma, read, shot, quality)
 
 
 Uniform = Callable[[float, float], Tensor]

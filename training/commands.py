@@ -58,7 +58,6 @@ _OVERRIDES = (
     "pretrained",
     "decoder_channels",
     "fusion",
-    "registration_input",
     "sample_log",
 )
 
@@ -123,13 +122,6 @@ _DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
     key="fusion",
     help=f"{_choices(FUSIONS)}: how the shots meet (early: stacked channels; siamese: one "
     "shared encoder per shot, the decoder sees feature differences).",
-)
-@_option(
-    "--registration-input/--no-registration-input",
-    key="registration_input",
-    help="The network also takes whether each pair's bg was registered to its fg_bg (fgd "
-    "predict --align): trained on the capture model's residual warps as registered and its "
-    "whole warps as not (augment.capture.residual_p).",
 )
 @_option(
     "--pretrained",

@@ -17,7 +17,7 @@ import yaml
 
 from datagen.errors import InputError, error_summary
 from datagen.files import write_text_atomic
-from training.capture import CaptureConfig, registered_share
+from training.capture import CaptureConfig
 from training.models import DEFAULT_BACKBONE, Fusion, ModelConfig
 
 # Each choice is a Literal type (what the dataclass fields are annotated with, checked by
@@ -92,8 +92,6 @@ class TrainConfig:
     full_res_stage: bool = field(default=True, metadata=_NETWORK)
     # how the two shots meet: early (stacked channels) | siamese (training.models)
     fusion: str = field(default="early", metadata=_NETWORK)
-    # the network also takes whether each pair's bg was registered (training.models)
-    registration_input: bool = field(default=False, metadata=_NETWORK)
     # a local weights file of the 3-channel timm model, a timm name ARCH.TAG, or "hub" (timm's
     # hub weights of the backbone: training.models.resolve_pretrained); "" = random init
     pretrained: str = ""
@@ -224,20 +222,6 @@ class TrainConfig:
             "noise_std",
         ):
             _check(getattr(a, name) >= 0, f"augment.{name} must be >= 0", getattr(a, name))
-        if self.registration_input:
-            # a flag that never changes in training is an input the network cannot read
-            share = registered_share(a.capture) if a.enabled else 1.0
-            _check(
-                0 < share < 1,
-                "registration_input (--registration-input) needs training pairs of both kinds: "
-                "augment.capture on, some bg shots wholly warped and some not (0 < warp_p x "
-                "(1 - residual_p) < 1)",
-                {
-                    "capture": a.enabled and a.capture.enabled,
-                    "warp_p": a.capture.warp_p,
-                    "residual_p": a.capture.residual_p,
-                },
-            )
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -61,10 +61,9 @@ def eval_setup(loaded: LoadedModel, device: torch.device, size: int) -> EvalSetu
 
 
 def predict(model: nn.Module, inputs: dict[str, torch.Tensor], setup: EvalSetup):
-    """Model outputs in float32 for prepared inputs (under the configured autocast); without a
-    ``registered`` flag (B,) the pairs count as not registered."""
+    """Model outputs in float32 for prepared inputs (under the configured autocast)."""
     with autocast(setup.device, setup.amp):
-        out = model(inputs["bg"], inputs["fgbg"], inputs.get("registered"))
+        out = model(inputs["bg"], inputs["fgbg"])
     return {k: v.float() for k, v in out.items()}
 
 
@@ -87,8 +86,6 @@ def evaluate(
     for _, raw in batches:
         batch = to_device(raw, setup.device)
         inputs = preprocess(batch["bg"], batch["fgbg"], setup.size, setup.norm, setup.channels_last)
-        # a stored pair is aligned to the pixel
-        inputs["registered"] = torch.ones(len(batch["bg"]), device=setup.device)
         out = predict(model, inputs, setup)
         prob = torch.sigmoid(out["mask_logits"])
         depth = target_to_depth(out["depth"], setup.depth_max)

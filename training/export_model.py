@@ -3,9 +3,6 @@
 The exported model (:class:`ExportWrapper`) takes
 
 - ``bg``, ``fgbg``: ``(N, 3, H, W)`` **uint8** RGB (0-255), any batch size and image size;
-- ``registered``, only for a network trained with ``registration_input``
-  (``fgd.registration_input`` is ``1`` in the metadata): ``(N,)`` float32, 1 where the bg was
-  registered to the fg_bg, 0 where not or unknown;
 
 normalises them inside with the checkpoint's mean/std, pads them (replicating the bottom row and
 right column) to a multiple of the backbone's total stride as fgd does, and returns
@@ -50,7 +47,6 @@ OPSET = 17
 #: probability, and depth relative to depth_max): float32 rounding of a re-ordered graph.
 TOLERANCE = 1e-4
 INPUT_NAMES = ("bg", "fgbg")
-REGISTRATION_INPUT = "registered"
 OUTPUT_NAMES = ("mask", "depth")
 METADATA_KEYS = (
     "fgd.format",
@@ -59,18 +55,14 @@ METADATA_KEYS = (
     "fgd.stride",
     "fgd.normalization",  # JSON of training.augment.Normalization (applied inside; for padding)
     "fgd.inputs",
-    "fgd.registration_input",  # "1": the file takes the REGISTRATION_INPUT too
 )
 _EXTRA_FILE = "fgd.json"
-#: An exported model's ``(bg, fgbg, registered)`` -> ``(mask, depth)`` (:class:`ExportedModel`).
-Run = Callable[[np.ndarray, np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
 
 
 class ExportWrapper(nn.Module):
     """A checkpoint's network with its input normalisation, padding and output decoding inside.
 
-    ``forward(bg, fgbg[, registered]) -> (mask probability, depth in metres)``; see the module
-    docstring.
+    ``forward(bg, fgbg) -> (mask probability, depth in metres)``; see the module docstring.
     Padding and cropping are gathers with indices computed from the input's shape, so a traced
     or exported graph keeps them for every image size.
     """
@@ -79,7 +71,6 @@ class ExportWrapper(nn.Module):
         super().__init__()
         self.model = model
         self.stride = int(model.stride)
-        self.takes_registration = bool(model.cfg.registration_input)
         self.depth_max = float(depth_max)
         for name, values in (
             ("bg_mean", norm.bg_mean),
@@ -89,17 +80,13 @@ class ExportWrapper(nn.Module):
         ):
             self.register_buffer(name, torch.tensor(values, dtype=torch.float32).view(1, 3, 1, 1))
 
-    def forward(
-        self, bg: Tensor, fgbg: Tensor, registered: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, bg: Tensor, fgbg: Tensor) -> tuple[Tensor, Tensor]:
         shape = torch._shape_as_tensor(bg)
         rows, cols = _padded_span(shape[2], self.stride), _padded_span(shape[3], self.stride)
         x = torch.cat([bg, fgbg], dim=1).index_select(2, rows).index_select(3, cols).float()
         x = x / 255.0
         out = self.model(
-            (x[:, :3] - self.bg_mean) / self.bg_std,
-            (x[:, 3:] - self.fgbg_mean) / self.fgbg_std,
-            registered,
+            (x[:, :3] - self.bg_mean) / self.bg_std, (x[:, 3:] - self.fgbg_mean) / self.fgbg_std
         )
         keep_rows, keep_cols = torch.arange(shape[2]), torch.arange(shape[3])
         mask = torch.sigmoid(out["mask_logits"].float())
@@ -149,21 +136,15 @@ def export_model(
     size = loaded.train_config.size or int(ckpt.get("store", {}).get("size", 0))
     wrapper = ExportWrapper(loaded.model, loaded.normalization, loaded.depth_max).eval()
     out = check_output(out, "--out", overwrite)
-    inputs = "bg, fgbg: (N, 3, H, W) uint8 RGB"
-    if wrapper.takes_registration:
-        inputs += f"; {REGISTRATION_INPUT}: (N,) float32, 1 where bg was registered to fgbg"
     metadata = {
         "fgd.format": "1",
         "fgd.size": str(size),
         "fgd.depth_max": repr(loaded.depth_max),
         "fgd.stride": str(wrapper.stride),
         "fgd.normalization": json.dumps(loaded.normalization.to_dict()),
-        "fgd.inputs": f"{inputs}; outputs mask probability, depth (m)",
-        "fgd.registration_input": str(int(wrapper.takes_registration)),
+        "fgd.inputs": "bg, fgbg: (N, 3, H, W) uint8 RGB; outputs mask probability, depth (m)",
     }
     example = _random_pair(2, max(wrapper.stride, 64), max(wrapper.stride, 64), seed=0)
-    if wrapper.takes_registration:
-        example = (*example, np.array([0.0, 1.0], dtype=np.float32))
     with atomic_output(out, "--out") as tmp:
         if fmt == "onnx":
             _write_onnx(wrapper, example, tmp, metadata)
@@ -179,14 +160,13 @@ def export_model(
 
 def check_exported(
     wrapper: ExportWrapper,
-    run: Run,
+    run: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
     stride: int,
     pairs: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Largest absolute differences (mask probability, depth in metres) between ``run`` and the
     torch ``wrapper`` over ``pairs`` of (N, 3, H, W) uint8 arrays; by default a batch of 2 at
-    ``4 * stride`` square and a batch of 3 at a size that is not a multiple of ``stride``. A
-    wrapper that takes the registration flag is checked with both values in every batch."""
+    ``4 * stride`` square and a batch of 3 at a size that is not a multiple of ``stride``."""
     if pairs is None:
         pairs = [
             _random_pair(2, 4 * stride, 4 * stride, seed=1),
@@ -194,16 +174,9 @@ def check_exported(
         ]
     diffs = {"mask": 0.0, "depth": 0.0}
     for bg, fgbg in pairs:
-        registered = None
-        if wrapper.takes_registration:
-            registered = (np.arange(len(bg)) % 2).astype(np.float32)
         with torch.inference_mode():
-            ref = wrapper(
-                torch.from_numpy(bg),
-                torch.from_numpy(fgbg),
-                None if registered is None else torch.from_numpy(registered),
-            )
-        got = run(bg, fgbg, registered)
+            ref = wrapper(torch.from_numpy(bg), torch.from_numpy(fgbg))
+        got = run(bg, fgbg)
         for key, r, g in zip(OUTPUT_NAMES, ref, got, strict=True):
             if g.shape != tuple(r.shape):
                 raise RuntimeError(f"exported {key} has shape {g.shape}, torch {tuple(r.shape)}")
@@ -216,13 +189,12 @@ class ExportedModel:
     """An exported file loaded for inference (what ``fgd predict --checkpoint FILE.onnx`` runs).
 
     Attributes:
-        run: ``(bg, fgbg, registered)`` (N, 3, H, W) uint8 RGB and (N,) float32 flags or None
-            (read only by a file that takes them; None: not registered) -> (mask probability,
-            depth in metres), each (N, 1, H, W) float32.
+        run: ``(bg, fgbg)`` (N, 3, H, W) uint8 RGB -> (mask probability, depth in metres), each
+            (N, 1, H, W) float32.
         metadata: The ``fgd.*`` keys written at export (``fgd.size``: the training image size).
     """
 
-    run: Run
+    run: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
     metadata: dict[str, str]
 
     @property
@@ -250,15 +222,9 @@ def load_exported(path: str | Path, fmt: Format | None = None) -> ExportedModel:
                 f"--checkpoint {path}: not an ONNX model ({error_summary(exc)})"
             ) from None
         metadata = dict(session.get_modelmeta().custom_metadata_map)
-        takes_flag = metadata.get("fgd.registration_input") == "1"
 
-        def run(
-            bg: np.ndarray, fgbg: np.ndarray, registered: np.ndarray | None = None
-        ) -> tuple[np.ndarray, np.ndarray]:
-            feed = {"bg": bg, "fgbg": fgbg}
-            if takes_flag:
-                feed[REGISTRATION_INPUT] = _flags(registered, len(bg))
-            mask, depth = session.run(list(OUTPUT_NAMES), feed)
+        def run(bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mask, depth = session.run(list(OUTPUT_NAMES), {"bg": bg, "fgbg": fgbg})
             return mask, depth
 
     else:
@@ -272,28 +238,15 @@ def load_exported(path: str | Path, fmt: Format | None = None) -> ExportedModel:
                 f"--checkpoint {path}: not a TorchScript model ({error_summary(exc)})"
             ) from None
         metadata = json.loads(extra[_EXTRA_FILE] or "{}")
-        takes_flag = metadata.get("fgd.registration_input") == "1"
 
-        def run(
-            bg: np.ndarray, fgbg: np.ndarray, registered: np.ndarray | None = None
-        ) -> tuple[np.ndarray, np.ndarray]:
-            inputs = [torch.from_numpy(bg), torch.from_numpy(fgbg)]
-            if takes_flag:
-                inputs.append(torch.from_numpy(_flags(registered, len(bg))))
+        def run(bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             with torch.inference_mode():
-                mask, depth = module(*inputs)
+                mask, depth = module(torch.from_numpy(bg), torch.from_numpy(fgbg))
             return mask.numpy(), depth.numpy()
 
     if "fgd.depth_max" not in metadata:
         raise InputError(f"--checkpoint {path}: not a model written by fgd export-model")
     return ExportedModel(run, metadata)
-
-
-def _flags(registered: np.ndarray | None, n: int) -> np.ndarray:
-    """(n,) float32 registration flags; None: none registered."""
-    if registered is None:
-        return np.zeros(n, dtype=np.float32)
-    return np.asarray(registered, dtype=np.float32).reshape(n)
 
 
 def _random_pair(n: int, h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -316,13 +269,7 @@ def _write_onnx(
     wrapper: ExportWrapper, example: tuple[np.ndarray, ...], path: Path, metadata: dict[str, str]
 ) -> None:
     onnx, _ = _onnx_modules()
-    dynamic: dict[str, dict[int, str]] = {
-        name: {0: "batch", 2: "height", 3: "width"} for name in INPUT_NAMES + OUTPUT_NAMES
-    }
-    input_names = list(INPUT_NAMES)
-    if wrapper.takes_registration:
-        input_names.append(REGISTRATION_INPUT)
-        dynamic[REGISTRATION_INPUT] = {0: "batch"}
+    dynamic = {name: {0: "batch", 2: "height", 3: "width"} for name in INPUT_NAMES + OUTPUT_NAMES}
     with warnings.catch_warnings():  # the exporter's deprecation and tracer notes
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -331,7 +278,7 @@ def _write_onnx(
             str(path),
             dynamo=False,
             opset_version=OPSET,
-            input_names=input_names,
+            input_names=list(INPUT_NAMES),
             output_names=list(OUTPUT_NAMES),
             dynamic_axes=dynamic,
         )

@@ -171,8 +171,7 @@ def _draw(
             part = ds.read_batch(chosen[start : start + _BATCH])
             parts.append(part)
             if predictor is not None:
-                aligned = np.ones(len(part["bg"]), dtype=bool)  # a stored pair is pixel-aligned
-                outputs.append(predictor.run(part["bg"], part["fgbg"], aligned))
+                outputs.append(predictor.run(part["bg"], part["fgbg"]))
             bar.update(len(part["bg"]))
     samples = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     if predictor is None:

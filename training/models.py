@@ -12,12 +12,6 @@ swapping the backbone needs no other change. The pair meets in one of two ways
   happens between features, which a second shot's small shift or exposure change moves less
   than it moves pixels.
 
-With ``ModelConfig.registration_input`` the network also takes, per pair, whether the bg shot was
-registered to the fg_bg shot (``fgd predict --align`` succeeded: at most a fraction of a pixel of
-motion is left) or not (alignment off or failed: the camera may have moved by a few percent of the
-frame). How far a pixel difference between the shots can be trusted differs between the two
-cases; with the flag one network learns both instead of the compromise between them.
-
 Outputs of :meth:`DualHeadNet.forward`, both ``(B, 1, H, W)`` at the input resolution:
 
 - ``mask_logits``: foreground logits (apply ``sigmoid`` / threshold at 0 for a mask).
@@ -79,8 +73,6 @@ class ModelConfig:
             CPU takes ~40 % off a training step (forward + backward 690 -> 420 ms, batch 32).
         fusion: how the two shots meet (module docstring): ``"early"`` (stacked channels) or
             ``"siamese"`` (shared encoder, feature differences).
-        registration_input: the network takes a per-pair ``registered`` flag (module
-            docstring), given to every decoder stage as a constant plane.
     """
 
     backbone: str = DEFAULT_BACKBONE
@@ -90,7 +82,6 @@ class ModelConfig:
     out_indices: tuple[int, ...] | None = None
     full_res_stage: bool = True
     fusion: Fusion = "early"
-    registration_input: bool = False
 
     def __post_init__(self) -> None:
         if self.decoder not in ("shared", "separate"):
@@ -253,8 +244,8 @@ class ConvBnAct(nn.Sequential):
 
 
 class DecoderBlock(nn.Module):
-    """Upsample ``x`` to the skip's size, concatenate it, the skip, the row coordinate and the
-    ``conditions`` planes (one per-sample value each), ``n_convs`` 3x3 conv-BN-ReLU.
+    """Upsample ``x`` to the skip's size, concatenate it, the skip and the row coordinate,
+    ``n_convs`` 3x3 conv-BN-ReLU.
 
     The row coordinate (``-1`` at the top, ``1`` at the bottom; CoordConv, Liu et al. 2018) is
     there for depth: on a ground plane depth is ``focal * height / (row - horizon)``, a function
@@ -262,24 +253,19 @@ class DecoderBlock(nn.Module):
     zero padding.
     """
 
-    def __init__(
-        self, in_ch: int, skip_ch: int, out_ch: int, n_convs: int = 2, conditions: int = 0
-    ) -> None:
+    def __init__(self, in_ch: int, skip_ch: int, out_ch: int, n_convs: int = 2) -> None:
         super().__init__()
-        convs = [ConvBnAct(in_ch + skip_ch + 1 + conditions, out_ch)]
+        convs = [ConvBnAct(in_ch + skip_ch + 1, out_ch)]
         convs += [ConvBnAct(out_ch, out_ch) for _ in range(n_convs - 1)]
         self.conv = nn.Sequential(*convs)
 
-    def forward(self, x: Tensor, skip: Tensor, conditions: Tensor | None = None) -> Tensor:
-        """``conditions``: (B, C) with C the block's ``conditions``; None when it has none."""
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         if x.shape[-2:] != skip.shape[-2:]:
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
         n, _, h, w = skip.shape
         rows = torch.linspace(-1.0, 1.0, h, device=skip.device, dtype=skip.dtype)
-        planes = [x, skip, rows.view(1, 1, h, 1).expand(n, 1, h, w)]
-        if conditions is not None:
-            planes.append(conditions.to(skip.dtype)[:, :, None, None].expand(-1, -1, h, w))
-        return self.conv(torch.cat(planes, dim=1))
+        rows = rows.view(1, 1, h, 1).expand(n, 1, h, w)
+        return self.conv(torch.cat([x, skip, rows], dim=1))
 
 
 class UNetDecoder(nn.Module):
@@ -300,7 +286,6 @@ class UNetDecoder(nn.Module):
         enc_reductions: list[int],
         channels: int,
         full_res_stage: bool = True,
-        conditions: int = 0,
     ) -> None:
         super().__init__()
         skips = list(zip(enc_channels, enc_reductions, strict=True))[::-1][1:]
@@ -311,30 +296,24 @@ class UNetDecoder(nn.Module):
 
         blocks, in_ch = [], enc_channels[-1]
         for skip_ch, r in skips:
-            blocks.append(DecoderBlock(in_ch, skip_ch, width(r), conditions=conditions))
+            blocks.append(DecoderBlock(in_ch, skip_ch, width(r)))
             in_ch = width(r)
         self.input_stem: nn.Module | None = None
         if full_res_stage:
             self.input_stem = ConvBnAct(IN_CHANS, FULL_RES_CHANNELS)
-            blocks.append(
-                DecoderBlock(
-                    in_ch, FULL_RES_CHANNELS, FULL_RES_CHANNELS, n_convs=1, conditions=conditions
-                )
-            )
+            blocks.append(DecoderBlock(in_ch, FULL_RES_CHANNELS, FULL_RES_CHANNELS, n_convs=1))
             in_ch = FULL_RES_CHANNELS
         self.blocks = nn.ModuleList(blocks)
         self.out_channels = in_ch
         self.out_reduction = 1 if full_res_stage else min(enc_reductions)
 
-    def forward(
-        self, features: list[Tensor], x: Tensor, conditions: Tensor | None = None
-    ) -> Tensor:
+    def forward(self, features: list[Tensor], x: Tensor) -> Tensor:
         skips = features[::-1][1:]
         if self.input_stem is not None:
             skips = [*skips, self.input_stem(x)]
         y = features[-1]
         for block, skip in zip(self.blocks, skips, strict=True):
-            y = block(y, skip, conditions)
+            y = block(y, skip)
         return y
 
 
@@ -353,11 +332,8 @@ class DualHeadNet(nn.Module):
         widen = 1 if cfg.fusion == "early" else 2
         channels = [c * widen for c in info.channels()]
         n_decoders = 1 if cfg.decoder == "shared" else 2
-        conditions = int(cfg.registration_input)
         self.decoders = nn.ModuleList(
-            UNetDecoder(
-                channels, info.reduction(), cfg.decoder_channels, cfg.full_res_stage, conditions
-            )
+            UNetDecoder(channels, info.reduction(), cfg.decoder_channels, cfg.full_res_stage)
             for _ in range(n_decoders)
         )
         out_ch = self.decoders[0].out_channels
@@ -365,12 +341,8 @@ class DualHeadNet(nn.Module):
         self.depth_head = nn.Conv2d(out_ch, 1, 1)
         nn.init.constant_(self.depth_head.bias, 0.5)  # mid-range log-depth to start from
 
-    def forward(
-        self, bg: Tensor, fgbg: Tensor, registered: Tensor | None = None
-    ) -> dict[str, Tensor]:
+    def forward(self, bg: Tensor, fgbg: Tensor) -> dict[str, Tensor]:
         """Args: ``bg``, ``fgbg``: ``(B, 3, H, W)`` float, normalised by the caller; any H, W.
-        ``registered``: ``(B,)``, 1 where the bg was registered to the fg_bg, 0 where not or
-        unknown (None: all 0); read only with ``registration_input``.
 
         Inputs are padded (replicate, bottom/right) to a multiple of the encoder's total stride
         and the outputs cropped back, so both outputs are ``(B, 1, H, W)``.
@@ -381,11 +353,8 @@ class DualHeadNet(nn.Module):
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         features = self.encode(x)
-        conditions = self._conditions(registered, x) if self.cfg.registration_input else None
-        mask_feat = self.decoders[0](features, x, conditions)
-        depth_feat = (
-            self.decoders[-1](features, x, conditions) if len(self.decoders) > 1 else mask_feat
-        )
+        mask_feat = self.decoders[0](features, x)
+        depth_feat = self.decoders[-1](features, x) if len(self.decoders) > 1 else mask_feat
         out = {"mask_logits": self.mask_head(mask_feat), "depth": self.depth_head(depth_feat)}
         if self.decoders[0].out_reduction > 1:
             size = x.shape[-2:]
@@ -394,13 +363,6 @@ class DualHeadNet(nn.Module):
                 for k, v in out.items()
             }
         return {k: v[..., :h, :w] for k, v in out.items()}
-
-    @staticmethod
-    def _conditions(registered: Tensor | None, x: Tensor) -> Tensor:
-        """(B, 1) float flag on ``x``'s device; a missing flag means "not registered"."""
-        if registered is None:
-            return x.new_zeros(x.shape[0], 1)
-        return registered.to(x.device, x.dtype).reshape(x.shape[0], 1)
 
     def encode(self, x: Tensor) -> list[Tensor]:
         """The decoder's input pyramid (NCHW, shallow to deep) of the stacked pair ``x``."""

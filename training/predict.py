@@ -89,11 +89,9 @@ device_option = click.option(
 )
 
 
-#: The model on square (B, S, S, 3) uint8 RGB pairs of any S and their (B,) float32
-#: ``registered`` flags (1: the bg was registered; :mod:`training.models`), run at input size
-#: ``size``: mask probability and depth in metres, each (B, 1, size, size) float32 (on its
-#: device).
-Infer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], tuple[Tensor, Tensor]]
+#: The model on square (B, S, S, 3) uint8 RGB pairs of any S, run at input size ``size``: mask
+#: probability and depth in metres, each (B, 1, size, size) float32 (on its device).
+Infer = Callable[[np.ndarray, np.ndarray, int], tuple[Tensor, Tensor]]
 
 
 @dataclass(frozen=True)
@@ -205,14 +203,11 @@ class Predictor:
             raise InputError(f"checkpoint {path} does not record the image size it was trained at")
         setup = eval_setup(loaded, dev, size)
 
-        def infer(
-            bg: np.ndarray, fgbg: np.ndarray, registered: np.ndarray, at: int
-        ) -> tuple[Tensor, Tensor]:
+        def infer(bg: np.ndarray, fgbg: np.ndarray, at: int) -> tuple[Tensor, Tensor]:
             pair = to_device(
                 {"bg": torch.from_numpy(bg), "fgbg": torch.from_numpy(fgbg)}, setup.device
             )
             inputs = preprocess(pair["bg"], pair["fgbg"], at, setup.norm, setup.channels_last)
-            inputs["registered"] = torch.from_numpy(registered).to(setup.device)
             out = predict(loaded.model, inputs, setup)
             return torch.sigmoid(out["mask_logits"]), target_to_depth(out["depth"], setup.depth_max)
 
@@ -238,56 +233,41 @@ class Predictor:
                 f"--checkpoint {path} does not record the image size it was trained at"
             )
 
-        def infer(
-            bg: np.ndarray, fgbg: np.ndarray, registered: np.ndarray, at: int
-        ) -> tuple[Tensor, Tensor]:
+        def infer(bg: np.ndarray, fgbg: np.ndarray, at: int) -> tuple[Tensor, Tensor]:
             # The file takes uint8 and normalises inside: resample to the input size as
             # preprocess() does, then round back to uint8.
             if bg.shape[1] != at:
                 bg, fgbg = _resampled_u8(bg, fgbg, at)
-            mask, depth = exported.run(_channels_first(bg), _channels_first(fgbg), registered)
+            mask, depth = exported.run(_channels_first(bg), _channels_first(fgbg))
             return torch.from_numpy(mask), torch.from_numpy(depth)
 
         return cls(size, exported.depth_max, norm, infer)
 
     @torch.no_grad()
-    def run(
-        self, bg: np.ndarray, fgbg: np.ndarray, registered: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mask probability and depth (metres) of square pairs, each (B, H, W), at their size:
         the mean of the passes of :attr:`tta`.
 
         Args:
             bg, fgbg: (B, S, S, 3) uint8 RGB; resized to each pass's input size and back.
-            registered: (B,) bool, True where the bg was registered to the fg_bg (read by a
-                model with ``registration_input``); None: none was.
         """
         s = bg.shape[1]
-        if registered is None:
-            registered = np.zeros(len(bg), dtype=bool)
         probs, depths = [], []
         for scale, at in zip(self.tta.scales, self.tta.input_sizes(self.size), strict=True):
             for flip in (False, True) if self.tta.flip else (False,):
-                prob, depth = self._one_pass(bg, fgbg, registered, at, flip, s)
+                prob, depth = self._one_pass(bg, fgbg, at, flip, s)
                 probs.append(prob)
                 if scale == 1.0:
                     depths.append(depth)
         return _mean(probs), _mean(depths)
 
     def _one_pass(
-        self,
-        bg: np.ndarray,
-        fgbg: np.ndarray,
-        registered: np.ndarray,
-        at: int,
-        flip: bool,
-        out_size: int,
+        self, bg: np.ndarray, fgbg: np.ndarray, at: int, flip: bool, out_size: int
     ) -> tuple[Tensor, Tensor]:
         """One pass at input size ``at`` (mirrored with ``flip``), back at ``out_size``."""
         if flip:
             bg, fgbg = bg[:, :, ::-1], fgbg[:, :, ::-1]
-        bg, fgbg = np.ascontiguousarray(bg), np.ascontiguousarray(fgbg)
-        prob, depth = self.infer(bg, fgbg, registered.astype(np.float32), at)
+        prob, depth = self.infer(np.ascontiguousarray(bg), np.ascontiguousarray(fgbg), at)
         if at != out_size:
             prob = F.interpolate(prob, size=(out_size,) * 2, mode="bilinear", align_corners=False)
             depth = F.interpolate(depth, size=(out_size,) * 2, mode="bilinear", align_corners=False)
@@ -296,12 +276,9 @@ class Predictor:
         return prob, depth
 
     def run_pairs(
-        self,
-        pairs: Sequence[tuple[np.ndarray, np.ndarray]],
-        registered: Sequence[bool] | None = None,
+        self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Mask probability and depth of (bg, fgbg) pairs of any size, each at its pair's size;
-        ``registered`` as :meth:`run` takes it.
+        """Mask probability and depth of (bg, fgbg) pairs of any size, each at its pair's size.
 
         Every pair is letterboxed to the largest input size of its passes (so a pass above the
         trained size sees the photo's own detail); the padding is the normalisation mean, so it
@@ -313,8 +290,7 @@ class Predictor:
         boxes = [Letterbox(*fgbg.shape[:2], side) for _, fgbg in pairs]
         bg = np.stack([box.apply(b, pad_bg) for box, (b, _) in zip(boxes, pairs, strict=True)])
         fgbg = np.stack([box.apply(f, pad_fgbg) for box, (_, f) in zip(boxes, pairs, strict=True)])
-        flags = None if registered is None else np.asarray(registered, dtype=bool)
-        prob, depth = self.run(bg, fgbg, flags)
+        prob, depth = self.run(bg, fgbg)
         return [
             (box.invert(p), box.invert(d)) for box, p, d in zip(boxes, prob, depth, strict=True)
         ]
@@ -551,7 +527,6 @@ def predict_pairs(
             part = jobs[start : start + batch_size]
             loaded = list(pool.map(load, part))
             pairs = [(bg, fgbg) for bg, fgbg, _ in loaded]
-            registered = [align != "off" and result.ok for _, _, result in loaded]
             writes = [
                 pool.submit(
                     write_prediction,
@@ -563,7 +538,7 @@ def predict_pairs(
                     align=align_report(result, align),
                 )
                 for job, (_, fgbg, result), (prob, depth) in zip(
-                    part, loaded, predictor.run_pairs(pairs, registered), strict=True
+                    part, loaded, predictor.run_pairs(pairs), strict=True
                 )
             ]
             # Warned once the outputs are written: a failed write is then the one line shown.

@@ -67,7 +67,6 @@ def model_config(cfg: TrainConfig) -> ModelConfig:
         decoder_channels=cfg.decoder_channels,
         full_res_stage=cfg.full_res_stage,
         fusion=cfg.fusion,
-        registration_input=cfg.registration_input,
         pretrained_path=cfg.pretrained or None,
     )
 
@@ -95,7 +94,7 @@ class _Objective(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor], depth_target: torch.Tensor):
         with autocast(self.device, self.amp):
-            out = self.model(inputs["bg"], inputs["fgbg"], inputs["registered"])
+            out = self.model(inputs["bg"], inputs["fgbg"])
         out = {k: v.float() for k, v in out.items()}
         return self.loss(out, inputs["mask"], depth_target)
 

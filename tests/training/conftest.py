@@ -52,15 +52,3 @@ def checkpoint(tiny_store: str, fgd: click.Group, tmp_path_factory: pytest.TempP
     result = CliRunner().invoke(fgd, train_args(tiny_store, run, "--max-steps", "2"))
     assert result.exit_code == 0, result.output
     return run / "checkpoints" / "last.pt"
-
-
-@pytest.fixture(scope="session")
-def registration_checkpoint(
-    tiny_store: str, fgd: click.Group, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A checkpoint of a 2-step `fgd train --registration-input` run on the tiny store."""
-    run = tmp_path_factory.mktemp("run") / "run"
-    args = train_args(tiny_store, run, "--max-steps", "2", "--registration-input")
-    result = CliRunner().invoke(fgd, args)
-    assert result.exit_code == 0, result.output
-    return run / "checkpoints" / "last.pt"

@@ -203,8 +203,6 @@ def test_capture_moves_the_bg_only_mask_and_depth_stay_with_fgbg(seed, out_size)
     )  # fmt: skip
     for key in ("fgbg", "mask", "depth"):
         assert torch.equal(on[key], off[key]), key
-    assert torch.equal(off["registered"], torch.ones(n))  # no second shot: aligned
-    assert torch.equal(on["registered"], torch.zeros(n))  # every shot wholly warped
     homography = draw_capture_params(n, moving, seed).homography
     assert torch.equal(on["bg"], warp_homography(off["bg"], homography))
     moved = homography[:, :2, 2].abs().amax(1) * out_size / 2 > 1  # more than a pixel

@@ -132,19 +132,6 @@ def test_residual_shots_scale_the_warp_and_leave_every_other_draw() -> None:
     for name in ("sharpness", "gain", "gamma", "read_noise", "shot_noise", "jpeg_quality"):
         assert torch.equal(getattr(drawn["whole"], name), getattr(drawn["residual"], name))
 
-    # Only a residual shot counts as registered (the flag a registration_input model reads).
-    assert not drawn["whole"].registered.any() and drawn["residual"].registered.all()
-    assert torch.equal(
-        drawn["mixed"].registered, drawn["mixed"].corner_shift(SIZE, SIZE) < 0.5 * full
-    )
-
-
-def test_unwarped_shots_count_as_registered() -> None:
-    params = draw_capture_params(256, replace(NOTHING, warp_p=0.5), 3)
-    still = params.corner_shift(SIZE, SIZE) == 0
-    assert 0.35 < still.double().mean() < 0.65
-    assert torch.equal(params.registered, still)
-
 
 def test_identity_homography_leaves_images_and_reflection_fills_the_border() -> None:
     images = texture(2)

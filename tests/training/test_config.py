@@ -56,17 +56,3 @@ def test_click_defaults_are_the_dataclass_defaults():
 def test_range_messages_say_the_range(changes, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         TrainConfig(**changes)
-
-
-@pytest.mark.parametrize(
-    "capture",
-    [{"enabled": False}, {"warp_p": 0.0}, {"residual_p": 1.0}, {"warp_p": 1.0, "residual_p": 0.0}],
-)
-def test_a_registration_flag_that_training_never_varies_is_refused(capture):
-    """The network could not learn what the flag means: it would be 1 (or 0) in every batch."""
-    data = {"registration_input": True, "augment": {"capture": capture}}
-    with pytest.raises(InputError, match=r"registration_input \(--registration-input\) needs"):
-        TrainConfig.from_dict(data)
-    data["registration_input"] = False
-    TrainConfig.from_dict(data)
-    TrainConfig(registration_input=True)  # the default capture mix has both kinds

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from datagen.errors import InputError
 from training.evaluate import load_checkpoint, model_from_checkpoint
-from training.export_model import TOLERANCE, ExportWrapper, load_exported
+from training.export_model import TOLERANCE, load_exported
 from training.losses import target_to_depth
 from training.predict import Predictor, TTAConfig
 
@@ -91,41 +91,6 @@ def test_a_siamese_network_exports_and_matches_torch(fgd, tiny_store, tmp_path):
     mask, _ = load_exported(out).run(bg, fgbg)
     ref_mask, _ = _reference(checkpoint, bg, fgbg)
     assert np.abs(mask - ref_mask).max() < TOLERANCE
-
-
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_a_registration_input_network_exports_its_flag(fgd, registration_checkpoint, tmp_path, fmt):
-    """The flag is a third input (N,) float32 of the file, read per pair as torch reads it; a
-    missing flag is 0, as in torch."""
-    out = tmp_path / ("model.onnx" if fmt == "onnx" else "model.pt")
-    args = ["export-model", str(registration_checkpoint), "--format", fmt, "--out", str(out)]
-    result = CliRunner().invoke(fgd, args)
-    assert result.exit_code == 0, result.output
-    exported = load_exported(out)
-    assert exported.metadata["fgd.registration_input"] == "1"
-    assert "registered" in exported.metadata["fgd.inputs"]
-    loaded = model_from_checkpoint(load_checkpoint(registration_checkpoint), torch.device("cpu"))
-    wrapper = ExportWrapper(loaded.model, loaded.normalization, loaded.depth_max).eval()
-    bg, fgbg = _pair(3, 45, 61, seed=4)
-    for flags in (np.array([0.0, 1.0, 1.0], np.float32), None):
-        mask, depth = exported.run(bg, fgbg, flags)
-        with torch.no_grad():
-            torch_flags = torch.zeros(3) if flags is None else torch.from_numpy(flags)
-            ref_mask, ref_depth = wrapper(torch.from_numpy(bg), torch.from_numpy(fgbg), torch_flags)
-        assert np.abs(mask - ref_mask.numpy()).max() < TOLERANCE
-        assert np.abs(depth - ref_depth.numpy()).max() < TOLERANCE * exported.depth_max
-    registered, _ = exported.run(bg, fgbg, np.ones(3, np.float32))
-    assert not np.array_equal(registered, exported.run(bg, fgbg, None)[0])
-
-
-def test_a_network_without_the_flag_exports_two_inputs(exported):
-    """Such a file takes bg and fgbg only (as files exported before the flag existed); a flag
-    given to it is ignored."""
-    path, _ = exported
-    model = load_exported(path)
-    assert model.metadata["fgd.registration_input"] == "0"
-    bg, fgbg = _pair(2, 32, 32, seed=5)
-    assert np.array_equal(model.run(bg, fgbg)[0], model.run(bg, fgbg, np.ones(2, np.float32))[0])
 
 
 def test_exported_file_records_what_a_caller_needs(exported, checkpoint):

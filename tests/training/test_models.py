@@ -38,23 +38,21 @@ class BaseModelTester:
 
     @pytest.fixture(
         params=[
-            ("shared", True, "early", False),
-            ("separate", True, "early", False),
-            ("shared", False, "early", False),
-            ("separate", False, "siamese", False),
-            ("separate", True, "siamese", True),
+            ("shared", True, "early"),
+            ("separate", True, "early"),
+            ("shared", False, "early"),
+            ("separate", False, "siamese"),
         ],
-        ids=["shared", "separate", "shared-no-full-res", "siamese", "siamese-registration"],
+        ids=["shared", "separate", "shared-no-full-res", "siamese"],
     )
     def cfg(self, request: pytest.FixtureRequest) -> ModelConfig:
-        decoder, full_res_stage, fusion, registration_input = request.param
+        decoder, full_res_stage, fusion = request.param
         return ModelConfig(
             backbone=self.backbone,
             decoder=decoder,
             decoder_channels=32,
             full_res_stage=full_res_stage,
             fusion=fusion,
-            registration_input=registration_input,
         )
 
     @pytest.fixture
@@ -119,20 +117,6 @@ class BaseModelTester:
             assert f.shape[1] == g.shape[1] == 2 * c
             assert torch.equal(f[:, c:], torch.zeros_like(f[:, c:]))
             assert g[:, c:].abs().sum() > 0
-
-    def test_the_registration_flag_is_read_only_by_a_model_that_takes_it(self, model, cfg):
-        """With ``registration_input`` each pair's flag changes its own outputs (and a missing
-        flag means 0); without it the flag is ignored."""
-        model.eval()
-        bg, fgbg = _pair(2, self.size, self.size)
-        with torch.no_grad():
-            unknown = model(bg, fgbg)
-            zeros = model(bg, fgbg, torch.zeros(2))
-            mixed = model(bg, fgbg, torch.tensor([0.0, 1.0]))
-        for k in unknown:
-            assert torch.equal(unknown[k], zeros[k])
-            assert torch.equal(mixed[k][0], zeros[k][0])
-            assert torch.equal(mixed[k][1], zeros[k][1]) != cfg.registration_input
 
     def test_channels_last_gives_the_same_outputs(self, model):
         model.eval()
@@ -205,8 +189,6 @@ def test_config_round_trips_through_a_plain_dict():
     assert d["out_indices"] == [1, 2, 3]
     assert ModelConfig.from_dict(d) == cfg
     assert ModelConfig.from_dict(json.loads(json.dumps(d))) == cfg
-    del d["registration_input"]  # a checkpoint written before the flag existed
-    assert ModelConfig.from_dict(d).registration_input is False
 
 
 def test_checkpointed_config_does_not_need_the_pretrained_file(rgb_weights, tmp_path):

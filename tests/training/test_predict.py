@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from datagen.errors import InputError
 from training.align import corner_error
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.predict import PREDICT_TTA, PairJob, Predictor, TTAConfig, predict_pairs
+from training.predict import PREDICT_TTA, Predictor, TTAConfig
 from training.visualize import Letterbox
 
 OUTPUTS = ("align.json", "depth.json", "depth.png", "depth_color.png", "mask.png", "overlay.png")
@@ -79,7 +79,7 @@ def test_run_pairs_puts_outputs_back_where_the_pixels_were(checkpoint, monkeypat
     it came from: letterbox and inverse are aligned for any aspect."""
     predictor = Predictor.from_checkpoint(checkpoint, "cpu")
 
-    def echo(self, bg: np.ndarray, fgbg: np.ndarray, registered=None) -> tuple[np.ndarray, ...]:
+    def echo(self, bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         assert bg.shape[1:3] == (self.size, self.size)
         red = fgbg[..., 0].astype(np.float32) / 255
         return red, red * 10
@@ -225,9 +225,9 @@ def test_predict_bad_inputs_exit_2_with_one_line(fgd, checkpoint, tmp_path):
 def spied(predictor: Predictor, seen: list[tuple[int, int]]) -> Predictor:
     """``predictor`` recording (input side of the images it is given, pass size) per pass."""
 
-    def spy(bg: np.ndarray, fgbg: np.ndarray, registered: np.ndarray, at: int):
+    def spy(bg: np.ndarray, fgbg: np.ndarray, at: int):
         seen.append((bg.shape[1], at))
-        return predictor.infer(bg, fgbg, registered, at)
+        return predictor.infer(bg, fgbg, at)
 
     return dataclasses.replace(predictor, infer=spy)
 
@@ -354,37 +354,6 @@ def test_unaligned_warning_says_when_the_model_never_saw_a_moved_bg(
     assert result.exit_code == 0, result.output
     (warning,) = [line for line in result.output.splitlines() if "fgd: warning" in line]
     assert ("trained on aligned shots only" in warning) is cautioned
-
-
-def test_the_registration_flag_is_whether_the_pair_was_registered(
-    registration_checkpoint, tmp_path, real_samples
-):
-    """A registration_input model is told 1 for a pair --align registered, 0 for one it could
-    not and for every pair under --align off."""
-    photo = cv2.resize(cv2.imread(str(real_samples / "bg" / "bg_020.jpg")), (480, 360))
-    shift = np.array([[1.0, 0.0, 5.0], [0.0, 1.0, -3.0], [0.0, 0.0, 1.0]])
-    cv2.imwrite(str(tmp_path / "bg.png"), photo)
-    cv2.imwrite(str(tmp_path / "moved.png"), cv2.warpPerspective(photo, shift, (480, 360)))
-    write_photo(tmp_path / "other.png", 360, 480, seed=1)
-    jobs = [PairJob(tmp_path / "bg.png", tmp_path / f"{name}.png", tmp_path / name)
-            for name in ("moved", "other")]  # fmt: skip
-    predictor = Predictor.from_checkpoint(registration_checkpoint, "cpu")
-    seen: list[list[float]] = []
-
-    def spy(bg, fgbg, registered, at):
-        seen.append(registered.tolist())
-        return predictor.infer(bg, fgbg, registered, at)
-
-    spied = dataclasses.replace(predictor, infer=spy)
-    for align in ("auto", "off"):
-        predict_pairs(spied, jobs, progress=False, align=align)
-    assert seen == [[1.0, 0.0], [0.0, 0.0]]
-    # and the flag matters to this model: the registered pair's outputs differ with it
-    bg, fgbg = (
-        cv2.resize(cv2.imread(str(tmp_path / n)), (32, 32))[None] for n in ("bg.png", "moved.png")
-    )
-    told = [predictor.run(bg, fgbg, np.array([flag])) for flag in (False, True)]
-    assert not np.array_equal(told[0][0], told[1][0])
 
 
 def test_predict_align_records_the_homography_of_a_shifted_photo(
