@@ -515,7 +515,7 @@ def predict_pairs(
     cfg = predictor.train_config
     caveat = (
         ""
-        if cfg is None or trains_for_misalignment(cfg.augment.capture)
+        if cfg is None or (cfg.augment.enabled and trains_for_misalignment(cfg.augment.capture))
         else " (its model was trained on aligned shots only: expect a poor mask if they moved)"
     )
     threads = min(8, os.cpu_count() or 1)

@@ -333,17 +333,20 @@ def test_predict_align_on_a_pair_it_cannot_align(fgd, checkpoint, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("capture", "cautioned"),
-    [({}, False), ({"residual_p": 1.0}, True), ({"warp_p": 0.0}, True), ({"enabled": False}, True),
-     ({"residual_p": 1.0, "residual_scale": 1.0}, False)],
+    ("capture", "augmented", "cautioned"),
+    [({}, True, False), ({"residual_p": 1.0}, True, True), ({"warp_p": 0.0}, True, True),
+     ({"enabled": False}, True, True), ({"residual_p": 1.0, "residual_scale": 1.0}, True, False),
+     ({}, False, True)],
 )  # fmt: skip
 def test_unaligned_warning_says_when_the_model_never_saw_a_moved_bg(
-    fgd, checkpoint, tmp_path, capture, cautioned
+    fgd, checkpoint, tmp_path, capture, augmented, cautioned
 ):
-    """A model trained only on aligned (or residually moved) bg shots is unreliable on a pair
-    that could not be registered; the warning says so, and only then."""
+    """A model trained only on aligned (or residually moved) bg shots, or with augmentation off
+    altogether, is unreliable on a pair that could not be registered; the warning says so, and
+    only then."""
     ckpt = load_checkpoint(checkpoint)
     ckpt["train_config"]["augment"]["capture"].update(capture)
+    ckpt["train_config"]["augment"]["enabled"] = augmented
     edited = tmp_path / "edited.pt"
     save_checkpoint(edited, ckpt)
     write_photo(tmp_path / "bg.png", 120, 160, seed=0)
