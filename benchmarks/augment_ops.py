@@ -5,7 +5,8 @@
    (``second_shot`` + ``independent_noise_jpeg`` with ``CaptureConfig()``), next to
    ``training.augment.prepare_batch`` on the same batch with the capture model off as the
    baseline, and with it on (the default ``AugmentConfig``): median milliseconds of ``--reps``
-   and op / baseline. ``--step`` adds one training
+   and op / baseline. On CUDA the batched nvJPEG round trip is also timed against one call
+   per image. ``--step`` adds one training
    step of train_quality's recipe (``benchmarks.train_step``) for scale.
 2. **Shadows** (``datagen.shadows.shadow_factor``) per sample at each size: a cutout from
    ``../shared/real-samples/fg`` (procedural ones when absent) placed as the builder places it,
@@ -85,6 +86,10 @@ def capture_rows(size: int, batch: int, reps: int, device: torch.device, step: b
             capture.independent_noise_jpeg(images, capture.CaptureConfig(), 1),
         ),
     }
+    if device.type == "cuda":
+        ops["jpeg_roundtrip, a call per image (before)"] = lambda: _nvjpeg_per_image(
+            images, params.jpeg_quality
+        )
     if step:
         from benchmarks.train_step import train_pass
         from training.losses import ssim_loss
@@ -95,6 +100,19 @@ def capture_rows(size: int, batch: int, reps: int, device: torch.device, step: b
         ms = median_ms(fn, reps, sync)
         base = ms if base is None else base
         print(f"| {name} | {size} | {ms:.2f} | {ms / base:.2f} |", flush=True)
+
+
+def _nvjpeg_per_image(images: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+    """The CUDA JPEG round trip as it was first written: an encode and a decode call per image
+    (the baseline of the batched one in ``training.capture``)."""
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    picked = images.clamp(0, 1).mul(255).round().to(torch.uint8)
+    coded = [
+        decode_jpeg(encode_jpeg(image, quality=int(q)).cpu(), device=images.device)
+        for image, q in zip(picked, quality.tolist(), strict=True)
+    ]
+    return torch.stack(coded)
 
 
 def cutouts(n: int) -> list[np.ndarray]:

@@ -6,7 +6,8 @@ One command on the device machine does everything and writes into ``--out``:
 - ``grid.png``: inputs, ground truth and predictions of held-out samples (``fgd export-samples``);
 - ``tb/``: the run's TensorBoard scalars (``train/samples_per_s``, ``train/data_wait_frac``...).
 
-Figures: store build time on all cores; training samples/s (median over the steady state, the
+Figures: the build time of the full default store (400,000 samples) on all cores, and of its
+statistics; training samples/s (median over the steady state, the
 first fifth of the logged intervals dropped) and the fraction of each step spent waiting for the
 loader (both as ``fgd train`` logs them); GPU busy fraction (``nvidia-smi`` sampled every 0.5 s
 during training); peak GPU memory; bf16 against fp32 step time for the same model and batch; the
@@ -82,8 +83,10 @@ class Plan:
     teacher_images: int  # 224 px images per timed teacher call
 
 
+# The full default store (100 x 100 x 2 flips x 20 = 400,000 samples): its build time on the
+# machine's cores is a figure of its own.
 GPU = Plan(
-    "cuda", 224, 100, 100, 5, 300.0, None, None, None, None, 20, 64, (1080, 1920), "small", 64
+    "cuda", 224, 100, 100, 20, 300.0, None, None, None, None, 20, 64, (1080, 1920), "small", 64
 )
 SMOKE = Plan("cpu", 64, 6, 3, 1, 4.0, 8, "test_resnet", 0, 1, 1, 2, (108, 192), "tiny", 2)
 
@@ -102,28 +105,37 @@ def main() -> None:
 
 
 def run(plan: Plan, out: Path) -> dict[str, Any]:
-    """Every step of the run; returns (and writes) ``results.json``'s content."""
+    """Every step of the run; returns ``results.json``'s content, written after each step so
+    that a run stopped at the device's time limit still brings back what it measured."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     work = Path(tempfile.mkdtemp(prefix="fgd-gpu-"))
     results: dict[str, Any] = {"plan": asdict(plan), "environment": environment()}
+    started = time.perf_counter()
+
+    def stage(name: str, fn: Callable[[], Any]) -> Any:
+        results[name] = fn()
+        write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=str) + "\n")
+        print(f"[{time.perf_counter() - started:6.0f} s] {name} done", flush=True)
+        return results[name]
+
     try:
         store = str(work / "store.zarr")
-        results["build"] = build(plan, store)
+        stage("build", lambda: build(plan, store))
         cfg = train_config(plan, store, str(work / "run"))
-        results["step"] = step_times(plan, cfg)
-        steps_per_s = 1000.0 / results["step"]["train_step_ms"]
+        step = stage("step", lambda: step_times(plan, cfg))
+        steps_per_s = 1000.0 / step["train_step_ms"]
         cfg = cfg.replace(max_steps=max(2, int(0.8 * plan.train_seconds * steps_per_s)))
-        results["train"] = train_run(plan, cfg, out / "tb")
+        stage("train", lambda: train_run(plan, cfg, out / "tb"))
         best = str(Path(cfg.out) / "checkpoints" / "best.pt")
-        results["eval"] = run_eval(store, best, "val", None, plan.device, 0, progress=False)
+        stage("eval", lambda: run_eval(store, best, "val", None, plan.device, cfg.workers,
+                                       progress=False))  # fmt: skip
         export_samples(store, checkpoint=best, n=8, out=out / "grid.png", tile=160,
                        device=plan.device, overwrite=True, progress=False)  # fmt: skip
-        results["predict"] = predict_rate(plan, best, store)
-        results["teacher"] = teacher_rate(plan)
+        stage("predict", lambda: predict_rate(plan, best, store))
+        stage("teacher", lambda: teacher_rate(plan))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=str) + "\n")
     return results
 
 
@@ -144,15 +156,18 @@ def environment() -> dict[str, Any]:
 
 def build(plan: Plan, store: str) -> dict[str, Any]:
     """The store on every core, and its statistics (the run normalises with them)."""
+    workers = plan.build_workers or os.cpu_count() or 1
     config = BuildConfig(out=store, size=plan.size, n_bg=plan.n_bg, n_fg=plan.n_fg,
-                         positions=plan.positions,
-                         workers=plan.build_workers or os.cpu_count() or 1)  # fmt: skip
+                         positions=plan.positions, workers=workers)  # fmt: skip
     start = time.perf_counter()
     summary = build_store(config, progress=False)
     seconds = time.perf_counter() - start
-    compute_stats(store, progress=False)
+    start = time.perf_counter()
+    compute_stats(store, progress=False, workers=workers)
+    stats_seconds = time.perf_counter() - start
     n = len(open_store(store))
-    return {"samples": n, "seconds": seconds, "samples_per_s": n / seconds, "text": str(summary)}
+    return {"samples": n, "workers": workers, "seconds": seconds, "samples_per_s": n / seconds,
+            "stats_seconds": stats_seconds, "text": str(summary)}  # fmt: skip
 
 
 def train_config(plan: Plan, store: str, out: str) -> TrainConfig:
@@ -278,7 +293,8 @@ def summary(results: dict[str, Any]) -> str:
     b, s, t, e = results["build"], results["step"], results["train"], results["eval"]
     rows = [
         ("device", results["environment"]["gpu"] or "cpu"),
-        ("store build", f"{b['samples']:,} samples in {b['seconds']:.1f} s"),
+        ("store build", f"{b['samples']:,} samples in {b['seconds']:.1f} s ({b['workers']} "
+                        f"processes), stats in {b['stats_seconds']:.1f} s"),
         ("train samples/s (median, steady)", _fmt(t["samples_per_s_median"], ".0f")),
         ("data wait fraction (median)", _fmt(t["data_wait_frac_median"], ".3f")),
         ("GPU busy fraction (median)", _fmt(t["gpu_busy_frac_median"], ".3f")),

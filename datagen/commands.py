@@ -177,9 +177,13 @@ def verify_command(store: str) -> None:
 
 @datagen_group.command("stats")
 @click.argument("store", type=click.Path())
-def stats_command(store: str) -> None:
+@click.option("--workers", type=int, help="Processes reading shards [default: all cores].")
+def stats_command(store: str, workers: int | None) -> None:
     """Per-channel mean/std, mask coverage and depth range (stored in the attributes too)."""
-    click.echo(json.dumps(audit.compute_stats(store), indent=2))
+    if workers is not None and workers < 1:
+        raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
+    stats = audit.compute_stats(store, workers=workers or default("workers"))
+    click.echo(json.dumps(stats, indent=2))
 
 
 @datagen_group.command("info")

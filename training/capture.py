@@ -376,13 +376,7 @@ def jpeg_roundtrip(images: Tensor, quality: Tensor) -> Tensor:
     device = images.device
     picked = images[idx.to(device)].clamp(0, 1).mul(255).round_().to(torch.uint8)
     if device.type == "cuda":
-        from torchvision.io import decode_jpeg, encode_jpeg
-
-        coded = [
-            decode_jpeg(encode_jpeg(image, quality=int(q)), device=device)
-            for image, q in zip(picked, quality[idx].tolist(), strict=True)
-        ]
-        decoded = torch.stack(coded)
+        decoded = _nvjpeg_roundtrip(picked, quality[idx].tolist())
     else:
         hwc = picked.permute(0, 2, 3, 1).contiguous().numpy()
         decoded = torch.from_numpy(
@@ -394,6 +388,24 @@ def jpeg_roundtrip(images: Tensor, quality: Tensor) -> Tensor:
             )
         ).permute(0, 3, 1, 2)
     return images.index_copy(0, idx.to(device), decoded.to(images.dtype).div_(255))
+
+
+def _nvjpeg_roundtrip(images: Tensor, qualities: list[int]) -> Tensor:
+    """(B, 3, H, W) uint8 `images` encoded at their `qualities` and decoded by nvJPEG on their
+    device: one batched encode per distinct quality and one batched decode, since a call per
+    image pays a launch and a synchronisation each."""
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    coded: list[Tensor] = [images.new_empty(0)] * len(images)
+    for q in sorted(set(qualities)):
+        members = [i for i, value in enumerate(qualities) if value == q]
+        encoded = encode_jpeg([images[i] for i in members], quality=q)
+        for i, data in zip(members, encoded, strict=True):
+            coded[i] = data
+    # The decoder reads its bitstreams from host memory: one copy for all of them.
+    lengths = [len(data) for data in coded]
+    host = torch.cat(coded).cpu().split(lengths)
+    return torch.stack(decode_jpeg(list(host), device=images.device))
 
 
 def _cv2_jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:

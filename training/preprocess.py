@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from datagen.audit import measure_stats
+from datagen.config import default
 from datagen.store import FgdStore
 
 
@@ -50,7 +51,7 @@ def normalization_from_store(ds: FgdStore, progress: bool = True) -> Normalizati
             f"`fgd datagen stats {ds.path}`)",
             file=sys.stderr,
         )
-        stats = measure_stats(ds, progress)
+        stats = measure_stats(ds, progress, workers=default("workers"))
     return Normalization(stats.bg_mean, stats.bg_std, stats.fgbg_mean, stats.fgbg_std)
 
 

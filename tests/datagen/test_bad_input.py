@@ -262,3 +262,7 @@ def test_reading_commands_reject_a_missing_or_foreign_store(tmp_path: Path, comm
     assert_one_line_error(*run("datagen", command, str(tmp_path / "nope.zarr")), "no such store")
     (tmp_path / "plain").mkdir()
     assert_one_line_error(*run("datagen", command, str(tmp_path / "plain")), "plain")
+
+
+def test_stats_rejects_a_worker_count_below_one(tiny_store: Path) -> None:
+    assert_one_line_error(*run("datagen", "stats", str(tiny_store), "--workers", "0"), "--workers")

@@ -202,7 +202,8 @@ def test_verify_finds_corrupt_and_missing_shards(tmp_path: Path) -> None:
 def test_stats_match_a_direct_computation(tmp_path: Path) -> None:
     out = tmp_path / "s.zarr"
     build_store(tiny_config(out), progress=False)
-    result = CliRunner().invoke(fgd, ["datagen", "stats", str(out)])
+    # Three shards: on two processes each adds up its own, and the sums still match.
+    result = CliRunner().invoke(fgd, ["datagen", "stats", str(out), "--workers", "2"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     ds = open_store(out)
@@ -215,7 +216,13 @@ def test_stats_match_a_direct_computation(tmp_path: Path) -> None:
     np.testing.assert_allclose(printed["bg_std"], bg.std(axis=0), rtol=1e-6)
     assert printed["mask_coverage"] == pytest.approx((everything["mask"] > 0).mean())
     assert printed["depth_max"] == pytest.approx(everything["depth"].max())
+    assert printed["depth_min"] == pytest.approx(everything["depth"].min())
+    depth = everything["depth"].astype(np.float64)
+    assert printed["depth_mean"] == pytest.approx(depth.mean(), rel=1e-12)
+    assert printed["depth_std"] == pytest.approx(depth.std(), rel=1e-9)
     assert open_store(out).attrs["stats"] == printed
+    one_process = CliRunner().invoke(fgd, ["datagen", "stats", str(out), "--workers", "1"])
+    assert json.loads(one_process.stdout) == printed  # the same numbers, to the last bit
 
 
 def test_info_reports_arrays_and_bytes(tiny_store: Path) -> None:

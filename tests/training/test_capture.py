@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from datagen.errors import InputError
 from training.capture import (
     CaptureConfig,
+    _nvjpeg_roundtrip,
     add_noise,
     adjust_exposure,
     apply_capture,
@@ -173,6 +174,27 @@ def test_jpeg_quality_orders_the_error_and_zero_means_untouched() -> None:
     assert 0 < err95 < err60 < 0.05
     quantised = out[1] * 255
     torch.testing.assert_close(quantised, quantised.round(), atol=1e-4, rtol=0)  # decoded bytes
+
+
+def test_batched_nvjpeg_path_keeps_each_image_with_its_quality() -> None:
+    # The CUDA path groups images by quality; torchvision's CPU codec runs the same code here.
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    images = (texture(5) * 255).round().to(torch.uint8)
+    qualities = [90, 60, 90, 75, 60]
+    out = _nvjpeg_roundtrip(images, qualities)
+    for image, q, got in zip(images, qualities, out, strict=True):
+        assert torch.equal(got, decode_jpeg(encode_jpeg(image, quality=q)))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_jpeg_matches_the_cpu_codec() -> None:
+    images = texture(3)
+    quality = torch.tensor([0, 95, 60])
+    gpu = jpeg_roundtrip(images.cuda(), quality).cpu()
+    assert torch.equal(gpu[0], images[0])
+    assert (gpu[1:] - jpeg_roundtrip(images, quality)[1:]).abs().mean() < 0.01
 
 
 def test_blur_and_sharpen() -> None:
