@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from datagen.audit import compute_stats
+from datagen.audit import compute_stats, default_stats_workers
 from datagen.build import build_store
 from datagen.config import BuildConfig
 from datagen.files import write_text_atomic
@@ -163,11 +163,13 @@ def build(plan: Plan, store: str) -> dict[str, Any]:
     summary = build_store(config, progress=False)
     seconds = time.perf_counter() - start
     start = time.perf_counter()
-    compute_stats(store, progress=False, workers=workers)
+    stats_workers = default_stats_workers()
+    compute_stats(store, progress=False, workers=stats_workers)
     stats_seconds = time.perf_counter() - start
     n = len(open_store(store))
     return {"samples": n, "workers": workers, "seconds": seconds, "samples_per_s": n / seconds,
-            "stats_seconds": stats_seconds, "text": str(summary)}  # fmt: skip
+            "stats_workers": stats_workers, "stats_seconds": stats_seconds,
+            "text": str(summary)}  # fmt: skip
 
 
 def train_config(plan: Plan, store: str, out: str) -> TrainConfig:

@@ -5,6 +5,7 @@ Each takes a store path or fsspec URL, as :func:`datagen.store.open_store` does.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,6 +65,12 @@ def compute_stats(path: str, progress: bool = True, workers: int = 1) -> dict[st
         group = storage_at(path).open_group(mode="r+")
         group.attrs.put(replace(open_store(path).root, stats=stats).to_dict())
     return stats.to_dict()
+
+
+def default_stats_workers() -> int:
+    """Processes for the statistics pass: one per two cores, since one process already keeps
+    about two busy (zarr decodes on its own threads while the process decodes the samples)."""
+    return max(1, (os.cpu_count() or 1) // 2)
 
 
 @dataclass(frozen=True)
