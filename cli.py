@@ -3,13 +3,14 @@
 Commands are imported only when they run (a lazy group): `fgd datagen build` and each of its
 worker processes (which re-import this module) never pay for importing torch.
 
-Bad input raises :class:`datagen.errors.InputError` anywhere below; the group turns it, and
-click's own usage errors, into one line on stderr and exit code 2. Anything else is a bug and
-keeps its traceback.
+Bad input raises :class:`datagen.errors.InputError` anywhere below; the group turns it, click's
+own usage errors and a full disk into one line on stderr and exit code 2. Anything else is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 from typing import IO, Any
 
@@ -80,6 +81,11 @@ class FgdGroup(click.Group):
             return super().invoke(ctx)
         except InputError as error:
             raise BadInput(str(error)) from None
+        except OSError as error:
+            # A full disk is the machine's state, not a bug: whichever write met it.
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise BadInput(f"{error.filename or 'an output file'}: the disk is full") from None
         except click.UsageError as error:
             where = error.ctx.command_path if error.ctx else ctx.command_path
             raise BadInput(f"{where}: {error.format_message()} (see --help)") from None

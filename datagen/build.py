@@ -42,7 +42,7 @@ from datagen.composite import (
     render,
 )
 from datagen.config import BuildConfig
-from datagen.errors import InputError
+from datagen.errors import InputError, WriteError
 from datagen.imaging import encode_jpeg, mip_levels, pick_level
 from datagen.progress import progress_bar
 from datagen.schema import SPEC, DepthAttrs, RootAttrs, TeacherAttrs
@@ -99,22 +99,27 @@ def build_store(
     """
     start = time.perf_counter()
     storage = storage_at(config.out)
-    with (
-        deferred_interrupts(),
-        shared_pool(config.workers, _preload(config, storage, dask)),
-        _shard_runner(storage, config.workers, dask) as run,
-    ):
-        group = prepare_store(config, progress)
-        root = RootAttrs.from_dict(group.attrs.asdict())
-        finished = set(storage.keys(PROGRESS_DIR))
-        pending = [
-            s
-            for s in range(root.n_shards)
-            if root.status != "complete" and _marker_name(s) not in finished
-        ]
-        _build_pending(root, pending, run, progress)
-        check_interrupt()
-        finalize(config.out)
+    try:
+        with (
+            deferred_interrupts(),
+            shared_pool(config.workers, _preload(config, storage, dask)),
+            _shard_runner(storage, config.workers, dask) as run,
+        ):
+            group = prepare_store(config, progress)
+            root = RootAttrs.from_dict(group.attrs.asdict())
+            finished = set(storage.keys(PROGRESS_DIR))
+            pending = [
+                s
+                for s in range(root.n_shards)
+                if root.status != "complete" and _marker_name(s) not in finished
+            ]
+            _build_pending(root, pending, run, progress)
+            check_interrupt()
+            finalize(config.out)
+    except WriteError as error:
+        raise WriteError(
+            f"{error}; the shards finished so far are kept: rerun the same command to go on"
+        ) from None
     return BuildSummary(
         path=config.out,
         n_samples=root.n_samples,

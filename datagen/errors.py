@@ -1,8 +1,9 @@
 """The errors every fgd module raises, and the one way we summarise a foreign exception.
 
 Every module raises :class:`InputError` for bad input (a missing file, a nonsense option, a
-store built with another config) and :class:`DamagedDataError` for data that was written whole
-once and is not any more (a missing or truncated shard). The CLI turns both into a one-line
+store built with another config), :class:`DamagedDataError` for data that was written whole
+once and is not any more (a missing or truncated shard) and :class:`WriteError` for an output
+the machine would not take (a full disk). The CLI turns both into a one-line
 message and exit code 2 (``fgd datagen verify``, whose job is to report damage, exits 1);
 anything else is a bug and keeps its traceback.
 
@@ -21,6 +22,10 @@ class InputError(Exception):
 
 class DamagedDataError(InputError):
     """Stored data that fails its own checks: a shard missing, truncated or altered since build."""
+
+
+class WriteError(InputError):
+    """An output that could not be written (a full disk, a folder we may not write)."""
 
 
 def error_summary(exc: BaseException, limit: int = SUMMARY_CHARS) -> str:

@@ -17,9 +17,12 @@ store or Ctrl-C leaves no file behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -139,13 +142,19 @@ def export_hdf5(
     ds = open_store(store_path)
     out = check_output(out_path, "--out", overwrite)
     _remove_leftovers(out)
-    with deferred_interrupts(), atomic_output(out, "--out") as partial:
+    with (
+        deferred_interrupts(),
+        atomic_output(out, "--out") as partial,
+        _write_failures_of_h5py() as failed,
+    ):
         with h5py.File(partial, "w") as f:
             _create_layout(f, ds, compression)
             names = [field.name for field in FIELDS if field.exported]
             with progress_bar(total=len(ds), desc="export", unit="sample", enabled=progress) as bar:
                 for c in range(ds.n_chunks):
                     check_interrupt()
+                    if failed:
+                        raise failed[0]
                     data = ds.read_chunk(c)
                     lo = c * ds.chunk_size
                     hi = lo + len(data["fgbg"])
@@ -159,6 +168,36 @@ def export_hdf5(
         seconds=time.perf_counter() - start,
         bytes_on_disk=out.stat().st_size,
     )
+
+
+@contextlib.contextmanager
+def _write_failures_of_h5py() -> Iterator[list[OSError]]:
+    """Collect the OSErrors that h5py meets while flushing in an object's destructor.
+
+    There Python can only print them (through ``sys.excepthook`` and ``sys.unraisablehook``):
+    on a full disk a traceback per dataset and chunk, while the export went on. Collected, the
+    export stops at the next chunk with the first of them.
+    """
+    failed: list[OSError] = []
+    previous_excepthook, previous_unraisablehook = sys.excepthook, sys.unraisablehook
+
+    def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if isinstance(value, OSError):
+            failed.append(value)
+        else:
+            previous_excepthook(kind, value, tb)
+
+    def unraisablehook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, OSError):
+            failed.append(unraisable.exc_value)
+        else:
+            previous_unraisablehook(unraisable)
+
+    sys.excepthook, sys.unraisablehook = excepthook, unraisablehook
+    try:
+        yield failed
+    finally:
+        sys.excepthook, sys.unraisablehook = previous_excepthook, previous_unraisablehook
 
 
 def _remove_leftovers(out: Path) -> None:

@@ -3,9 +3,10 @@
 Every file fgd writes for a user (PNG grids, JSON reports, HDF5 exports, checkpoints, run logs)
 goes through :func:`atomic_output`: the bytes land in a hidden temporary beside the target and
 are renamed over it only when complete, so an interrupt, a full disk or a crash leaves either
-the old file or none, never a truncated one. :func:`check_output` answers the usual mistakes
-(a directory, an unwritable folder, an existing file without ``--overwrite``) up front, in one
-line naming the option, before any work is done.
+the old file or none, never a truncated one. Files that belong together (the images of one
+prediction) go through :func:`atomic_group`: all are renamed, or none. :func:`check_output`
+answers the usual mistakes (a directory, an unwritable folder, an existing file without
+``--overwrite``) up front, in one line naming the option, before any work is done.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from datagen.errors import InputError, error_summary
+from datagen.errors import InputError, WriteError, error_summary
 
 
 def temp_path(path: Path) -> Path:
@@ -66,12 +67,64 @@ def atomic_output(path: str | os.PathLike[str], option: str = "output") -> Itera
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InputError(f"{option} {path}: the disk is full") from None
-        raise InputError(f"{option} {path}: cannot write ({_reason(exc)})") from None
+        raise write_error(exc, f"{option} {path}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class FileGroup:
+    """Files written all or none (:func:`atomic_group`): each :meth:`add` writes a hidden
+    temporary beside its target; the targets change only once every one is written."""
+
+    def __init__(self, option: str) -> None:
+        self.option = option
+        self.staged: list[tuple[Path, Path]] = []  # (temporary, target)
+
+    def add(self, path: str | os.PathLike[str], data: bytes) -> None:
+        path = Path(path)
+        tmp = temp_path(path)
+        try:
+            tmp.write_bytes(data)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise write_error(exc, f"{self.option} {path}") from None
+        self.staged.append((tmp, path))
+
+
+@contextlib.contextmanager
+def atomic_group(option: str = "output") -> Iterator[FileGroup]:
+    """Yield a :class:`FileGroup`; when the block ends cleanly, rename its files over their
+    targets. On any exception (a full disk halfway through, an interrupt) every temporary is
+    removed and each target is left as it was: a reader never finds new files beside old ones
+    (the mask of one prediction next to the depth of another)."""
+    group = FileGroup(option)
+    try:
+        yield group
+        # A rename fails for a target that is a folder: find that before renaming any.
+        folders = [path for _, path in group.staged if path.is_dir()]
+        if folders:
+            raise WriteError(f"{option} {folders[0]}: cannot write (it is a folder)")
+        for tmp, path in group.staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise write_error(exc, f"{option} {path}") from None
+    except BaseException:
+        _discard(group)
+        raise
+
+
+def _discard(group: FileGroup) -> None:
+    for tmp, _ in group.staged:
+        tmp.unlink(missing_ok=True)
+
+
+def write_error(exc: OSError, what: str) -> WriteError:
+    """The one-line error for an OS error while writing `what` (an option and a path)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return WriteError(f"{what}: the disk is full")
+    return WriteError(f"{what}: cannot write ({_reason(exc)})")
 
 
 def _reason(exc: OSError) -> str:

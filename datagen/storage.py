@@ -33,6 +33,7 @@ from fsspec import AbstractFileSystem
 from fsspec.core import split_protocol, url_to_fs
 
 from datagen.errors import InputError
+from datagen.files import write_error
 
 _LOCAL_PROTOCOLS = (None, "file", "local")
 
@@ -157,13 +158,17 @@ class LocalStorage(Storage):
 
     def write_bytes(self, key: str, data: bytes) -> None:
         path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")  # unique across hosts too
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise write_error(exc, str(path)) from None
 
     def sync_all(self) -> None:
         for path in self.root.rglob("*"):

@@ -12,6 +12,7 @@ the optimizer, scheduler, loss and RNG states and the epoch position that ``--re
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import math
 import pickle
 import random
@@ -48,9 +49,13 @@ def fgd_version() -> str:
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write atomically: a reader (or a SIGKILL) sees the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    tagged = {CHECKPOINT_TAG: CHECKPOINT_FORMAT, "fgd_version": fgd_version(), **payload}
+    # Serialised in memory first: torch's zip writer reports a full disk as a RuntimeError
+    # with no errno, a plain write as the OSError that atomic_output turns into one line.
+    buffer = io.BytesIO()
+    torch.save(tagged, buffer)
     with atomic_output(path, "checkpoint") as tmp:
-        tagged = {CHECKPOINT_TAG: CHECKPOINT_FORMAT, "fgd_version": fgd_version(), **payload}
-        torch.save(tagged, tmp)
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def load_checkpoint(path: str | Path, option: str = "checkpoint") -> dict[str, Any]:

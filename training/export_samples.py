@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from datagen.errors import InputError, error_summary
-from datagen.files import check_output
+from datagen.files import atomic_group, check_output
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
 from datagen.store import FgdStore, open_store
@@ -34,12 +34,13 @@ from training.visualize import (
     colorize_depth,
     colorize_depth_error,
     contact_sheet,
+    depth_png_files,
     depth_range,
     mask_error_image,
+    png_bytes,
     render_grid,
     row_label,
     stack_sheets,
-    write_depth_png,
     write_png,
 )
 
@@ -204,20 +205,29 @@ def _write_sample_files(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{option} {folder}: cannot create it ({error_summary(exc)})") from None
-    write_png(folder / "bg.png", sample["bg"], option)
-    write_png(folder / "fgbg.png", sample["fgbg"], option)
-    write_png(folder / "mask.png", sample["mask"], option)
-    write_depth_png(folder / "depth.png", sample["depth"], depth_max, option)
-    write_png(folder / "depth_color.png", colorize_depth(sample["depth"], *limits), option)
-    if pred is None:
-        return
-    pred_mask = np.where(pred["mask"] >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
-    write_png(folder / "pred_mask.png", pred_mask, option)
-    write_depth_png(folder / "pred_depth.png", pred["depth"], depth_max, option)
-    write_png(folder / "pred_depth_color.png", colorize_depth(pred["depth"], *limits), option)
-    write_png(folder / "mask_error.png", mask_error_image(pred["mask"], sample["mask"]), option)
-    depth_error = colorize_depth_error(pred["depth"], sample["depth"])
-    write_png(folder / "depth_error.png", depth_error, option)
+    files = {
+        folder / "bg.png": png_bytes(sample["bg"]),
+        folder / "fgbg.png": png_bytes(sample["fgbg"]),
+        folder / "mask.png": png_bytes(sample["mask"]),
+        **depth_png_files(folder / "depth.png", sample["depth"], depth_max),
+        folder / "depth_color.png": png_bytes(colorize_depth(sample["depth"], *limits)),
+    }
+    if pred is not None:
+        pred_mask = np.where(pred["mask"] >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
+        mask_error = mask_error_image(pred["mask"], sample["mask"])
+        depth_error = colorize_depth_error(pred["depth"], sample["depth"])
+        files.update(
+            {
+                folder / "pred_mask.png": png_bytes(pred_mask),
+                **depth_png_files(folder / "pred_depth.png", pred["depth"], depth_max),
+                folder / "pred_depth_color.png": png_bytes(colorize_depth(pred["depth"], *limits)),
+                folder / "mask_error.png": png_bytes(mask_error),
+                folder / "depth_error.png": png_bytes(depth_error),
+            }
+        )
+    with atomic_group(option) as group:  # a sample's files all, or none
+        for path, data in files.items():
+            group.add(path, data)
 
 
 def export_samples(

@@ -33,6 +33,11 @@ def check_run_dir(out: Path, resume: bool) -> None:
         if not (out / "checkpoints" / "last.pt").is_file():
             raise InputError(f"--resume: no checkpoint {out / 'checkpoints' / 'last.pt'}")
     elif out.exists() and any((out / m).exists() for m in RUN_MARKERS):
+        if not (out / "checkpoints" / "last.pt").is_file():
+            raise InputError(
+                f"--out {out} holds a run that saved no checkpoint (nothing to resume); "
+                "remove it or use a new --out"
+            )
         raise InputError(f"--out {out} already holds a run; use --resume or a new --out")
     elif out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a directory")

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from datagen.assets import IMAGE_SUFFIXES
 from datagen.errors import InputError, error_summary
-from datagen.files import write_text_atomic
+from datagen.files import atomic_group, write_text_atomic
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
 from training.align import METHODS, AlignResult, Method, align_bg
@@ -49,10 +49,10 @@ from training.visualize import (
     Letterbox,
     check_output_folder,
     colorize_depth,
+    depth_png_files,
     depth_range,
     outline_overlay,
-    write_depth_png,
-    write_png,
+    png_bytes,
 )
 
 __all__ = [
@@ -468,19 +468,25 @@ def write_prediction(
 ) -> None:
     """Write ``mask.png`` (0/255), ``depth.png`` (16-bit) + ``depth.json`` (its scale),
     ``depth_color.png`` and ``overlay.png`` (mask outline on the fg_bg photo) into ``out_dir``,
-    and ``align.json`` when an ``align`` report (:func:`align_report`) is given; a failed write
-    is an InputError naming ``option``."""
+    and ``align.json`` when an ``align`` report (:func:`align_report`) is given, all or none
+    (files of an earlier prediction stay whole when a write fails); a failed write is an
+    InputError naming ``option``."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{option} {out_dir}: cannot create it ({error_summary(exc)})") from None
     mask = np.where(prob >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
-    write_png(out_dir / "mask.png", mask, option)
-    write_depth_png(out_dir / "depth.png", depth, depth_max, option)
-    write_png(out_dir / "depth_color.png", colorize_depth(depth, *depth_range(depth)), option)
-    write_png(out_dir / "overlay.png", outline_overlay(fgbg, mask), option)
+    files = {
+        out_dir / "mask.png": png_bytes(mask),
+        **depth_png_files(out_dir / "depth.png", depth, depth_max),
+        out_dir / "depth_color.png": png_bytes(colorize_depth(depth, *depth_range(depth))),
+        out_dir / "overlay.png": png_bytes(outline_overlay(fgbg, mask)),
+    }
     if align is not None:
-        write_text_atomic(out_dir / "align.json", json.dumps(align, indent=2) + "\n", option)
+        files[out_dir / "align.json"] = (json.dumps(align, indent=2) + "\n").encode()
+    with atomic_group(option) as group:  # all of a pair's files, or none
+        for path, data in files.items():
+            group.add(path, data)
 
 
 def predict_pairs(

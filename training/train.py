@@ -26,12 +26,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from datagen.errors import InputError, error_summary
+from datagen.errors import InputError, WriteError, error_summary
 from datagen.progress import progress_bar
 from training.augment import batch_seed, prepare_batch
 from training.checkpoint import CheckpointSaver, rng_state, set_rng_state
@@ -80,6 +81,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             return trainer.run()
         finally:
             trainer.close()
+    except WriteError as error:
+        saved = (Path(cfg.out) / "checkpoints" / "last.pt").is_file()
+        then = "rerun with --resume" if saved else "rerun with a new --out (none was saved)"
+        raise WriteError(f"{error}; once there is room, {then}") from None
     finally:
         shutdown_distributed(dinfo)
 

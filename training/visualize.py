@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from datagen.errors import InputError, error_summary
-from datagen.files import write_bytes_atomic, write_text_atomic
+from datagen.files import write_bytes_atomic
 from datagen.imaging import premultiply
 from datagen.schema import MASK_THRESHOLD
 
@@ -40,13 +40,14 @@ __all__ = [
     "colorize_depth",
     "colorize_depth_error",
     "contact_sheet",
+    "depth_png_files",
     "depth_range",
     "mask_error_image",
     "outline_overlay",
+    "png_bytes",
     "render_grid",
     "row_label",
     "stack_sheets",
-    "write_depth_png",
     "write_png",
 ]
 
@@ -539,22 +540,27 @@ def check_output_folder(folder: str | os.PathLike, option: str) -> Path:
     return folder
 
 
-def write_png(path: str | os.PathLike, image: np.ndarray, option: str = "output") -> None:
-    """Write an RGB (H, W, 3) or grey (H, W) uint8/uint16 image as PNG, atomically; a failed
-    write is an InputError naming ``option`` and the file."""
+def png_bytes(image: np.ndarray) -> bytes:
+    """An RGB (H, W, 3) or grey (H, W) uint8/uint16 image as PNG bytes."""
     array = np.ascontiguousarray(image)
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 6])  # ~40 % below default
     if not ok:
-        raise ValueError(f"could not encode {path} as PNG")
-    write_bytes_atomic(path, buf.tobytes(), option)
+        raise ValueError(f"could not encode a {array.shape} {array.dtype} image as PNG")
+    return buf.tobytes()
 
 
-def write_depth_png(
-    path: str | os.PathLike, depth: np.ndarray, depth_max: float, option: str = "output"
-) -> None:
-    """Write metres as a 16-bit PNG plus ``<stem>.json`` holding its scale.
+def write_png(path: str | os.PathLike, image: np.ndarray, option: str = "output") -> None:
+    """Write an RGB (H, W, 3) or grey (H, W) uint8/uint16 image as PNG, atomically; a failed
+    write is an InputError naming ``option`` and the file."""
+    write_bytes_atomic(path, png_bytes(image), option)
+
+
+def depth_png_files(
+    path: str | os.PathLike, depth: np.ndarray, depth_max: float
+) -> dict[Path, bytes]:
+    """Metres as a 16-bit PNG at `path` plus ``<stem>.json`` holding its scale (file -> bytes).
 
     ``value = round(clip(depth, 0, depth_max) / depth_max * 65535)``, so
     ``depth_m = value * scale_m_per_unit`` with ``scale_m_per_unit = depth_max / 65535``.
@@ -562,6 +568,8 @@ def write_depth_png(
     path = Path(path)
     scale = depth_max / DEPTH_PNG_LEVELS
     levels = np.rint(np.clip(depth, 0.0, depth_max) / scale).astype(np.uint16)
-    write_png(path, levels, option)
     sidecar = {"scale_m_per_unit": scale, "unit": "m", "depth_max_m": depth_max}
-    write_text_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n", option)
+    return {
+        path: png_bytes(levels),
+        path.with_suffix(".json"): (json.dumps(sidecar, indent=2) + "\n").encode(),
+    }

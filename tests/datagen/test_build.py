@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
 import json
 import shutil
 import signal
@@ -16,6 +18,7 @@ import pytest
 import zarr
 from click.testing import CliRunner
 
+import datagen.storage
 from cli import fgd
 from datagen import procedural, schema, shadows
 from datagen.build import _encode_in_slot, _preload, build_store, regenerate
@@ -168,6 +171,52 @@ def test_sigkilled_build_resumes_to_the_same_arrays(tmp_path: Path, tiny_store: 
     built_now = int(rerun.stdout.split("(")[1].split()[0])
     assert built_now == 5 - len(done_before)  # finished shards were not redone
     assert_same_arrays(out, tiny_store)
+
+
+def test_a_full_disk_stops_the_build_in_one_line_and_a_rerun_finishes_it(
+    tmp_path: Path, tiny_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "full.zarr"
+    args = ["datagen", "build", "--out", str(out), "--size", "64", "--n-bg", "3", "--n-fg", "3",
+            "--positions", "2", "--workers", "1", "--chunk-size", "8", "--shard-size", "8",
+            "--quiet"]  # fmt: skip
+    shard_writes = []
+
+    def filling_open(path, mode="r", *rest, **kwargs):  # the disk fills up in shard 1
+        handle = builtins.open(path, mode, *rest, **kwargs)  # noqa: SIM115 (returned)
+        if "w" in mode and "/c/" in str(path):
+            shard_writes.append(path)
+            if len(shard_writes) == len(schema.SAMPLE_ARRAYS) + 1:
+                handle.write(b"the first bytes")
+                handle.close()
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return handle
+
+    monkeypatch.setattr(datagen.storage, "open", filling_open, raising=False)
+    result = CliRunner().invoke(fgd, args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert "the disk is full" in lines[0] and "rerun the same command" in lines[0]
+    assert str(out) in lines[0]  # names the file it could not write
+    assert not list(out.rglob("*.tmp-*"))  # the half-written object is gone
+    assert [p.name for p in (out / "_build").glob("shard-*.json")] == ["shard-000000.json"]
+
+    monkeypatch.undo()  # room again
+    rerun = CliRunner().invoke(fgd, args)
+    assert rerun.exit_code == 0, rerun.output
+    assert "(4 built now)" in rerun.output
+    assert_same_arrays(out, tiny_store)
+
+
+def test_a_full_disk_anywhere_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "s.zarr/zarr.json"))
+
+    monkeypatch.setattr("datagen.build.prepare_store", full)
+    result = CliRunner().invoke(fgd, ["datagen", "build", "--out", str(tmp_path / "s.zarr")])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"fgd: error: {tmp_path / 's.zarr/zarr.json'}: the disk is full"
 
 
 def test_rerunning_a_finished_build_changes_nothing(tmp_path: Path) -> None:

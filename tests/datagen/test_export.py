@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import sys
 
 import h5py
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import fgd
-from datagen import schema
+from datagen import export, schema
 from datagen.export import export_hdf5
 from datagen.store import open_store
 
@@ -117,3 +119,20 @@ def test_export_command_and_its_errors(tiny_store, tmp_path):
     result = runner.invoke(fgd, ["datagen", "export", str(tmp_path / "no.zarr"), "--out", str(out)])
     assert result.exit_code == 2
     assert "no.zarr" in result.output
+
+
+def test_h5py_write_failures_in_destructors_are_collected_not_printed(monkeypatch) -> None:
+    class FlushesOnDelete:  # as an h5py object meeting a full disk when it is dropped
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def __del__(self) -> None:
+            raise self.error
+
+    printed: list[BaseException] = []  # what Python's own hook would print
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: printed.append(u.exc_value))
+    with export._write_failures_of_h5py() as failed:
+        FlushesOnDelete(OSError(errno.ENOSPC, "No space left on device"))
+        FlushesOnDelete(ValueError("a bug"))  # not a write failure: printed as usual
+    assert [e.errno for e in failed] == [errno.ENOSPC]
+    assert [str(e) for e in printed] == ["a bug"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import re
 from pathlib import Path
@@ -119,6 +120,27 @@ def test_predict_one_pair_at_its_own_size(fgd, checkpoint, tmp_path):
     assert scale["unit"] == "m"
     metres = depth * scale["scale_m_per_unit"]
     assert 0 < metres.min() <= metres.max() <= scale["depth_max_m"]
+
+
+def test_a_full_disk_leaves_the_earlier_prediction_whole(fgd, checkpoint, tmp_path, monkeypatch):
+    write_photo(tmp_path / "bg.jpg", 90, 150)
+    write_photo(tmp_path / "fgbg.png", 90, 150, seed=1)
+    out = tmp_path / "out"
+    args = ("predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.jpg"),
+            "--fgbg", str(tmp_path / "fgbg.png"), "--out", str(out), "--device", "cpu")  # fmt: skip
+    assert invoke(fgd, *args).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    write_photo(tmp_path / "fgbg.png", 90, 150, seed=2)  # another shot: another prediction
+    real = Path.write_bytes
+
+    def full_at_the_overlay(self: Path, data) -> int:  # after mask, depth and its colours
+        if self.name.startswith(".overlay.png."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_at_the_overlay)
+    assert_one_line_error(invoke(fgd, *args), "overlay.png: the disk is full")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no new mask, old depth
 
 
 def test_predict_matches_the_predictor_and_is_deterministic(fgd, checkpoint, tmp_path):

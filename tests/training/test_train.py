@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import math
@@ -371,6 +372,29 @@ def test_bad_train_input_is_one_line_exit_2(case, tiny_store, fgd, tmp_path):
 def test_existing_run_needs_resume(trained_run, tiny_store, fgd):
     result = CliRunner().invoke(fgd, train_args(tiny_store, trained_run, "--max-steps", "2"))
     _assert_one_line_error(result, "use --resume or a new --out")
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line(tiny_store, fgd, tmp_path, monkeypatch):
+    real = Path.write_bytes
+
+    def full_for_checkpoints(self: Path, data) -> int:
+        if ".pt." in self.name:  # the temporary a checkpoint is written through
+            real(self, bytes(data)[:100])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_for_checkpoints)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "3"))
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    # The store has no saved stats: the lines before the error say they are being measured.
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("fgd: error: checkpoint ") and error.count("fgd:") == 1
+    assert "the disk is full; once there is room, rerun with a new --out" in error
+    assert list((out / "checkpoints").iterdir()) == []  # no half-written checkpoint
+    monkeypatch.undo()
+    again = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "3"))
+    _assert_one_line_error(again, "holds a run that saved no checkpoint")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -13,12 +13,12 @@ from training.visualize import (
     colorize_depth,
     colorize_depth_error,
     contact_sheet,
+    depth_png_files,
     depth_range,
     mask_error_image,
     outline_overlay,
     render_grid,
     row_label,
-    write_depth_png,
     write_png,
 )
 
@@ -219,13 +219,13 @@ def test_contact_sheet_shows_transparency_as_a_checkerboard():
 
 def test_depth_png_round_trips_within_its_scale(tmp_path):
     depth = np.random.default_rng(0).uniform(0.1, 30.0, (17, 23)).astype(np.float32)
-    write_depth_png(tmp_path / "depth.png", depth, depth_max=30.0)
-    levels = cv2.imread(str(tmp_path / "depth.png"), cv2.IMREAD_UNCHANGED)
-    meta = json.loads((tmp_path / "depth.json").read_text())
+    files = depth_png_files(tmp_path / "depth.png", depth, depth_max=30.0)
+    assert list(files) == [tmp_path / "depth.png", tmp_path / "depth.json"]
+    levels = cv2.imdecode(np.frombuffer(files[tmp_path / "depth.png"], np.uint8), -1)
+    meta = json.loads(files[tmp_path / "depth.json"])
     assert levels.dtype == np.uint16
     assert meta["unit"] == "m"
     assert np.abs(levels * meta["scale_m_per_unit"] - depth).max() <= meta["scale_m_per_unit"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["depth.json", "depth.png"]
 
 
 def test_write_png_keeps_rgb_order(tmp_path):
