@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from datagen.files import write_error
 from datagen.progress import progress_bar
 from datagen.schema import SPEC, Stats
 from datagen.storage import storage_at
@@ -63,7 +64,10 @@ def compute_stats(path: str, progress: bool = True, workers: int = 1) -> dict[st
         stats = measure_stats(open_store(path), progress, workers)
         check_interrupt()
         group = storage_at(path).open_group(mode="r+")
-        group.attrs.put(replace(open_store(path).root, stats=stats).to_dict())
+        try:
+            group.attrs.put(replace(open_store(path).root, stats=stats).to_dict())
+        except OSError as exc:
+            raise write_error(exc, f"{path}: saving the stats") from None
     return stats.to_dict()
 
 

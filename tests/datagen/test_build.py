@@ -575,3 +575,20 @@ def test_a_box_too_large_for_its_slot_is_coded_at_a_lower_quality() -> None:
     data, quality = _encode_in_slot(noise, 95, slot)
     assert len(data) <= slot and quality < 95
     assert decode_jpeg(data).shape == noise.shape  # whole, not cut
+
+
+def test_stats_on_a_full_disk_is_one_line_and_the_store_still_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "s.zarr"
+    build_store(tiny_config(out), progress=False)
+
+    def full(self: object, attrs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zarr.core.attributes.Attributes, "put", full)
+    result = CliRunner().invoke(fgd, ["datagen", "stats", str(out), "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    error = result.output.strip().splitlines()[-1]  # after the progress bar
+    assert error == f"fgd: error: {out}: saving the stats: the disk is full"
+    assert open_store(out).stats is None
