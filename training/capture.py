@@ -394,6 +394,8 @@ def _nvjpeg_roundtrip(images: Tensor, qualities: list[int]) -> Tensor:
     """(B, 3, H, W) uint8 `images` encoded at their `qualities` and decoded by nvJPEG on their
     device: one batched encode per distinct quality and one batched decode, since a call per
     image pays a launch and a synchronisation each."""
+    # torchvision deprecates these from 0.29 (TorchCodec's encoders replace them); our pin
+    # stops at 0.29, where they still run.
     from torchvision.io import decode_jpeg, encode_jpeg
 
     coded: list[Tensor] = [images.new_empty(0)] * len(images)

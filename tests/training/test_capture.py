@@ -176,6 +176,8 @@ def test_jpeg_quality_orders_the_error_and_zero_means_untouched() -> None:
     torch.testing.assert_close(quantised, quantised.round(), atol=1e-4, rtol=0)  # decoded bytes
 
 
+# torchvision 0.29 deprecates its image codecs (TorchCodec takes over); they still run.
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding:DeprecationWarning")
 def test_batched_nvjpeg_path_keeps_each_image_with_its_quality() -> None:
     # The CUDA path groups images by quality; torchvision's CPU codec runs the same code here.
     from torchvision.io import decode_jpeg, encode_jpeg
