@@ -21,4 +21,4 @@ export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
 timeout 120 python3 -m benchmarks.augment_ops --device cuda --sizes 224 --batch 256 --reps 10 \
     2>&1 | tee "$out/augment-ops.md"
 timeout $((deadline - SECONDS)) python3 -m benchmarks.gpu --out "$out/gpu" \
-    --train-minutes "${TRAIN_MINUTES:-2.5}" 2>&1 | tee "$out/gpu.log"
+    --train-minutes "${TRAIN_MINUTES:-2}" 2>&1 | tee "$out/gpu.log"
