@@ -288,10 +288,12 @@ def build_stores(
     size: int,
     builtin_fg: int | None,
     models: str = "ab",
+    fg_jitter: bool = False,
 ) -> tuple[dict[str, str], bool]:
     """The training stores of ``models``: (a) without and (b) with shadows (when the builder
-    has them) from the training assets (and `builtin_fg` built-in cutouts); returns their
-    paths by model and whether (b) has shadows."""
+    has them) from the training assets (and `builtin_fg` built-in cutouts, the cutouts
+    photometrically jittered with `fg_jitter`); returns their paths by model and whether (b)
+    has shadows."""
     has_shadows = "shadows" in {f.name for f in dataclasses.fields(BuildConfig)}
     paths = {}
     for name, shadow in (("a", "off"), ("b", "soft")):
@@ -300,6 +302,8 @@ def build_stores(
         extra = {"shadows": shadow} if has_shadows else {}
         if builtin_fg:
             extra["builtin_fg"] = builtin_fg
+        if fg_jitter:
+            extra["fg_jitter"] = True
         path = work / f"store_{name}.zarr"
         build_store(
             BuildConfig(out=str(path), bg=str(bg), fg=str(fg), size=size, positions=positions,
@@ -440,6 +444,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="train on this many built-in cutouts beside the 8 real ones (--builtin-fg)",
     )
     p.add_argument(
+        "--fg-jitter",
+        action="store_true",
+        help="both training stores with the builder's cutout jitter (--fg-jitter)",
+    )
+    p.add_argument(
         "--set",
         dest="overrides",
         metavar="KEY=VALUE",
@@ -497,7 +506,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     size = 32 if args.smoke else args.store_size
     checkpoints = {n: reused / f"run_{n}" / "checkpoints" / "last.pt" for n in "ab" if reused}
     stores, has_shadows = build_stores(
-        train_bg, train_fg, args.out, args.positions, size, args.builtin_fg, trained_here
+        train_bg,
+        train_fg,
+        args.out,
+        args.positions,
+        size,
+        args.builtin_fg,
+        trained_here,
+        args.fg_jitter,
     )
     if "b" not in trained_here:
         has_shadows = json.loads((reused / "results.json").read_text())["shadow_store"]
@@ -520,7 +536,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     recipe = (
         f"recipe {args.recipe}{''.join(f', {k}={v}' for k, v in args.overrides)}, "
         f"{args.steps} steps each; train 8 bg x {n_fg} fg x 2 flips x {args.positions} "
-        f"at {size} px"
+        f"at {size} px{', fg jitter' if args.fg_jitter else ''}"
     )
     trained_as = {
         "ab": recipe,
