@@ -163,7 +163,7 @@ def build(plan: Plan, store: str) -> dict[str, Any]:
     summary = build_store(config, progress=False)
     seconds = time.perf_counter() - start
     start = time.perf_counter()
-    stats_workers = default_stats_workers()
+    stats_workers = default_stats_workers(open_store(store))
     compute_stats(store, progress=False, workers=stats_workers)
     stats_seconds = time.perf_counter() - start
     n = len(open_store(store))

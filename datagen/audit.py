@@ -47,10 +47,11 @@ def verify(path: str, progress: bool = True) -> list[BadShard]:
     return bad
 
 
-def compute_stats(path: str, progress: bool = True, workers: int = 1) -> dict[str, Any]:
+def compute_stats(path: str, progress: bool = True, workers: int | None = None) -> dict[str, Any]:
     """Per-channel mean/std of fgbg and bg, mask coverage and depth range, in one pass.
 
-    The pass streams the store shard by shard (on `workers` processes); fgbg and mask sums
+    The pass streams the store shard by shard (on `workers` processes, by default
+    :func:`default_stats_workers`); fgbg and mask sums
     are exact integers and depth sums float64, added in shard order, so the result does not
     depend on `workers`. bg statistics are weighted by how many samples use each bg, so they
     describe what a loader sees. The result is stored in the store's root attributes under
@@ -71,10 +72,16 @@ def compute_stats(path: str, progress: bool = True, workers: int = 1) -> dict[st
     return stats.to_dict()
 
 
-def default_stats_workers() -> int:
-    """Processes for the statistics pass: one per two cores, since one process already keeps
-    about two busy (zarr decodes on its own threads while the process decodes the samples)."""
-    return max(1, (os.cpu_count() or 1) // 2)
+#: Pixels per statistics worker: starting a pool of spawned processes (each a Python importing
+#: numpy, OpenCV and zarr) costs as much as one process reading about this many.
+PIXELS_PER_WORKER = 160_000_000
+
+
+def default_stats_workers(ds: FgdStore) -> int:
+    """Processes for the statistics pass over `ds`: one per core, fewer where a pool's start
+    would cost more than it saves (one for a small store)."""
+    wanted = len(ds) * ds.size * ds.size // PIXELS_PER_WORKER
+    return max(1, min(os.cpu_count() or 1, wanted))
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,9 @@ class _Sums:
         )
 
 
-def measure_stats(ds: FgdStore, progress: bool = True, workers: int = 1) -> Stats:
+def measure_stats(ds: FgdStore, progress: bool = True, workers: int | None = None) -> Stats:
     """One pass over the store (see :func:`compute_stats`), storing nothing."""
+    workers = default_stats_workers(ds) if workers is None else workers
     shard_size = ds.root.shard_size
     shards = [(ds, i, min(i + shard_size, len(ds))) for i in range(0, len(ds), shard_size)]
     parts = parallel_map(_sums_of, shards, workers)
@@ -149,7 +157,8 @@ def _sums_of(ds: FgdStore, start: int, stop: int) -> _Sums:
             float(depth.min()),
             float(depth.max()),
             float(depth.sum()),
-            float(depth @ depth),
+            # Not `depth @ depth`: BLAS would spin threads on every core for no gain.
+            float(np.einsum("i,i", depth, depth)),
         )
     return total
 

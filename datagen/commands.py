@@ -177,12 +177,16 @@ def verify_command(store: str) -> None:
 
 @datagen_group.command("stats")
 @click.argument("store", type=click.Path())
-@click.option("--workers", type=int, help="Processes reading shards [default: one per two cores].")
+@click.option(
+    "--workers",
+    type=int,
+    help="Processes reading shards [default: one per core, one for a small store].",
+)
 def stats_command(store: str, workers: int | None) -> None:
     """Per-channel mean/std, mask coverage and depth range (stored in the attributes too)."""
     if workers is not None and workers < 1:
         raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
-    stats = audit.compute_stats(store, workers=workers or audit.default_stats_workers())
+    stats = audit.compute_stats(store, workers=workers)
     click.echo(json.dumps(stats, indent=2))
 
 

@@ -10,7 +10,9 @@ The layout is the one :meth:`datagen.schema.ArraySpec.create` gives every per-sa
 little-endian bytes compressed by zstd, chunks beyond the array's end left out and a chunk that
 reaches past it padded with the fill value (0); then the index, one (offset, length) pair of
 little-endian uint64 per chunk (``2**64 - 1`` twice for a missing chunk), and the index's
-CRC-32C. :func:`layout_of` refuses an array whose codecs say anything else.
+CRC-32C. :func:`layout_of` refuses an array whose codecs say anything else. Readers decode the
+same layout back, a chunk at a time (:meth:`ShardLayout.chunk_ranges`,
+:meth:`ShardLayout.decode_chunk`), without zarr's event loop.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class ShardLayout:
         n_samples: Length of the array (its last shard may be short).
         dtype: The array's dtype, little-endian.
         level: zstd level of the chunks.
+        tail: The shape of one sample.
     """
 
     chunk: int
@@ -44,6 +47,7 @@ class ShardLayout:
     n_samples: int
     dtype: np.dtype
     level: int
+    tail: tuple[int, ...]  # the shape of one sample
 
     def encode(self, rows: np.ndarray, shard: int) -> bytes:
         """The object holding shard `shard`, whose samples are `rows` (all of them)."""
@@ -69,6 +73,39 @@ class ShardLayout:
         checksum = np.uint32(google_crc32c.value(index_bytes)).astype("<u4").tobytes()
         return b"".join([*parts, index_bytes, checksum])
 
+    @property
+    def index_bytes(self) -> int:
+        """Length of the index at a shard's end, its CRC-32C included."""
+        return 16 * self.chunks_per_shard + 4
+
+    def chunk_ranges(self, index: bytes) -> np.ndarray:
+        """(chunks_per_shard, 2) start and stop offsets of each chunk in a shard object, from
+        the object's last :attr:`index_bytes` bytes.
+
+        Raises:
+            ValueError: The index does not match its checksum.
+        """
+        table, checksum = index[:-4], index[-4:]
+        if np.uint32(google_crc32c.value(table)).astype("<u4").tobytes() != checksum:
+            raise ValueError("its chunk index fails its CRC-32C")
+        offsets = np.frombuffer(table, "<u8").reshape(self.chunks_per_shard, 2)
+        return np.stack([offsets[:, 0], offsets[:, 0] + offsets[:, 1]], axis=1)
+
+    def decode_chunk(self, blob: bytes) -> np.ndarray:
+        """The (chunk, *tail) samples of one compressed chunk of a shard object.
+
+        Raises:
+            ValueError: The bytes do not decompress to one chunk.
+        """
+        try:
+            raw = Zstd().decode(blob)
+        except RuntimeError as error:  # numcodecs' word for bytes that are not a zstd frame
+            raise ValueError(f"a chunk does not decompress ({error})") from None
+        expected = self.chunk * int(np.prod(self.tail)) * self.dtype.itemsize
+        if len(raw) != expected:
+            raise ValueError(f"a chunk decompressed to {len(raw)} bytes, not {expected}")
+        return np.frombuffer(raw, self.dtype).reshape(self.chunk, *self.tail)
+
 
 def layout_of(array: zarr.Array) -> ShardLayout:
     """The shard layout of a per-sample array of the store contract.
@@ -89,6 +126,7 @@ def layout_of(array: zarr.Array) -> ShardLayout:
         n_samples=int(array.shape[0]),
         dtype=array.dtype.newbyteorder("<"),
         level=level,
+        tail=tuple(int(v) for v in array.shape[1:]),
     )
 
 

@@ -93,6 +93,11 @@ class Storage(ABC):
         """The bytes of the object at `key` (FileNotFoundError if there is none)."""
 
     @abstractmethod
+    def read_range(self, key: str, start: int, stop: int | None = None) -> bytes:
+        """Bytes start..stop-1 of the object at `key` (as a slice: a negative start counts from
+        its end, no stop reads to it; FileNotFoundError if there is none)."""
+
+    @abstractmethod
     def write_json(self, key: str, payload: dict[str, Any]) -> None:
         """Write `payload` at `key` atomically and durably: readers see all of it or none."""
 
@@ -146,6 +151,11 @@ class LocalStorage(Storage):
 
     def read_bytes(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    def read_range(self, key: str, start: int, stop: int | None = None) -> bytes:
+        with open(self.root / key, "rb") as handle:
+            handle.seek(start, os.SEEK_END if start < 0 else os.SEEK_SET)
+            return handle.read() if stop is None else handle.read(max(0, stop - handle.tell()))
 
     def write_json(self, key: str, payload: dict[str, Any]) -> None:
         path = self.root / key
@@ -224,6 +234,9 @@ class FsspecStorage(Storage):
 
     def read_bytes(self, key: str) -> bytes:
         return self.fs.cat_file(self._path(key))
+
+    def read_range(self, key: str, start: int, stop: int | None = None) -> bytes:
+        return self.fs.cat_file(self._path(key), start=start, end=stop)
 
     def write_json(self, key: str, payload: dict[str, Any]) -> None:
         self.fs.pipe_file(self._path(key), json.dumps(payload).encode())  # one atomic PUT

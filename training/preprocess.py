@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from datagen.audit import default_stats_workers, measure_stats
+from datagen.audit import measure_stats
 from datagen.store import FgdStore
 
 
@@ -50,7 +50,7 @@ def normalization_from_store(ds: FgdStore, progress: bool = True) -> Normalizati
             f"`fgd datagen stats {ds.path}`)",
             file=sys.stderr,
         )
-        stats = measure_stats(ds, progress, workers=default_stats_workers())
+        stats = measure_stats(ds, progress)
     return Normalization(stats.bg_mean, stats.bg_std, stats.fgbg_mean, stats.fgbg_std)
 
 

@@ -39,6 +39,12 @@ def test_encoded_shards_equal_zarr_writes(
     for s in range(-(-n // shard)):
         stored = (tmp_path / "store.zarr" / name / schema.shard_key(array, s)).read_bytes()
         assert layout.encode(data[s * shard : (s + 1) * shard], s) == stored
+        # ... and the reader's decoding of zarr's object gives zarr's chunks back.
+        ranges = layout.chunk_ranges(stored[-layout.index_bytes :])
+        for k in range(-(-min(shard, n - s * shard) // chunk)):
+            first = s * shard + k * chunk
+            rows = layout.decode_chunk(stored[ranges[k, 0] : ranges[k, 1]])
+            np.testing.assert_array_equal(rows[: n - first], array[first : first + chunk])
 
 
 def test_other_layouts_are_refused(tmp_path: Path) -> None:
@@ -56,3 +62,16 @@ def test_a_shard_of_the_wrong_length_is_refused(tmp_path: Path) -> None:
     layout = layout_of(schema.SPEC["mask"].create(group, 20, 16, 4, 8))
     with pytest.raises(ValueError, match="holds 4 samples"):
         layout.encode(np.zeros((8, 16, 16), np.uint8), 2)
+
+
+def test_a_damaged_index_or_chunk_is_refused(tmp_path: Path) -> None:
+    group = zarr.open_group(tmp_path / "store.zarr", mode="w")
+    layout = layout_of(schema.SPEC["mask"].create(group, 8, 16, 4, 8))
+    shard = layout.encode(np.ones((8, 16, 16), np.uint8), 0)
+    index = bytearray(shard[-layout.index_bytes :])
+    index[3] ^= 1
+    with pytest.raises(ValueError, match="CRC-32C"):
+        layout.chunk_ranges(bytes(index))
+    start, stop = layout.chunk_ranges(shard[-layout.index_bytes :])[1]
+    with pytest.raises(ValueError, match="does not decompress"):
+        layout.decode_chunk(shard[start : stop - 2])  # a truncated chunk
