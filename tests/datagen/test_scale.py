@@ -188,6 +188,10 @@ def test_s3_store_on_a_local_s3_server(tiny_store: Path, monkeypatch: pytest.Mon
         assert_same_store(url, tiny_store)
         assert verify(url, progress=False) == []
         assert len(open_store(url)) == len(open_store(tiny_store))
+        # Samples read back by byte ranges of the shard objects (GETs with a Range header).
+        remote, local = open_store(url).read_range(0, 20), open_store(tiny_store).read_range(0, 20)
+        for key, value in local.items():
+            np.testing.assert_array_equal(remote[key], value, err_msg=key)
         assert build_store(tiny_config(url), progress=False).shards_built == 0
         with pytest.raises(InputError, match=r"--out s3://no-such-bucket/s\.zarr: cannot write"):
             build_store(tiny_config("s3://no-such-bucket/s.zarr"), progress=False)
