@@ -108,7 +108,10 @@ class FgdStore:
         self._storage = storage
         self._group = group
         self._arrays: dict[str, zarr.Array] = {name: group[name] for name in names}
-        self._layouts = {name: layout_of(self._arrays[name]) for name in root.sample_arrays}
+        try:
+            self._layouts = {name: layout_of(self._arrays[name]) for name in root.sample_arrays}
+        except ValueError as error:  # another writer's codecs
+            raise InputError(f"{path}: {error_summary(error)}") from None
         self._checked: set[tuple[str, int]] = set()
         self._chunk_ranges: dict[tuple[str, int], np.ndarray] = {}
         self.root = root

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -147,3 +148,19 @@ def test_sigint_stops_a_build_and_the_rerun_finishes_it(tmp_path: Path, tiny_sto
         left = zarr.open_group(str(out), mode="r")[name][...]
         right = zarr.open_group(str(tiny_store), mode="r")[name][...]
         assert (left == right).all(), name
+
+
+def test_an_array_written_with_other_codecs_is_refused_in_one_line(
+    tiny_store: Path, tmp_path: Path
+) -> None:
+    # The reader decodes shard objects itself: a layout it does not know is an error, not zeros.
+    copy = tmp_path / "other.zarr"
+    shutil.copytree(tiny_store, copy)
+    meta_path = copy / "mask" / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    meta["codecs"][0]["configuration"]["codecs"][-1]["configuration"]["checksum"] = True
+    meta_path.write_text(json.dumps(meta))
+    result = CliRunner().invoke(fgd, ["datagen", "info", str(copy)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"fgd: error: {copy}: mask: not the sharded layout")
+    assert len(result.output.strip().splitlines()) == 1
