@@ -4,7 +4,7 @@ Every file fgd writes for a user (PNG grids, JSON reports, HDF5 exports, checkpo
 goes through :func:`atomic_output`: the bytes land in a hidden temporary beside the target and
 are renamed over it only when complete, so an interrupt, a full disk or a crash leaves either
 the old file or none, never a truncated one. Files that belong together (the images of one
-prediction) go through :func:`atomic_group`: all are renamed, or none. :func:`check_output`
+prediction) go through :func:`write_files_atomic`: all are renamed, or none. :func:`check_output`
 answers the usual mistakes (a directory, an unwritable folder, an existing file without
 ``--overwrite``) up front, in one line naming the option, before any work is done.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from datagen.errors import InputError, WriteError, error_summary
@@ -73,51 +73,33 @@ def atomic_output(path: str | os.PathLike[str], option: str = "output") -> Itera
         raise
 
 
-class FileGroup:
-    """Files written all or none (:func:`atomic_group`): each :meth:`add` writes a hidden
-    temporary beside its target; the targets change only once every one is written."""
-
-    def __init__(self, option: str) -> None:
-        self.option = option
-        self.staged: list[tuple[Path, Path]] = []  # (temporary, target)
-
-    def add(self, path: str | os.PathLike[str], data: bytes) -> None:
-        path = Path(path)
-        tmp = temp_path(path)
-        try:
-            tmp.write_bytes(data)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise write_error(exc, f"{self.option} {path}") from None
-        self.staged.append((tmp, path))
-
-
-@contextlib.contextmanager
-def atomic_group(option: str = "output") -> Iterator[FileGroup]:
-    """Yield a :class:`FileGroup`; when the block ends cleanly, rename its files over their
-    targets. On any exception (a full disk halfway through, an interrupt) every temporary is
-    removed and each target is left as it was: a reader never finds new files beside old ones
-    (the mask of one prediction next to the depth of another)."""
-    group = FileGroup(option)
+def write_files_atomic(files: Mapping[Path, bytes], option: str = "output") -> None:
+    """Write `files` (path -> bytes) all or none: each to its hidden temporary first, then all
+    renamed over their targets. On any failure (a full disk halfway through, an interrupt)
+    every temporary is removed and each target is left as it was, so a reader never finds new
+    files beside old ones (the mask of one prediction next to the depth of another)."""
+    staged: list[tuple[Path, Path]] = []  # (temporary, target)
     try:
-        yield group
+        for path, data in files.items():
+            tmp = temp_path(path)
+            staged.append((tmp, path))
+            try:
+                tmp.write_bytes(data)
+            except OSError as exc:
+                raise write_error(exc, f"{option} {path}") from None
         # A rename fails for a target that is a folder: find that before renaming any.
-        folders = [path for _, path in group.staged if path.is_dir()]
+        folders = [path for path in files if path.is_dir()]
         if folders:
             raise WriteError(f"{option} {folders[0]}: cannot write (it is a folder)")
-        for tmp, path in group.staged:
+        for tmp, path in staged:
             try:
                 os.replace(tmp, path)
             except OSError as exc:
                 raise write_error(exc, f"{option} {path}") from None
     except BaseException:
-        _discard(group)
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
         raise
-
-
-def _discard(group: FileGroup) -> None:
-    for tmp, _ in group.staged:
-        tmp.unlink(missing_ok=True)
 
 
 def write_error(exc: OSError, what: str) -> WriteError:

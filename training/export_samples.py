@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from datagen.errors import InputError, error_summary
-from datagen.files import atomic_group, check_output
+from datagen.files import check_output, write_files_atomic
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
 from datagen.store import FgdStore, open_store
@@ -225,9 +225,7 @@ def _write_sample_files(
                 folder / "depth_error.png": png_bytes(depth_error),
             }
         )
-    with atomic_group(option) as group:  # a sample's files all, or none
-        for path, data in files.items():
-            group.add(path, data)
+    write_files_atomic(files, option)  # a sample's files all, or none
 
 
 def export_samples(

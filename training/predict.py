@@ -33,7 +33,7 @@ from torch import Tensor
 
 from datagen.assets import IMAGE_SUFFIXES
 from datagen.errors import InputError, error_summary
-from datagen.files import atomic_group, write_text_atomic
+from datagen.files import write_files_atomic, write_text_atomic
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
 from training.align import METHODS, AlignResult, Method, align_bg
@@ -484,9 +484,7 @@ def write_prediction(
     }
     if align is not None:
         files[out_dir / "align.json"] = (json.dumps(align, indent=2) + "\n").encode()
-    with atomic_group(option) as group:  # all of a pair's files, or none
-        for path, data in files.items():
-            group.add(path, data)
+    write_files_atomic(files, option)  # all of a pair's files, or none
 
 
 def predict_pairs(

@@ -1,4 +1,4 @@
-"""Outputs are whole or absent: one file (`atomic_output`), or a group of them (`atomic_group`)."""
+"""Outputs are whole or absent: one file (`atomic_output`), or several (`write_files_atomic`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import datagen.files
 from datagen.errors import WriteError
-from datagen.files import atomic_group, write_bytes_atomic
+from datagen.files import write_bytes_atomic, write_files_atomic
 
 
 def fill_the_disk_at(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,12 +25,8 @@ def fill_the_disk_at(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Path, "write_bytes", write_bytes)
 
 
-def write_together(files: dict[Path, bytes], interrupt: bool = False) -> None:
-    with atomic_group("--out") as group:
-        for path, data in files.items():
-            group.add(path, data)
-        if interrupt:
-            raise KeyboardInterrupt
+def write_together(files: dict[Path, bytes]) -> None:
+    write_files_atomic(files, "--out")
 
 
 def test_a_group_replaces_all_its_files_or_none(tmp_path: Path, monkeypatch) -> None:
@@ -48,9 +45,13 @@ def test_a_group_replaces_all_its_files_or_none(tmp_path: Path, monkeypatch) -> 
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == new
 
 
-def test_an_interrupt_inside_a_group_leaves_the_targets(tmp_path: Path) -> None:
+def test_an_interrupt_inside_a_group_leaves_the_targets(tmp_path: Path, monkeypatch) -> None:
+    def interrupted(*args: object) -> None:  # Ctrl-C once every file is staged
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(datagen.files.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        write_together({tmp_path / "a.png": b"a"}, interrupt=True)
+        write_together({tmp_path / "a.png": b"a", tmp_path / "b.png": b"b"})
     assert list(tmp_path.iterdir()) == []
 
 
