@@ -179,13 +179,11 @@ def verify_command(store: str) -> None:
 @click.argument("store", type=click.Path())
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(min=1),
     help="Processes reading shards [default: one per core, one for a small store].",
 )
 def stats_command(store: str, workers: int | None) -> None:
     """Per-channel mean/std, mask coverage and depth range (stored in the attributes too)."""
-    if workers is not None and workers < 1:
-        raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
     stats = audit.compute_stats(store, workers=workers)
     click.echo(json.dumps(stats, indent=2))
 
