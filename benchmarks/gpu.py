@@ -162,11 +162,11 @@ def build(plan: Plan, store: str) -> dict[str, Any]:
     start = time.perf_counter()
     summary = build_store(config, progress=False)
     seconds = time.perf_counter() - start
+    built = open_store(store)
+    n, stats_workers = len(built), default_stats_workers(built)
     start = time.perf_counter()
-    stats_workers = default_stats_workers(open_store(store))
     compute_stats(store, progress=False, workers=stats_workers)
     stats_seconds = time.perf_counter() - start
-    n = len(open_store(store))
     return {"samples": n, "workers": workers, "seconds": seconds, "samples_per_s": n / seconds,
             "stats_workers": stats_workers, "stats_seconds": stats_seconds,
             "text": str(summary)}  # fmt: skip
