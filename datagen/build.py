@@ -18,6 +18,7 @@ store may be a local folder or any fsspec URL (:mod:`datagen.storage`).
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -120,6 +121,8 @@ def build_store(
         raise WriteError(
             f"{error}; the shards finished so far are kept: rerun the same command to go on"
         ) from None
+    finally:
+        vars(_reused).pop("buffers", None)  # shards built in this thread: free their memory
     return BuildSummary(
         path=config.out,
         n_samples=root.n_samples,
@@ -255,7 +258,7 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     start = shard * config.shard_size
     n = context.root.shard_length(shard)
     size = config.size
-    buffers = _empty_buffers(n, size)
+    buffers = _zeroed_buffers(n, size)
     full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
     for row, plan_index in enumerate(context.order[start : start + n]):
         check_interrupt()  # in-process builds: a shard takes seconds
@@ -496,6 +499,28 @@ def _draw_shadow(
 def _empty_buffers(n: int, size: int) -> dict[str, np.ndarray]:
     """Zeroed per-sample arrays of `n` samples, as one shard write takes them."""
     return {name: SPEC[name].empty(n, size) for name in schema.SAMPLE_ARRAYS}
+
+
+#: Per thread (a threaded Dask worker runs shards side by side): ((n, size), the buffers).
+_reused = threading.local()
+
+
+def _zeroed_buffers(n: int, size: int) -> dict[str, np.ndarray]:
+    """:func:`_empty_buffers`, in the memory the thread's previous shard of `n` samples used.
+
+    A shard's arrays are hundreds of MB, written only inside each sample's box. Fresh ones
+    cost the kernel a page fault and a cleared page for every part first written (huge pages,
+    as numpy asks for them), which takes longer than zeroing the same memory again. Zeroed
+    here, not after use, so that a shard that stopped half-way leaves nothing behind.
+    """
+    key, buffers = getattr(_reused, "buffers", (None, {}))
+    if key == (n, size):
+        for rows in buffers.values():
+            rows.fill(0)
+    else:
+        buffers = _empty_buffers(n, size)
+        _reused.buffers = (n, size), buffers
+    return dict(buffers)  # the teacher replaces an entry: the cache keeps its own
 
 
 def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, int]:

@@ -21,7 +21,8 @@ from click.testing import CliRunner
 import datagen.storage
 from cli import fgd
 from datagen import procedural, schema, shadows
-from datagen.build import _encode_in_slot, _preload, build_store, regenerate
+import datagen.build
+from datagen.build import _encode_in_slot, _preload, build_shard, build_store, regenerate
 from datagen.errors import InputError
 from datagen.imaging import decode_jpeg, encode_jpeg
 from datagen.storage import storage_at
@@ -138,6 +139,29 @@ def test_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
             if shard.is_file():
                 twin = tmp_path / "two.zarr" / shard.relative_to(tmp_path / "one.zarr")
                 assert shard.read_bytes() == twin.read_bytes(), shard
+
+
+def test_a_shard_stopped_half_way_leaves_nothing_in_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "s.zarr"
+    build_store(tiny_config(out), progress=False)
+    stored = zarr.open_group(str(out), mode="r").attrs["integrity"]
+    render = datagen.build._render_into
+
+    def render_then_stop(context, plan_index, row, buffers, *args):
+        render(context, plan_index, row, buffers, *args)
+        for rows in buffers.values():  # debris where the next shard's samples go
+            rows[row + 1 :] = 7
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(datagen.build, "_render_into", render_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            build_shard(str(out), 0)
+    # Shards 0 and 1 hold 16 samples each: shard 1 is built in the memory shard 0 left.
+    rebuilt = build_shard(str(out), 1)["checksums"]
+    assert rebuilt == {name: checksums[1] for name, checksums in stored.items()}
 
 
 def test_another_seed_gives_another_dataset(tmp_path: Path, tiny_store: Path) -> None:
