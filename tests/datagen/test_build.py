@@ -18,10 +18,10 @@ import pytest
 import zarr
 from click.testing import CliRunner
 
+import datagen.build
 import datagen.storage
 from cli import fgd
 from datagen import procedural, schema, shadows
-import datagen.build
 from datagen.build import _encode_in_slot, _preload, build_shard, build_store, regenerate
 from datagen.errors import InputError
 from datagen.imaging import decode_jpeg, encode_jpeg
