@@ -18,6 +18,8 @@ store may be a local folder or any fsspec URL (:mod:`datagen.storage`).
 
 from __future__ import annotations
 
+import math
+import mmap
 import threading
 import time
 import zlib
@@ -496,31 +498,47 @@ def _draw_shadow(
     )
 
 
-def _empty_buffers(n: int, size: int) -> dict[str, np.ndarray]:
-    """Zeroed per-sample arrays of `n` samples, as one shard write takes them."""
-    return {name: SPEC[name].empty(n, size) for name in schema.SAMPLE_ARRAYS}
+def _empty_buffers(
+    n: int, size: int, zeros: Callable[..., np.ndarray] = np.zeros
+) -> dict[str, np.ndarray]:
+    """Zeroed per-sample arrays of `n` samples, as one shard write takes them (made by `zeros`,
+    an ``np.zeros`` alike)."""
+    return {name: SPEC[name].empty(n, size, zeros) for name in schema.SAMPLE_ARRAYS}
 
 
-#: Per thread (a threaded Dask worker runs shards side by side): ((n, size), the buffers).
+#: Per thread (a threaded Dask worker runs shards side by side): (size, the buffers).
 _reused = threading.local()
 
 
 def _zeroed_buffers(n: int, size: int) -> dict[str, np.ndarray]:
-    """:func:`_empty_buffers`, in the memory the thread's previous shard of `n` samples used.
+    """:func:`_empty_buffers` for a shard of `n` samples, in the memory of the thread's
+    previous shards.
 
-    A shard's arrays are hundreds of MB, written only inside each sample's box. Fresh ones
-    cost the kernel a page fault and a cleared page for every part first written (huge pages,
-    as numpy asks for them), which takes longer than zeroing the same memory again. Zeroed
-    here, not after use, so that a shard that stopped half-way leaves nothing behind.
+    A shard's arrays are hundreds of MB, written only inside each sample's box. The first write
+    into a page costs the kernel a fault and a cleared page, so the memory is kept for the next
+    shard (zeroing it again is cheaper), and it is made of ordinary pages: numpy asks for 2 MB
+    huge pages at this size, and the kernel clears the whole huge page a box touches, which
+    can take seconds per worker (docs/benchmarks.md). Zeroed here, not after use, so that a
+    shard that stopped half-way leaves nothing behind.
     """
-    key, buffers = getattr(_reused, "buffers", (None, {}))
-    if key == (n, size):
-        for rows in buffers.values():
-            rows.fill(0)
-    else:
-        buffers = _empty_buffers(n, size)
-        _reused.buffers = (n, size), buffers
-    return dict(buffers)  # the teacher replaces an entry: the cache keeps its own
+    held_size, held = getattr(_reused, "buffers", (None, {}))
+    if held_size != size or next(iter(held.values())).shape[0] < n:
+        held = _empty_buffers(n, size, _zeros_in_small_pages)
+        _reused.buffers = size, held
+    buffers = {name: rows[:n] for name, rows in held.items()}  # views: the teacher replaces one
+    for rows in buffers.values():
+        rows.fill(0)
+    return buffers
+
+
+def _zeros_in_small_pages(shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
+    """``np.zeros(shape, dtype)`` in an anonymous memory map that asks for no huge pages."""
+    dtype = np.dtype(dtype)
+    count = math.prod(shape)
+    memory = mmap.mmap(-1, max(1, count * dtype.itemsize))
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux
+        memory.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(memory, dtype, count).reshape(shape)
 
 
 def _encode_in_slot(rgb: np.ndarray, quality: int, slot: int) -> tuple[bytes, int]:

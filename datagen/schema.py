@@ -215,9 +215,10 @@ class ArraySpec:
         if not self.teacher and (encoder is None or other is not None):
             raise TypeError(f"{self.name}: a per-{self.per} array takes exactly its own encoder")
 
-    def empty(self, n: int, size: int) -> np.ndarray:
-        """Zeroed rows of `n` samples (or assets) of a store of frame size `size`."""
-        return np.zeros((n, *self.tail(size)), self.dtype)
+    def empty(self, n: int, size: int, zeros: Callable[..., np.ndarray] = np.zeros) -> np.ndarray:
+        """Zeroed rows of `n` samples (or assets) of a store of frame size `size`, made by
+        `zeros` (an ``np.zeros`` alike)."""
+        return zeros((n, *self.tail(size)), self.dtype)
 
     def create(
         self, group: zarr.Group, n: int, size: int, chunk: int = 1, shard: int | None = None
