@@ -506,7 +506,8 @@ def _empty_buffers(
     return {name: SPEC[name].empty(n, size, zeros) for name in schema.SAMPLE_ARRAYS}
 
 
-#: Per thread (a threaded Dask worker runs shards side by side): (size, the buffers).
+#: Per thread (a threaded Dask worker runs shards side by side): (size, the buffers). Kept
+#: until the thread's end, its next shard of another size, or the end of a build_store it ran.
 _reused = threading.local()
 
 
