@@ -183,13 +183,21 @@ def parallel_map(
         yield from completed([pool.submit(fn, *a) for a in args], ordered=True)
 
 
+#: Set in each worker before it imports numpy or OpenCV (unless the user set them): a worker
+#: runs one thread, and the BLAS libraries' own threads would only spin at start-up (and each
+#: worker would start one per core).
+WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
 def _init_worker(preload: tuple[str, ...]) -> None:
-    """Ignore SIGINT; on Linux, have the kernel kill this worker when its parent dies; import
-    the modules `preload` names.
+    """Ignore SIGINT; on Linux, have the kernel kill this worker when its parent dies; limit
+    the BLAS threads (:data:`WORKER_ENVIRONMENT`); import the modules `preload` names.
 
     A SIGKILLed build then leaves no orphan writing shards while the user reruns the command.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name, value in WORKER_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

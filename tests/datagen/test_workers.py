@@ -66,3 +66,17 @@ def test_a_block_that_raises_stops_the_preloaded_processes_at_once() -> None:
         process.join(5)
     assert not multiprocessing.active_children()
     assert time.monotonic() - start < slow_import.SECONDS / 2  # not waited for
+
+
+def _environment(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def test_workers_run_one_blas_thread_unless_the_user_said_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    names = [("OPENBLAS_NUM_THREADS",), ("OMP_NUM_THREADS",)]
+    assert list(parallel_map(_environment, names, workers=2)) == ["1", "3"]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # this process is left as it was
