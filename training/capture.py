@@ -43,7 +43,6 @@ from training.filters import gaussian_kernel1d, separable_filter
 
 _BG_STREAM = 0xCA97
 _FGBG_STREAM = 0xCA98
-_CLEAN_STREAM = 0xCA99
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,6 @@ class CaptureConfig:
     * ``sharpness`` 0.8, ``sharpness_p`` 0.3: from a slightly soft shot (focus breathing) to
       a phone's over-sharpened one.
     * ``fgbg_noise_p`` 0.4, ``fgbg_jpeg_p`` 0.5: the fg_bg shot's own history, as for bg.
-    * ``clean_p`` 0: the share of pairs left exactly as stored (no op on either shot, whatever
-      the other probabilities draw), as from a tripod and a fixed exposure.
     """
 
     enabled: bool = True
@@ -97,7 +94,6 @@ class CaptureConfig:
     sharpness: float = 0.8  # unsharp amount drawn in [-sharpness, sharpness]
     fgbg_noise_p: float = 0.4
     fgbg_jpeg_p: float = 0.5
-    clean_p: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -109,7 +105,6 @@ class CaptureConfig:
             "sharpness_p",
             "fgbg_noise_p",
             "fgbg_jpeg_p",
-            "clean_p",
         ):
             _check(0 <= getattr(self, name) <= 1, name, "must be in [0, 1]")
         _check(0 <= self.shift <= 0.25, "shift", "must be in [0, 0.25] (of the frame)")
@@ -220,22 +215,7 @@ def draw_capture_params(n: int, cfg: CaptureConfig, seed: int) -> CaptureParams:
         keystone * residual[:, None],
     )
     homography[~warp] = torch.eye(3, dtype=torch.float64)
-    kept = clean_pairs(n, cfg, seed)
-    homography[kept] = torch.eye(3, dtype=torch.float64)
-    sharpness, gamma = sharpness.masked_fill(kept, 0.0), gamma.masked_fill(kept, 1.0)
-    gain = gain.masked_fill(kept[:, None], 1.0)
-    read, shot = read.masked_fill(kept, 0.0), shot.masked_fill(kept, 0.0)
-    quality = quality.masked_fill(kept, 0)
     return CaptureParams(homography, sharpness, gain, gamma, read, shot, quality)
-
-
-def clean_pairs(n: int, cfg: CaptureConfig, seed: int) -> Tensor:
-    """(n,) bool: the pairs of the batch (``seed``) that stay as stored (``cfg.clean_p``).
-
-    Drawn from a stream of their own, so that the other draws do not depend on ``clean_p``.
-    """
-    gen = torch.Generator().manual_seed(capture_seed(seed, _CLEAN_STREAM))
-    return torch.rand(n, generator=gen, dtype=torch.float64) < cfg.clean_p
 
 
 Uniform = Callable[[float, float], Tensor]
@@ -305,9 +285,6 @@ def independent_noise_jpeg(fgbg: Tensor, cfg: CaptureConfig, seed: int) -> Tenso
 
     read, shot = _draw_noise(uniform, picked, cfg.fgbg_noise_p, cfg.noise_std)
     quality = _draw_jpeg(gen, picked, n, cfg.fgbg_jpeg_p, cfg.jpeg_quality)
-    kept = clean_pairs(n, cfg, seed)
-    read, shot = read.masked_fill(kept, 0.0), shot.masked_fill(kept, 0.0)
-    quality = quality.masked_fill(kept, 0)
     out = add_noise(fgbg, read, shot, capture_seed(seed, _FGBG_STREAM))
     return jpeg_roundtrip(out, quality)
 

@@ -20,7 +20,6 @@ from training.capture import (
     adjust_exposure,
     apply_capture,
     blur_or_sharpen,
-    clean_pairs,
     draw_capture_params,
     independent_noise_jpeg,
     jpeg_roundtrip,
@@ -135,25 +134,6 @@ def test_residual_shots_scale_the_warp_and_leave_every_other_draw() -> None:
         assert torch.equal(getattr(drawn["whole"], name), getattr(drawn["residual"], name))
 
 
-def test_clean_pairs_leave_both_shots_as_stored_and_every_other_draw_alone() -> None:
-    every_op = CaptureConfig(warp_p=1, colour_p=1, noise_p=1, jpeg_p=1, sharpness_p=1,
-                             fgbg_noise_p=1, fgbg_jpeg_p=1)  # fmt: skip
-    half = replace(every_op, clean_p=0.5)
-    bg, fgbg = texture(64), texture(64, seed=1)
-    kept = clean_pairs(64, half, 9)
-    assert 16 < int(kept.sum()) < 48
-    shots = {"bg": (bg, second_shot(bg, half, 9)),
-             "fgbg": (fgbg, independent_noise_jpeg(fgbg, half, 9))}  # fmt: skip
-    for name, (stored, shot) in shots.items():
-        assert torch.equal(shot[kept], stored[kept]), name
-        assert (shot[~kept] != stored[~kept]).flatten(1).any(dim=1).all(), name
-    # The other pairs are re-shot exactly as without clean pairs.
-    drawn, plain = draw_capture_params(64, half, 9), draw_capture_params(64, every_op, 9)
-    for name in ("homography", "sharpness", "gain", "gamma", "read_noise", "jpeg_quality"):
-        assert torch.equal(getattr(drawn, name)[~kept], getattr(plain, name)[~kept]), name
-    assert not clean_pairs(64, every_op, 9).any()
-
-
 def test_identity_homography_leaves_images_and_reflection_fills_the_border() -> None:
     images = texture(2)
     eye = torch.eye(3, dtype=torch.float64).repeat(2, 1, 1)
@@ -258,8 +238,7 @@ def test_apply_capture_replays_the_drawn_params() -> None:
     ("change", "key"),
     [({"warp_p": 1.5}, "warp_p"), ({"jpeg_quality": (90, 60)}, "jpeg_quality"),
      ({"exposure": (0.0, 1.0)}, "exposure"), ({"shift": -0.1}, "shift"),
-     ({"residual_p": -0.1}, "residual_p"), ({"residual_scale": 0.0}, "residual_scale"),
-     ({"clean_p": 1.1}, "clean_p")],
+     ({"residual_p": -0.1}, "residual_p"), ({"residual_scale": 0.0}, "residual_scale")],
 )  # fmt: skip
 def test_bad_config_is_an_input_error_naming_the_key(change: dict, key: str) -> None:
     with pytest.raises(InputError, match=f"augment.capture.{key}"):
