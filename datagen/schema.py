@@ -136,8 +136,11 @@ def n_samples(n_bg: int, n_fg: int, n_flips: int, positions: int) -> int:
 
 def quantize_depth(depth_m: np.ndarray, max_depth: float) -> np.ndarray:
     """Metres -> uint16 units of DEPTH_SCALE, clipped to [1 unit, max_depth]."""
-    units = np.rint(np.asarray(depth_m, dtype=np.float64) * UNITS_PER_METRE)
-    return np.clip(units, 1, round(max_depth * UNITS_PER_METRE)).astype(np.uint16)
+    units = np.array(depth_m, dtype=np.float64)  # one float64 copy, worked on in place
+    units *= UNITS_PER_METRE
+    np.rint(units, out=units)
+    np.clip(units, 1, round(max_depth * UNITS_PER_METRE), out=units)
+    return units.astype(np.uint16)
 
 
 def depth_metres(units: np.ndarray) -> np.ndarray:
