@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import mmap
+import os
 import threading
 import time
 import zlib
@@ -190,6 +191,10 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
         return bg_estimates[-1].depth
 
     assets = load_assets(config, bg_depth_fn=bg_depth if teacher else None, progress=progress)
+    n = schema.n_samples(
+        len(assets.bg_names), len(assets.fg_names), config.n_flips, config.positions
+    )
+    _check_shard_memory(config, n, teacher is not None)
     bg_fit = bg_estimates[-1].fit if bg_estimates else None
     key = {"config": config.content_key(), "assets_digest": assets.digest}
     if existing is not None:
@@ -206,13 +211,35 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
             )
         storage.remove()
     group = storage.open_group(mode="w")
-    n = schema.n_samples(
-        len(assets.bg_names), len(assets.fg_names), config.n_flips, config.positions
-    )
     root = _new_root(config, assets, n, teacher.record() if teacher else None)
     group.attrs.update(root.to_dict())
     _write_assets(group, config, assets, storage, bg_fit)
     return group
+
+
+def _check_shard_memory(config: BuildConfig, n: int, teacher: bool) -> None:
+    """Refuse a plan whose shards, one per worker, would not fit in this machine's memory.
+
+    A shard is rendered whole in memory before it is written (:func:`_zeroed_buffers`, plus
+    the full fg_bg frames a teacher reads).
+    """
+    shard = min(config.shard_size, n)
+    per_sample = sum(
+        math.prod(SPEC[name].tail(config.size)) * np.dtype(SPEC[name].dtype).itemsize
+        for name in schema.SAMPLE_ARRAYS
+    ) + (3 * config.size**2 if teacher else 0)
+    workers = min(config.workers, -(-n // shard))
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+        return
+    if workers * shard * per_sample > memory:
+        raise InputError(
+            f"--shard-size {config.shard_size}: {workers} worker(s) would each hold a shard of "
+            f"{shard * per_sample / 1e6:,.0f} MB in memory while building it, more than this "
+            f"machine's {memory / 1e6:,.0f} MB together; use a smaller --shard-size or fewer "
+            "--workers"
+        )
 
 
 def _new_root(

@@ -132,7 +132,11 @@ def datagen_group() -> None:
     "--chunk-size", default=default("chunk_size"), show_default=True, help="Samples per Zarr chunk."
 )
 @click.option(
-    "--shard-size", default=default("shard_size"), show_default=True, help="Samples per Zarr shard."
+    "--shard-size",
+    default=default("shard_size"),
+    show_default=True,
+    help="Samples per Zarr shard (each worker holds the shard it builds in memory: ~0.2 MB "
+    "per sample at 224 px).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def build_command(

@@ -249,6 +249,20 @@ def test_existing_store_with_another_config_needs_overwrite(tmp_path: Path) -> N
     assert run(*first, "--seed", "3", "--overwrite")[0] == 0
 
 
+def test_shards_too_large_for_the_memory_are_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A machine of 64 KB; a sample at 64 px takes ~16.5 KB while its shard is built (a 4 KB
+    # JPEG slot, a 4 KB mask, an 8 KB depth layer, the records), so 8 in a shard are too many.
+    pages = {"SC_PHYS_PAGES": 16, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    plan = build_args(tmp_path, "--n-bg", "2", "--n-fg", "2")  # 8 samples
+    code, output = run(*plan, "--shard-size", "8", "--chunk-size", "2")
+    assert_one_line_error(code, output, "--shard-size 8", "MB in memory", "smaller --shard-size")
+    assert not (tmp_path / "out.zarr").exists()
+    assert run(*plan, "--shard-size", "2", "--chunk-size", "2")[0] == 0
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_unwritable_out(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
