@@ -224,10 +224,8 @@ def _check_shard_memory(config: BuildConfig, n: int, teacher: bool) -> None:
     the full fg_bg frames a teacher reads).
     """
     shard = min(config.shard_size, n)
-    per_sample = sum(
-        math.prod(SPEC[name].tail(config.size)) * np.dtype(SPEC[name].dtype).itemsize
-        for name in schema.SAMPLE_ARRAYS
-    ) + (3 * config.size**2 if teacher else 0)
+    one_sample = _empty_buffers(1, config.size).values()
+    per_sample = sum(rows.nbytes for rows in one_sample) + (3 * config.size**2 if teacher else 0)
     workers = min(config.workers, -(-n // shard))
     try:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
