@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -220,7 +220,7 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
 def _check_shard_memory(config: BuildConfig, n: int, teacher: bool) -> None:
     """Refuse a plan whose shards, one per worker, would not fit in this machine's memory.
 
-    A shard is rendered whole in memory before it is written (:func:`_shard_buffers`, plus
+    A shard is rendered whole in memory before it is written (:func:`_zeroed_buffers`, plus
     the full fg_bg frames a teacher reads).
     """
     shard = min(config.shard_size, n)
@@ -285,21 +285,21 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     start = shard * config.shard_size
     n = context.root.shard_length(shard)
     size = config.size
+    buffers = _zeroed_buffers(n, size)
+    full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
+    for row, plan_index in enumerate(context.order[start : start + n]):
+        check_interrupt()  # in-process builds: a shard takes seconds
+        _render_into(context, int(plan_index), row, buffers, full_fgbg)
+    if context.teacher is not None:
+        estimate = context.teacher.estimate(full_fgbg)
+        buffers["depth"][:] = schema.quantize_depth(estimate.depth, config.max_depth)
+        buffers["teacher_fit"] = estimate.fit
     checksums = {}
-    with _shard_buffers(n, size, within_extents=context.teacher is None) as buffers:
-        full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
-        for row, plan_index in enumerate(context.order[start : start + n]):
-            check_interrupt()  # in-process builds: a shard takes seconds
-            _render_into(context, int(plan_index), row, buffers, full_fgbg)
-        if context.teacher is not None:
-            estimate = context.teacher.estimate(full_fgbg)
-            buffers["depth"][:] = schema.quantize_depth(estimate.depth, config.max_depth)
-            buffers["teacher_fit"] = estimate.fit
-        for name, rows in buffers.items():
-            array, layout = context.sample_arrays[name]
-            data = layout.encode(rows, shard)
-            storage.write_bytes(f"{array.path}/{schema.shard_key(array, shard)}", data)
-            checksums[name] = f"{zlib.crc32(data):08x}"
+    for name, rows in buffers.items():
+        array, layout = context.sample_arrays[name]
+        data = layout.encode(rows, shard)
+        storage.write_bytes(f"{array.path}/{schema.shard_key(array, shard)}", data)
+        checksums[name] = f"{zlib.crc32(data):08x}"
     result = {"shard": shard, "n_samples": n, "checksums": checksums}
     storage.write_json(f"{PROGRESS_DIR}/{_marker_name(shard)}", result)
     return result
@@ -531,39 +531,12 @@ def _empty_buffers(
     return {name: SPEC[name].empty(n, size, zeros) for name in schema.SAMPLE_ARRAYS}
 
 
-@dataclass
-class _HeldBuffers:
-    """A thread's shard buffers between shards, and what the last shard left in them."""
-
-    size: int
-    arrays: dict[str, np.ndarray]
-    #: "none": all zero; "extents": written only within each sample's extents, as its
-    #: ``records`` row gives them; "all": anywhere (a shard that stopped, a teacher's depth).
-    written: Literal["none", "extents", "all"] = "none"
-
-    def clear(self) -> None:
-        """Zero what the last shard wrote."""
-        if self.written == "extents":  # before the records they are read from are cleared
-            records = self.arrays["records"]
-            for name, rows in self.arrays.items():
-                extent = SPEC[name].extent
-                if extent is not None:
-                    for row, record in zip(rows, records, strict=True):
-                        row[extent(record)] = 0
-        if self.written != "none":
-            for name, rows in self.arrays.items():
-                if self.written == "all" or SPEC[name].extent is None:
-                    rows.fill(0)
-        self.written = "none"
-
-
-#: Per thread (a threaded Dask worker runs shards side by side): the buffers. Kept until the
-#: thread's end, its next shard of another size, or the end of a build_store it ran.
+#: Per thread (a threaded Dask worker runs shards side by side): (size, the buffers). Kept
+#: until the thread's end, its next shard of another size, or the end of a build_store it ran.
 _reused = threading.local()
 
 
-@contextmanager
-def _shard_buffers(n: int, size: int, within_extents: bool) -> Iterator[dict[str, np.ndarray]]:
+def _zeroed_buffers(n: int, size: int) -> dict[str, np.ndarray]:
     """:func:`_empty_buffers` for a shard of `n` samples, in the memory of the thread's
     previous shards.
 
@@ -571,19 +544,17 @@ def _shard_buffers(n: int, size: int, within_extents: bool) -> Iterator[dict[str
     into a page costs the kernel a fault and a cleared page, so the memory is kept for the next
     shard (zeroing it again is cheaper), and it is made of ordinary pages: numpy asks for 2 MB
     huge pages at this size, and the kernel clears the whole huge page a box touches, which
-    can take seconds per worker (docs/benchmarks.md). Cleared here, not after use, so that a
-    shard that stopped half-way leaves nothing behind; after a shard that rendered every row
-    and wrote them only within their extents (`within_extents`; not so a teacher's depth
-    maps), only those extents are cleared (each sample's box and JPEG bytes, a quarter of the
-    memory on average), else all of it.
+    can take seconds per worker (docs/benchmarks.md). Zeroed here, not after use, so that a
+    shard that stopped half-way leaves nothing behind.
     """
-    held: _HeldBuffers | None = getattr(_reused, "buffers", None)
-    if held is None or held.size != size or held.arrays["records"].shape[0] < n:
-        held = _reused.buffers = _HeldBuffers(size, _empty_buffers(n, size, _zeros_in_small_pages))
-    held.clear()
-    held.written = "all"  # until the shard is rendered whole
-    yield {name: rows[:n] for name, rows in held.arrays.items()}  # views: the teacher replaces one
-    held.written = "extents" if within_extents else "all"
+    held_size, held = getattr(_reused, "buffers", (None, {}))
+    if held_size != size or next(iter(held.values())).shape[0] < n:
+        held = _empty_buffers(n, size, _zeros_in_small_pages)
+        _reused.buffers = size, held
+    buffers = {name: rows[:n] for name, rows in held.items()}  # views: the teacher replaces one
+    for rows in buffers.values():
+        rows.fill(0)
+    return buffers
 
 
 def _zeros_in_small_pages(shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:

@@ -178,9 +178,6 @@ class Rendered:
 SampleEncoder = Callable[[Rendered, np.ndarray], None]
 #: ``encode(assets, max_depth)``: the whole per-store array.
 AssetEncoder = Callable[["Assets", float], np.ndarray]
-#: ``extent(record)``: the index, within one sample's row, of all its encoder may have written,
-#: from the sample's ``records`` row.
-SampleExtent = Callable[[np.ndarray], tuple[slice, ...]]
 
 
 @dataclass(frozen=True)
@@ -197,9 +194,6 @@ class ArraySpec:
         columns: Names of the last axis (stored as the array's ``columns`` attribute).
         encode_sample: For a per-sample array: writes one sample's row.
         encode_assets: For a per-store array: builds the array from the build's assets.
-        extent: For a per-sample array written only in part of its row: where (everything
-            else stays zero); None = the whole row. The builder clears a reused shard buffer
-            by it.
         since: The store format that introduced it (older stores lack it).
         teacher: Only in ``--depth teacher`` stores, and written by the builder from the
             teacher's fit (so it takes no encoder).
@@ -213,7 +207,6 @@ class ArraySpec:
     columns: tuple[str, ...] | None = None
     encode_sample: SampleEncoder | None = None
     encode_assets: AssetEncoder | None = None
-    extent: SampleExtent | None = None
     since: int = 1
     teacher: bool = False
 
@@ -275,15 +268,6 @@ def _encode_depth_layer(rendered: Rendered, row: np.ndarray) -> None:
     np.multiply(rendered.composite.mask > 0, np.uint16(rendered.fg_units), out=row[y0:y1, x0:x1])
 
 
-def _jpeg_extent(record: np.ndarray) -> tuple[slice, ...]:
-    return (slice(0, int(record[COLUMN["jpeg_bytes"]])),)
-
-
-def _box_extent(record: np.ndarray) -> tuple[slice, ...]:
-    y0, x0, y1, x1 = (int(v) for v in record[COLUMN["box_y0"] : COLUMN["box_x1"] + 1])
-    return slice(y0, y1), slice(x0, x1)
-
-
 def _encode_record(rendered: Rendered, row: np.ndarray) -> None:
     p, entry = rendered.placement, rendered.placement.entry
     row[:] = (
@@ -325,12 +309,12 @@ ARRAYS: tuple[ArraySpec, ...] = (
               "height, width of each fg working copy", encode_assets=lambda a, _: a.fg_shape),
     ArraySpec("fgbg_jpeg", "sample", np.uint8, lambda size: (jpeg_slot_bytes(size),),
               "JPEG (4:4:4) of the fg_bg pixels inside the sample's box, zero-padded",
-              encode_sample=_encode_jpeg_slot, extent=_jpeg_extent),
+              encode_sample=_encode_jpeg_slot),
     ArraySpec("mask", "sample", np.uint8, _square(), "fg mask, 0 / 255",
-              encode_sample=_encode_mask, extent=_box_extent),
+              encode_sample=_encode_mask),
     ArraySpec("depth", "sample", np.uint16, _square(),
               "the fg's depth layer in store units; 0 means the bg's depth",
-              encode_sample=_encode_depth_layer, extent=_box_extent),
+              encode_sample=_encode_depth_layer),
     ArraySpec("records", "sample", np.int32, lambda _: (len(RECORD_COLUMNS),),
               "placement record (int columns)", RECORD_COLUMNS, encode_sample=_encode_record),
     ArraySpec("records_f", "sample", np.float32, lambda _: (len(RECORD_F_COLUMNS),),
