@@ -4,8 +4,9 @@ A stored sample's fg_bg equals its bg outside the object; a real pair never does
 measures what that costs and what the remedies buy, on real assets
 (``../shared/real-samples``: 10 bg photos, 10 RGBA cutouts):
 
-* **Split.** The first 8 bg photos and 8 cutouts (name order) train; the other 2 x 2 are the
-  test set, never seen in training, composited at placements of their own seed.
+* **Split.** The first 8 bg photos and 8 cutouts (name order) train (``--train-fg N``: the
+  first N of those cutouts); the other 2 x 2 are the test set, never seen in training,
+  composited at placements of their own seed.
 * **Models.** Two runs of one recipe (``--recipe``, default ``cpu-quick``) for the same
   ``--steps`` on stores of the training assets built alike: (a) the store without shadows and
   ``augment.capture`` off, i.e. as before; (b) the store with cast and contact shadows (when
@@ -131,13 +132,16 @@ class TestSet:
         return TestSet(pairs, self.mask[:n], self.depth[:n])
 
 
-def split_assets(root: Path, work: Path) -> tuple[Path, Path, list[Path], list[Path]]:
-    """Link the training assets into ``work/train/{bg,fg}``; return those folders and the
-    held-out bg photos and cutouts."""
+def split_assets(
+    root: Path, work: Path, train_fg: int | None = None
+) -> tuple[Path, Path, list[Path], list[Path]]:
+    """Link the training assets into ``work/train/{bg,fg}`` (the first `train_fg` of the
+    training cutouts, all of them if None); return those folders and the held-out bg photos
+    and cutouts."""
     bgs = sorted((root / "bg").iterdir())
     fgs = sorted((root / "fg").iterdir())
     folders = []
-    for kind, files in (("bg", bgs[:-TEST_BG]), ("fg", fgs[:-TEST_FG])):
+    for kind, files in (("bg", bgs[:-TEST_BG]), ("fg", fgs[:-TEST_FG][:train_fg])):
         folder = work / "train" / kind
         folder.mkdir(parents=True, exist_ok=True)
         for path in files:
@@ -439,9 +443,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--positions", type=int, default=20, help="placements per training pair")
     p.add_argument("--test-positions", type=int, default=4, help="placements per test pair")
     p.add_argument(
+        "--train-fg",
+        type=int,
+        help="train on the first N of the real training cutouts (how (b)'s reach to unseen "
+        "objects grows with the cutouts it saw)",
+    )
+    p.add_argument(
         "--builtin-fg",
         type=int,
-        help="train on this many built-in cutouts beside the 8 real ones (--builtin-fg)",
+        help="train on this many built-in cutouts beside the real ones (--builtin-fg)",
     )
     p.add_argument(
         "--fg-jitter",
@@ -499,7 +509,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     shutil.rmtree(args.out, ignore_errors=True)
     t0 = time.perf_counter()
     assets = args.out / "assets"
-    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, assets)
+    n_train_fg = len(list((REAL / "fg").iterdir())) - TEST_FG
+    if args.train_fg is not None and not 1 <= args.train_fg <= n_train_fg:
+        raise SystemExit(f"--train-fg {args.train_fg}: choose 1 to {n_train_fg}")
+    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, assets, args.train_fg)
     tests = test_set(test_bg, test_fg, assets, args.test_positions)
     if args.smoke:
         tests = tests.head(2)
