@@ -5,8 +5,9 @@ measures what that costs and what the remedies buy, on real assets
 (``../shared/real-samples``: 10 bg photos, 10 RGBA cutouts):
 
 * **Split.** The first 8 bg photos and 8 cutouts (name order) train (``--train-fg N``: the
-  first N of those cutouts); the other 2 x 2 are the test set, never seen in training,
-  composited at placements of their own seed.
+  first N of those cutouts; ``--fg-warps N``: N reshaped variants of each beside it,
+  :func:`warp_cutouts`); the other 2 x 2 are the test set, never seen in training, composited
+  at placements of their own seed.
 * **Models.** Two runs of one recipe (``--recipe``, default ``cpu-quick``) for the same
   ``--steps`` on stores of the training assets built alike: (a) the store without shadows and
   ``augment.capture`` off, i.e. as before; (b) the store with cast and contact shadows (when
