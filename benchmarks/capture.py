@@ -169,23 +169,21 @@ def warp_cutouts(folder: Path, copies: int, seed: int = 0) -> None:
         pad = h // 8  # room for the warped limbs
         premultiplied = cv2.copyMakeBorder(premultiplied, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
         ph, pw = premultiplied.shape[:2]
+        ys, xs = np.mgrid[0:ph, 0:pw].astype(np.float32)
         for k in range(copies):
-            angle, shear, stretch = (
-                rng.uniform(-8, 8),
-                rng.uniform(-0.15, 0.15),
-                rng.uniform(0.85, 1.15),
-            )
+            angle = rng.uniform(-8, 8)
+            shear = rng.uniform(-0.15, 0.15)
+            stretch = rng.uniform(0.85, 1.15)
             affine = cv2.getRotationMatrix2D((pw / 2, ph / 2), angle, 1.0)
             affine = affine @ np.array([[stretch, shear, pw / 2 * (1 - stretch) - shear * ph / 2],
                                         [0, 1, 0], [0, 0, 1]])  # fmt: skip
             inverse = cv2.invertAffineTransform(affine)
-            ys, xs = np.mgrid[0:ph, 0:pw].astype(np.float32)
             grid = rng.normal(0, 0.03 * h, (2, 5, 5)).astype(np.float32)
             dx, dy = (cv2.resize(g, (pw, ph), interpolation=cv2.INTER_CUBIC) for g in grid)
             map_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2] + dx
             map_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2] + dy
-            maps = (m.astype(np.float32) for m in (map_x, map_y))
-            warped = cv2.remap(premultiplied, *maps, cv2.INTER_LINEAR,
+            map_x, map_y = map_x.astype(np.float32), map_y.astype(np.float32)
+            warped = cv2.remap(premultiplied, map_x, map_y, cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
             a = warped[..., 3:] / 255
             rgb = np.where(a > 0, warped[..., :3] / np.maximum(a, 1e-6), 0)
