@@ -40,6 +40,7 @@ from numcodecs import Zstd
 
 from datagen.build import build_shard, build_store
 from datagen.config import BuildConfig
+from datagen.errors import InputError
 from datagen.store import open_store
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-samples"
@@ -113,7 +114,10 @@ def main() -> None:
     work_dir = Path(tempfile.mkdtemp(prefix="fgd-cores-"))
     try:
         store = str(args.store or _real_photo_store(work_dir / "real.zarr"))
-        n_shards = open_store(store).root.n_shards
+        try:
+            n_shards = open_store(store).root.n_shards
+        except InputError as error:
+            raise SystemExit(f"--store {error}") from None
         per_process = 1 + args.shards  # one warm-up shard, then the timed ones
         if n_shards < 2 * per_process:
             raise SystemExit(f"{store}: {n_shards} shards, the run needs {2 * per_process}")

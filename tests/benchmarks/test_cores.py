@@ -44,3 +44,9 @@ def test_the_table_has_a_row_per_workload(
     cores.main()
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert [row.split(" | ")[0] for row in rows[2:]] == ["| shard", "| python", "| zstd", "| jpeg"]
+
+
+def test_a_store_that_is_not_there_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["cores", "--store", "/nonexistent/store.zarr"])
+    with pytest.raises(SystemExit, match=r"^--store /nonexistent/store.zarr: no such store$"):
+        cores.main()
