@@ -4,10 +4,10 @@ A stored sample's fg_bg equals its bg outside the object; a real pair never does
 measures what that costs and what the remedies buy, on real assets
 (``../shared/real-samples``: 10 bg photos, 10 RGBA cutouts):
 
-* **Split.** The first 8 bg photos and 8 cutouts (name order) train (``--train-fg N``: the
-  first N of those cutouts; ``--fg-warps N``: N reshaped variants of each beside it,
-  :func:`warp_cutouts`); the other 2 x 2 are the test set, never seen in training, composited
-  at placements of their own seed.
+* **Split.** The first 8 bg photos and 8 cutouts (name order) train (``--test-fg A,B``: the
+  cutouts other than A and B; ``--train-fg N``: the first N of those cutouts; ``--fg-warps
+  N``: N reshaped variants of each beside it, :func:`warp_cutouts`); the other 2 x 2 are the
+  test set, never seen in training, composited at placements of their own seed.
 * **Models.** Two runs of one recipe (``--recipe``, default ``cpu-quick``) for the same
   ``--steps`` on stores of the training assets built alike: (a) the store without shadows and
   ``augment.capture`` off, i.e. as before; (b) the store with cast and contact shadows (when
@@ -134,21 +134,23 @@ class TestSet:
 
 
 def split_assets(
-    root: Path, work: Path, train_fg: int | None = None
+    root: Path, work: Path, train_fg: int | None = None, test_fg: list[str] | None = None
 ) -> tuple[Path, Path, list[Path], list[Path]]:
     """Link the training assets into ``work/train/{bg,fg}`` (the first `train_fg` of the
     training cutouts, all of them if None); return those folders and the held-out bg photos
-    and cutouts."""
+    and cutouts (the cutouts named in `test_fg`, else the last ``TEST_FG``)."""
     bgs = sorted((root / "bg").iterdir())
     fgs = sorted((root / "fg").iterdir())
+    held_out = [p for p in fgs if p.name in test_fg] if test_fg else fgs[-TEST_FG:]
+    training_fg = [p for p in fgs if p not in held_out]
     folders = []
-    for kind, files in (("bg", bgs[:-TEST_BG]), ("fg", fgs[:-TEST_FG][:train_fg])):
+    for kind, files in (("bg", bgs[:-TEST_BG]), ("fg", training_fg[:train_fg])):
         folder = work / "train" / kind
         folder.mkdir(parents=True, exist_ok=True)
         for path in files:
             (folder / path.name).symlink_to(path.resolve())
         folders.append(folder)
-    return folders[0], folders[1], bgs[-TEST_BG:], fgs[-TEST_FG:]
+    return folders[0], folders[1], bgs[-TEST_BG:], held_out
 
 
 def warp_cutouts(folder: Path, copies: int, seed: int = 0) -> None:
@@ -490,6 +492,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "objects grows with the cutouts it saw)",
     )
     p.add_argument(
+        "--test-fg",
+        type=lambda text: text.split(","),
+        metavar="NAME,NAME",
+        help=f"hold out these {TEST_FG} cutouts instead of the last {TEST_FG} in name order "
+        "(the others train)",
+    )
+    p.add_argument(
         "--fg-warps",
         type=int,
         default=0,
@@ -556,10 +565,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     shutil.rmtree(args.out, ignore_errors=True)
     t0 = time.perf_counter()
     assets = args.out / "assets"
-    n_train_fg = len(list((REAL / "fg").iterdir())) - TEST_FG
+    names = sorted(p.name for p in (REAL / "fg").iterdir())
+    if args.test_fg and (len(args.test_fg) != TEST_FG or not set(args.test_fg) <= set(names)):
+        raise SystemExit(f"--test-fg: name {TEST_FG} of the cutouts in {REAL / 'fg'}")
+    n_train_fg = len(names) - TEST_FG
     if args.train_fg is not None and not 1 <= args.train_fg <= n_train_fg:
         raise SystemExit(f"--train-fg {args.train_fg}: choose 1 to {n_train_fg}")
-    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, assets, args.train_fg)
+    train_bg, train_fg, test_bg, test_fg = split_assets(REAL, assets, args.train_fg, args.test_fg)
     warp_cutouts(train_fg, args.fg_warps)
     tests = test_set(test_bg, test_fg, assets, args.test_positions)
     if args.smoke:

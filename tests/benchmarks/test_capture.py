@@ -19,6 +19,15 @@ def _cutout(path: Path, colour: tuple[int, int, int]) -> None:
     cv2.imwrite(str(path), rgba)
 
 
+def _real_folder(root: Path) -> Path:
+    """A stand-in for ``../shared/real-samples``: 4 (empty) bg files, 5 fg files."""
+    for kind, count in (("bg", 4), ("fg", 5)):
+        (root / kind).mkdir(parents=True)
+        for k in range(count):
+            (root / kind / f"{kind}_{k}.png").write_bytes(b"")
+    return root
+
+
 def test_warped_cutouts_are_new_shapes_of_the_same_object(tmp_path: Path) -> None:
     _cutout(tmp_path / "fg_a.png", (40, 80, 200))
     warp_cutouts(tmp_path, copies=2)
@@ -37,12 +46,17 @@ def test_warped_cutouts_are_new_shapes_of_the_same_object(tmp_path: Path) -> Non
 
 
 def test_the_training_cutouts_can_be_fewer(tmp_path: Path) -> None:
-    root = tmp_path / "real"
-    for kind, count in (("bg", 4), ("fg", 5)):
-        (root / kind).mkdir(parents=True)
-        for k in range(count):
-            (root / kind / f"{kind}_{k}.png").write_bytes(b"")
+    root = _real_folder(tmp_path / "real")
     train_bg, train_fg, test_bg, test_fg = split_assets(root, tmp_path / "work", train_fg=2)
     assert sorted(p.name for p in train_fg.iterdir()) == ["fg_0.png", "fg_1.png"]
     assert [p.name for p in test_fg] == ["fg_3.png", "fg_4.png"]  # held out whatever N is
     assert len(list(train_bg.iterdir())) == 2 and len(test_bg) == 2
+
+
+def test_any_two_cutouts_can_be_held_out(tmp_path: Path) -> None:
+    root = _real_folder(tmp_path / "real")
+    _, train_fg, _, test_fg = split_assets(
+        root, tmp_path / "work", train_fg=2, test_fg=["fg_0.png", "fg_2.png"]
+    )
+    assert [p.name for p in test_fg] == ["fg_0.png", "fg_2.png"]
+    assert sorted(p.name for p in train_fg.iterdir()) == ["fg_1.png", "fg_3.png"]
