@@ -566,7 +566,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     assets = args.out / "assets"
     names = sorted(p.name for p in (REAL / "fg").iterdir())
-    if args.test_fg and (len(args.test_fg) != TEST_FG or not set(args.test_fg) <= set(names)):
+    if args.test_fg and (len(set(args.test_fg)) != TEST_FG or not set(args.test_fg) <= set(names)):
         raise SystemExit(f"--test-fg: name {TEST_FG} of the cutouts in {REAL / 'fg'}")
     n_train_fg = len(names) - TEST_FG
     if args.train_fg is not None and not 1 <= args.train_fg <= n_train_fg:
