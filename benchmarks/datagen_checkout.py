@@ -4,8 +4,9 @@ Each run is the user's command in a fresh process (``python -m cli datagen build
 asset preparation and worker start-up included), the two checkouts taking turns within each
 repeat so that a change of the machine's load hits both alike. Printed: the median wall
 seconds and samples/s, CPU ms per sample (user + system of the command and its workers), the
-ratio to the other checkout, and whether the two stores hold the same bytes (every object of
-every array; the root record differs only in where and how it was built).
+ratio to the other checkout, the bytes per sample of each store, and whether the two stores
+hold the same bytes (every object of every array; the root record differs only in where and
+how it was built) or, across a change of store format, the same samples.
 
     python -m benchmarks.datagen_checkout --checkout DIR [--bg D --fg D] [--n-bg 10 --n-fg 10
         --positions 40 --workers 2 --repeats 3] [-- more build options]
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from datagen.build import directory_bytes
 from datagen.store import open_store
 
 
@@ -49,6 +51,19 @@ def array_objects(store: Path) -> dict[str, bytes]:
         for path in sorted(store.rglob("*"))
         if path.is_file() and path.parent != store
     }
+
+
+def same_samples(store: Path, other: Path) -> bool:
+    """Whether two stores (of any formats this fgd reads) hold the same samples: every field
+    and record of every sample, read back."""
+    a, b = open_store(str(store)), open_store(str(other))
+    if len(a) != len(b) or not (a.records == b.records).all():
+        return False
+    for chunk in range(a.n_chunks):
+        mine, theirs = a.read_chunk(chunk), b.read_chunk(chunk)
+        if any(not (mine[key] == theirs[key]).all() for key in mine):
+            return False
+    return True
 
 
 def main() -> None:
@@ -80,9 +95,19 @@ def main() -> None:
                 times[name].append(timed_build(checkout, out, options))
                 if repeat:  # the first repeat's stores are kept for the comparison
                     shutil.rmtree(out)
-        n = len(open_store(str(work / "0-0.zarr")))
-        same = array_objects(work / "0-0.zarr") == array_objects(work / "1-0.zarr")
-        _print_table(times, n, args, load_before, same)
+        stores = work / "0-0.zarr", work / "1-0.zarr"
+        formats = [open_store(str(store)).root.fgd_format for store in stores]
+        n = len(open_store(str(stores[0])))
+        if formats[0] == formats[1]:
+            verdict = "stores identical (every array object): "
+            verdict += "yes" if array_objects(stores[0]) == array_objects(stores[1]) else "NO"
+        else:
+            verdict = (
+                f"formats {formats[0]} and {formats[1]}; same samples (every field, read back): "
+            )
+            verdict += "yes" if same_samples(*stores) else "NO"
+        sizes = " / ".join(f"{directory_bytes(store) / n:,.0f}" for store in stores)
+        _print_table(times, n, args, load_before, f"{verdict}\nbytes per sample: {sizes}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -92,7 +117,7 @@ def _print_table(
     n: int,
     args: argparse.Namespace,
     load_before: float,
-    same: bool,
+    verdict: str,
 ) -> None:
     source = "photos" if args.bg else "procedural"
     print(
@@ -111,7 +136,7 @@ def _print_table(
             f"| {name} | {wall:.2f} | {n / wall:,.0f} | {1e3 * cpu / n:.3f} "
             f"| {other_wall / wall:.2f}x |"
         )
-    print(f"\nstores identical (every array object): {'yes' if same else 'NO'}")
+    print(f"\n{verdict}")
 
 
 if __name__ == "__main__":

@@ -196,7 +196,11 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
     )
     _check_shard_memory(config, n, teacher is not None)
     bg_fit = bg_estimates[-1].fit if bg_estimates else None
-    key = {"config": config.content_key(), "assets_digest": assets.digest}
+    key = {
+        "format": schema.FORMAT_VERSION,
+        "config": config.content_key(),
+        "assets_digest": assets.digest,
+    }
     if existing is not None:
         if _build_key(existing) == key:
             group = storage.open_group(mode="r+")
@@ -220,12 +224,13 @@ def prepare_store(config: BuildConfig, progress: bool = False) -> zarr.Group:
 def _check_shard_memory(config: BuildConfig, n: int, teacher: bool) -> None:
     """Refuse a plan whose shards, one per worker, would not fit in this machine's memory.
 
-    A shard is rendered whole in memory before it is written (:func:`_zeroed_buffers`, plus
+    A shard is rendered whole in memory before it is written (:func:`_shard_buffers`, plus
     the full fg_bg frames a teacher reads).
     """
     shard = min(config.shard_size, n)
-    one_sample = _empty_buffers(1, config.size).values()
-    per_sample = sum(rows.nbytes for rows in one_sample) + (3 * config.size**2 if teacher else 0)
+    slots = sum(SPEC[name].slot(config.size) * np.dtype(SPEC[name].dtype).itemsize
+                for name in schema.SAMPLE_ARRAYS)  # fmt: skip
+    per_sample = slots + (3 * config.size**2 if teacher else 0)
     workers = min(config.workers, -(-n // shard))
     try:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -285,19 +290,25 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     start = shard * config.shard_size
     n = context.root.shard_length(shard)
     size = config.size
-    buffers = _zeroed_buffers(n, size)
+    buffers = _shard_buffers(n, size, config.shard_size)
     full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
     for row, plan_index in enumerate(context.order[start : start + n]):
         check_interrupt()  # in-process builds: a shard takes seconds
         _render_into(context, int(plan_index), row, buffers, full_fgbg)
     if context.teacher is not None:
         estimate = context.teacher.estimate(full_fgbg)
-        buffers["depth"][:] = schema.quantize_depth(estimate.depth, config.max_depth)
+        depth = buffers["depth"]
+        assert isinstance(depth, _Packed)
+        depth.filled = 0  # each sample's payload becomes its whole frame
+        depth.append(schema.quantize_depth(estimate.depth, config.max_depth))
         buffers["teacher_fit"] = estimate.fit
     checksums = {}
     for name, rows in buffers.items():
         array, layout = context.sample_arrays[name]
-        data = layout.encode(rows, shard)
+        if isinstance(rows, _Packed):
+            data = layout.encode(rows.room, shard, filled=rows.filled)
+        else:
+            data = layout.encode(rows, shard)
         storage.write_bytes(f"{array.path}/{schema.shard_key(array, shard)}", data)
         checksums[name] = f"{zlib.crc32(data):08x}"
     result = {"shard": shard, "n_samples": n, "checksums": checksums}
@@ -320,10 +331,15 @@ def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
     if "records_shadow" in schema.sample_arrays(context.root.fgd_format):
         shadow = shadows.ShadowParams(*(float(v) for v in context.group["records_shadow"][index]))
     size = context.config.size
-    buffers = _empty_buffers(1, size)
+    buffers = _empty_buffers(1, size, 1)
     fgbg = np.zeros((1, size, size, 3), np.uint8)
     _render_into(context, plan_index, 0, buffers, fgbg, shadow)
-    sample = {"fgbg": fgbg[0], "mask": buffers["mask"][0], "depth": buffers["depth"][0]}
+    record = buffers["records"][0]
+    sample = {"fgbg": fgbg[0]}
+    for name in ("mask", "depth"):
+        packed = buffers[name]
+        assert isinstance(packed, _Packed)
+        sample[name] = schema.unpack_layer(packed.payloads, record, size)
     if context.teacher is not None:
         estimate = context.teacher.estimate(fgbg)
         sample["depth"] = schema.quantize_depth(estimate.depth, context.config.max_depth)[0]
@@ -447,12 +463,13 @@ def _render_into(
     context: _ShardContext,
     plan_index: int,
     row: int,
-    buffers: dict[str, np.ndarray],
+    buffers: Buffers,
     full_fgbg: np.ndarray | None,
     shadow: shadows.ShadowParams | None = None,
 ) -> None:
-    """Render sample `plan_index` into row `row` of `buffers` (and of `full_fgbg`, for the
-    teacher); `shadow` replaces the shadow its generator would draw (regenerate's record)."""
+    """Render sample `plan_index` into row `row` of `buffers` (its payloads after the others
+    in their packed arrays) and of `full_fgbg` (for the teacher); `shadow` replaces the shadow
+    its generator would draw (regenerate's record)."""
     config = context.config
     entry = plan_entry(plan_index, len(context.fg), config.n_flips, config.positions)
     horizon_y, ground_k = (float(v) for v in context.bg_ground[entry.bg_id])
@@ -490,7 +507,7 @@ def _render_into(
         )
     composite = render(placement, context.bg[entry.bg_id], bg_depth, cutout, caster)
     jpeg, quality = _encode_in_slot(
-        composite.rgb, config.jpeg_quality, buffers["fgbg_jpeg"].shape[1]
+        composite.rgb, config.jpeg_quality, SPEC["fgbg_jpeg"].slot(config.size)
     )
     rendered = schema.Rendered(
         plan_index=plan_index,
@@ -502,7 +519,10 @@ def _render_into(
         shadow=shadow,
     )
     for name, rows in buffers.items():
-        SPEC[name].encode_sample(rendered, rows[row])  # type: ignore[misc]
+        if isinstance(rows, _Packed):
+            rows.append(SPEC[name].encode_payload(rendered))  # type: ignore[misc]
+        else:
+            SPEC[name].encode_sample(rendered, rows[row])  # type: ignore[misc]
     if full_fgbg is not None:
         full_fgbg[row] = composite.paste(context.bg[entry.bg_id])[0]
 
@@ -523,37 +543,74 @@ def _draw_shadow(
     )
 
 
+@dataclass
+class _Packed:
+    """One shard of a packed array as the builder fills it: its samples' payloads back to back
+    at the front of `room` (the shard's elements); what lies past `filled` is never written."""
+
+    room: np.ndarray
+    filled: int = 0
+
+    def append(self, payload: np.ndarray) -> None:
+        """Add the next sample's payload (any shape: its elements in C order)."""
+        flat = payload.reshape(-1)
+        self.room[self.filled : self.filled + flat.size] = flat
+        self.filled += flat.size
+
+    @property
+    def payloads(self) -> np.ndarray:
+        return self.room[: self.filled]
+
+
+#: One shard's per-sample arrays as the builder fills them: rows of each unpacked array (zeroed
+#: before the shard) and the payloads of each packed one.
+Buffers = dict[str, "np.ndarray | _Packed"]
+
+
 def _empty_buffers(
-    n: int, size: int, zeros: Callable[..., np.ndarray] = np.zeros
-) -> dict[str, np.ndarray]:
-    """Zeroed per-sample arrays of `n` samples, as one shard write takes them (made by `zeros`,
-    an ``np.zeros`` alike)."""
-    return {name: SPEC[name].empty(n, size, zeros) for name in schema.SAMPLE_ARRAYS}
+    n: int, size: int, shard_size: int, zeros: Callable[..., np.ndarray] = np.zeros
+) -> Buffers:
+    """The buffers of a shard of `n` samples of a store of `shard_size` samples per shard,
+    their memory made by `zeros` (an ``np.zeros`` alike)."""
+    buffers: Buffers = {}
+    for name in schema.SAMPLE_ARRAYS:
+        spec = SPEC[name]
+        if spec.packed(schema.FORMAT_VERSION):
+            buffers[name] = _Packed(zeros((spec.shard_elements(size, shard_size),), spec.dtype))
+        else:
+            buffers[name] = spec.empty(n, size, zeros)
+    return buffers
 
 
-#: Per thread (a threaded Dask worker runs shards side by side): (size, the buffers). Kept
-#: until the thread's end, its next shard of another size, or the end of a build_store it ran.
+#: Per thread (a threaded Dask worker runs shards side by side): (size, shard size, the
+#: buffers). Kept until the thread's end, its next shard of another store layout, or the end of
+#: a build_store it ran.
 _reused = threading.local()
 
 
-def _zeroed_buffers(n: int, size: int) -> dict[str, np.ndarray]:
+def _shard_buffers(n: int, size: int, shard_size: int) -> Buffers:
     """:func:`_empty_buffers` for a shard of `n` samples, in the memory of the thread's
     previous shards.
 
-    A shard's arrays are hundreds of MB, written only inside each sample's box. The first write
-    into a page costs the kernel a fault and a cleared page, so the memory is kept for the next
-    shard (zeroing it again is cheaper), and it is made of ordinary pages: numpy asks for 2 MB
-    huge pages at this size, and the kernel clears the whole huge page a box touches, which
-    can take seconds per worker (docs/benchmarks.md). Zeroed here, not after use, so that a
-    shard that stopped half-way leaves nothing behind.
+    A shard's packed arrays take hundreds of MB of room, written only up to the shard's last
+    payload. The first write into a page costs the kernel a fault and a cleared page, so the
+    memory is kept for the next shard, and it is made of ordinary pages: numpy asks for 2 MB
+    huge pages at this size, and the kernel clears the whole huge page a write touches, which
+    can take seconds per worker (docs/benchmarks.md). Rows are zeroed here, not after use, and
+    each packed array starts empty, so that a shard that stopped half-way leaves nothing behind.
     """
-    held_size, held = getattr(_reused, "buffers", (None, {}))
-    if held_size != size or next(iter(held.values())).shape[0] < n:
-        held = _empty_buffers(n, size, _zeros_in_small_pages)
-        _reused.buffers = size, held
-    buffers = {name: rows[:n] for name, rows in held.items()}  # views: the teacher replaces one
-    for rows in buffers.values():
-        rows.fill(0)
+    layout = (size, shard_size)
+    held_layout, held = getattr(_reused, "buffers", (None, {}))
+    if held_layout != layout:
+        held = _empty_buffers(shard_size, size, shard_size, _zeros_in_small_pages)
+        _reused.buffers = layout, held
+    buffers: Buffers = {}
+    for name, kept in held.items():
+        if isinstance(kept, _Packed):
+            buffers[name] = _Packed(kept.room)
+        else:
+            buffers[name] = rows = kept[:n]  # a view: the teacher replaces one
+            rows.fill(0)
     return buffers
 
 
@@ -659,8 +716,13 @@ def _existing_build(storage: Storage) -> dict[str, Any] | None:
 
 
 def _build_key(attrs: dict[str, Any]) -> dict[str, Any]:
-    """What must match for a rerun to continue a build: content config and asset digest."""
-    return {"config": attrs.get("config"), "assets_digest": attrs.get("assets_digest")}
+    """What must match for a rerun to continue a build: store format, content config and
+    asset digest."""
+    return {
+        "format": attrs.get("fgd_format"),
+        "config": attrs.get("config"),
+        "assets_digest": attrs.get("assets_digest"),
+    }
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -670,7 +732,9 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     changed = [k for k in keys if old_config.get(k) != new["config"].get(k)]
     if old.get("assets_digest") != new["assets_digest"]:
         changed.append("assets (files or generated pixels)")
-    return changed or ["format"]
+    if old.get("format") != new["format"]:
+        changed.append(f"store format ({old.get('format')}; this fgd writes {new['format']})")
+    return changed
 
 
 def _marker_name(shard: int) -> str:

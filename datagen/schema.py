@@ -49,6 +49,7 @@ The arrays (S = ``size``):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -64,9 +65,9 @@ if TYPE_CHECKING:
     from datagen.assets import Assets
     from datagen.composite import Composite, Placement
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: The formats this fgd reads.
-READABLE_FORMATS = (1, 2)
+READABLE_FORMATS = (1, 2, 3)
 
 #: A pixel belongs to the object where its alpha (in the store) or predicted probability (in
 #: training, eval and predict) is at least this.
@@ -109,6 +110,8 @@ LIGHT_COLUMNS = tuple(f.name for f in dataclasses.fields(shadows.SceneLight))
 #: (:mod:`datagen.teacher`; 1, 0 for a metric model).
 TEACHER_FIT_COLUMNS = ("scale", "shift")
 COLUMN = {name: i for i, name in enumerate(RECORD_COLUMNS)}
+#: The record's box: every pixel where a sample's fg_bg differs from its bg.
+BOX_COLUMNS = ("box_y0", "box_x0", "box_y1", "box_x1")
 COLUMN_F = {name: i for i, name in enumerate(RECORD_F_COLUMNS)}
 
 #: The order in which samples are enumerated (the ``plan`` root attribute).
@@ -117,6 +120,9 @@ PLAN_COLUMNS = ("bg_id", "fg_id", "flip", "position")
 # One codec for every array, chosen by measurement on composites of the real sample photos
 # (data/README.md, "Why this layout").
 CODEC = ZstdCodec(level=3)
+
+#: Bytes of one inner chunk of a packed array (format 3): what a single-sample read decodes.
+PACKED_CHUNK_BYTES = 1 << 18
 
 
 def jpeg_slot_bytes(size: int) -> int:
@@ -176,6 +182,11 @@ class Rendered:
 
 #: ``encode(rendered, row)``: write one sample's stored row (zeroed beforehand).
 SampleEncoder = Callable[[Rendered, np.ndarray], None]
+#: ``encode(rendered)``: one sample's payload in a packed array (format 3), any shape.
+PayloadEncoder = Callable[[Rendered], np.ndarray]
+#: ``length(records, size, teacher)``: elements of each sample's payload in a packed array,
+#: from the samples' records (the frame size S; whether the store is a teacher store).
+PayloadLength = Callable[[np.ndarray, int, bool], np.ndarray]
 #: ``encode(assets, max_depth)``: the whole per-store array.
 AssetEncoder = Callable[["Assets", float], np.ndarray]
 
@@ -197,6 +208,11 @@ class ArraySpec:
         since: The store format that introduced it (older stores lack it).
         teacher: Only in ``--depth teacher`` stores, and written by the builder from the
             teacher's fit (so it takes no encoder).
+        packed_since: From this store format on the array is *packed*: one flat array in
+            which each shard holds its samples' payloads back to back (see
+            :meth:`packed`); before it, rows of shape ``tail``.
+        encode_payload: For a packed array: one sample's payload.
+        payload_length: For a packed array: the length of each sample's payload.
     """
 
     name: str
@@ -209,14 +225,47 @@ class ArraySpec:
     encode_assets: AssetEncoder | None = None
     since: int = 1
     teacher: bool = False
+    packed_since: int | None = None
+    encode_payload: PayloadEncoder | None = None
+    payload_length: PayloadLength | None = None
 
     def __post_init__(self) -> None:
-        encoder = self.encode_sample if self.per == "sample" else self.encode_assets
-        other = self.encode_assets if self.per == "sample" else self.encode_sample
-        if self.teacher and (encoder is not None or other is not None):
+        encoders = (self.encode_sample, self.encode_assets, self.encode_payload)
+        own = {"sample": self.encode_payload if self.packed_since else self.encode_sample,
+               "store": self.encode_assets}[self.per]  # fmt: skip
+        if self.teacher and any(e is not None for e in encoders):
             raise TypeError(f"{self.name}: a teacher array is written by the builder, no encoder")
-        if not self.teacher and (encoder is None or other is not None):
+        if not self.teacher and (own is None or sum(e is not None for e in encoders) != 1):
             raise TypeError(f"{self.name}: a per-{self.per} array takes exactly its own encoder")
+        if (self.packed_since is None) != (self.payload_length is None):
+            raise TypeError(f"{self.name}: a packed array, and only one, has payload lengths")
+
+    def packed(self, fmt: int) -> bool:
+        """Whether the array is packed in a store of format `fmt`.
+
+        A packed array is one flat array of ``n_shards * shard_elements(size, shard)``
+        elements. Each shard holds the payloads of its samples back to back in sample order
+        from the shard's first element (a sample's payload is ``payload_length`` elements: the
+        values of its box, its JPEG's bytes), and nothing after them: the inner chunks past
+        the last payload are not stored (zarr reads them as 0). Where a sample's payload
+        starts follows from the records alone (:func:`payload_starts`).
+        """
+        return self.packed_since is not None and fmt >= self.packed_since
+
+    def slot(self, size: int) -> int:
+        """The most elements one sample's payload can take (one row of the unpacked layout)."""
+        return math.prod(self.tail(size))
+
+    def shard_elements(self, size: int, shard: int) -> int:
+        """Elements of each shard of the packed array: room for `shard` full slots, rounded
+        up to whole inner chunks."""
+        inner = self.packed_chunk
+        return -(-shard * self.slot(size) // inner) * inner
+
+    @property
+    def packed_chunk(self) -> int:
+        """Elements of one inner chunk of the packed array."""
+        return PACKED_CHUNK_BYTES // np.dtype(self.dtype).itemsize
 
     def empty(self, n: int, size: int, zeros: Callable[..., np.ndarray] = np.zeros) -> np.ndarray:
         """Zeroed rows of `n` samples (or assets) of a store of frame size `size`, made by
@@ -224,11 +273,19 @@ class ArraySpec:
         return zeros((n, *self.tail(size)), self.dtype)
 
     def create(
-        self, group: zarr.Group, n: int, size: int, chunk: int = 1, shard: int | None = None
+        self,
+        group: zarr.Group,
+        n: int,
+        size: int,
+        chunk: int = 1,
+        shard: int | None = None,
+        fmt: int = FORMAT_VERSION,
     ) -> zarr.Array:
-        """Create the array in `group` (overwriting an old one); `chunk` and `shard` in samples
-        (per-store arrays always take one chunk per asset and no shards)."""
+        """Create the array of a store of format `fmt` in `group` (overwriting an old one);
+        `chunk` and `shard` in samples (per-store arrays always take one chunk per asset and
+        no shards; a packed array takes its own inner chunks)."""
         tail = self.tail(size)
+        shape, chunks = (n, *tail), (chunk if self.per == "sample" else 1, *tail)
         options: dict[str, Any] = {}
         if self.per == "sample":
             options = {
@@ -238,10 +295,14 @@ class ArraySpec:
                 # builder sets it again where it writes shards.
                 "config": {"write_empty_chunks": True},
             }
+        if self.packed(fmt):
+            elements = self.shard_elements(size, shard or chunk)
+            shape, chunks = (-(-n // (shard or chunk)) * elements,), (self.packed_chunk,)
+            options["shards"] = (elements,)
         array = group.create_array(
             self.name,
-            shape=(n, *tail),
-            chunks=(chunk if self.per == "sample" else 1, *tail),
+            shape=shape,
+            chunks=chunks,
             dtype=self.dtype,
             compressors=[CODEC],
             fill_value=0,
@@ -253,19 +314,63 @@ class ArraySpec:
         return array
 
 
-def _encode_jpeg_slot(rendered: Rendered, row: np.ndarray) -> None:
-    row[: len(rendered.jpeg)] = np.frombuffer(rendered.jpeg, np.uint8)
+def _encode_jpeg(rendered: Rendered) -> np.ndarray:
+    return np.frombuffer(rendered.jpeg, np.uint8)
 
 
-def _encode_mask(rendered: Rendered, row: np.ndarray) -> None:
-    y0, x0, y1, x1 = rendered.composite.box
-    row[y0:y1, x0:x1] = rendered.composite.mask
+def _encode_mask(rendered: Rendered) -> np.ndarray:
+    return rendered.composite.mask
 
 
-def _encode_depth_layer(rendered: Rendered, row: np.ndarray) -> None:
-    y0, x0, y1, x1 = rendered.composite.box
-    # fg_units on the mask, 0 elsewhere, straight into the row (a masked copy is 4x slower).
-    np.multiply(rendered.composite.mask > 0, np.uint16(rendered.fg_units), out=row[y0:y1, x0:x1])
+def _encode_depth_layer(rendered: Rendered) -> np.ndarray:
+    # fg_units on the mask, 0 elsewhere (a masked copy is 4x slower).
+    return np.multiply(rendered.composite.mask > 0, np.uint16(rendered.fg_units))
+
+
+def _jpeg_length(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
+    return records[:, COLUMN["jpeg_bytes"]].astype(np.int64)
+
+
+def _box_area(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
+    y0, x0, y1, x1 = (records[:, COLUMN[k]].astype(np.int64) for k in BOX_COLUMNS)
+    return (y1 - y0) * (x1 - x0)
+
+
+def _depth_length(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
+    # A teacher's depth differs from its bg's everywhere: its payload is the whole frame.
+    return (
+        np.full(len(records), size * size, np.int64)
+        if teacher
+        else _box_area(records, size, teacher)
+    )
+
+
+def payload_starts(lengths: np.ndarray, shard_size: int, shard_elements: int) -> np.ndarray:
+    """Where each sample's payload starts in a packed array (:meth:`ArraySpec.packed`).
+
+    Args:
+        lengths: (N,) elements of every sample's payload, in storage order.
+        shard_size: Samples per shard.
+        shard_elements: Elements per shard of the packed array.
+    """
+    lengths = np.asarray(lengths, np.int64)
+    starts = np.cumsum(lengths) - lengths
+    shard = np.arange(len(lengths)) // shard_size
+    return starts - starts[shard * shard_size] + shard * shard_elements
+
+
+def unpack_layer(stored: np.ndarray, record: np.ndarray, size: int) -> np.ndarray:
+    """A sample's mask or depth layer as the (S, S) frame formats 1 and 2 stored: `stored` is
+    that frame already, or the payload of a packed array (format 3), which covers the sample's
+    box (0 around it) or, one frame long, the whole frame (a teacher's depth)."""
+    if stored.ndim > 1:
+        return stored
+    if stored.size == size * size:
+        return stored.reshape(size, size)
+    y0, x0, y1, x1 = (int(record[COLUMN[k]]) for k in BOX_COLUMNS)
+    frame = np.zeros((size, size), stored.dtype)
+    frame[y0:y1, x0:x1] = stored.reshape(y1 - y0, x1 - x0)
+    return frame
 
 
 def _encode_record(rendered: Rendered, row: np.ndarray) -> None:
@@ -308,13 +413,13 @@ ARRAYS: tuple[ArraySpec, ...] = (
     ArraySpec("fg_shape", "store", np.int32, lambda _: (2,),
               "height, width of each fg working copy", encode_assets=lambda a, _: a.fg_shape),
     ArraySpec("fgbg_jpeg", "sample", np.uint8, lambda size: (jpeg_slot_bytes(size),),
-              "JPEG (4:4:4) of the fg_bg pixels inside the sample's box, zero-padded",
-              encode_sample=_encode_jpeg_slot),
-    ArraySpec("mask", "sample", np.uint8, _square(), "fg mask, 0 / 255",
-              encode_sample=_encode_mask),
+              "JPEG (4:4:4) of the fg_bg pixels inside each sample's box, packed",
+              packed_since=3, encode_payload=_encode_jpeg, payload_length=_jpeg_length),
+    ArraySpec("mask", "sample", np.uint8, _square(), "fg mask inside each box, 0 / 255, packed",
+              packed_since=3, encode_payload=_encode_mask, payload_length=_box_area),
     ArraySpec("depth", "sample", np.uint16, _square(),
-              "the fg's depth layer in store units; 0 means the bg's depth",
-              encode_sample=_encode_depth_layer),
+              "the fg's depth layer inside each box in store units (0: the bg's depth), packed",
+              packed_since=3, encode_payload=_encode_depth_layer, payload_length=_depth_length),
     ArraySpec("records", "sample", np.int32, lambda _: (len(RECORD_COLUMNS),),
               "placement record (int columns)", RECORD_COLUMNS, encode_sample=_encode_record),
     ArraySpec("records_f", "sample", np.float32, lambda _: (len(RECORD_F_COLUMNS),),
@@ -383,7 +488,8 @@ def shard_key(array: zarr.Array, shard: int) -> str:
 
 @dataclass(frozen=True)
 class SampleSource:
-    """What one sample is decoded from: its stored rows, its record, its bg's assets."""
+    """What one sample is decoded from: its stored rows (a row of each unpacked array, the
+    payload of each packed one), its record, its bg's assets."""
 
     rows: dict[str, np.ndarray]
     record: np.ndarray
@@ -443,11 +549,11 @@ def _decode_fgbg(source: SampleSource, out: np.ndarray) -> None:
 
 
 def _decode_mask(source: SampleSource, out: np.ndarray) -> None:
-    out[...] = source.rows["mask"]
+    out[...] = unpack_layer(source.rows["mask"], source.record, out.shape[0])
 
 
 def _decode_depth(source: SampleSource, out: np.ndarray) -> None:
-    layer = source.rows["depth"]
+    layer = unpack_layer(source.rows["depth"], source.record, out.shape[0])
     units = np.where(layer > 0, layer, source.bg_depth_units)
     out[...] = units if out.dtype == np.uint16 else depth_metres(units)
 

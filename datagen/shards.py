@@ -7,8 +7,9 @@ the compression alone, and the checksum is taken from the bytes in hand.
 
 The layout is the one :meth:`datagen.schema.ArraySpec.create` gives every per-sample array
 (zarr's ``sharding_indexed`` codec): the shard's chunks one after the other, each C-ordered
-little-endian bytes compressed by zstd, chunks beyond the array's end left out and a chunk that
-reaches past it padded with the fill value (0); then the index, one (offset, length) pair of
+little-endian bytes compressed by zstd, chunks beyond the array's end (or, in a packed array,
+beyond the shard's payloads) left out and a chunk that reaches past it padded with the fill
+value (0); then the index, one (offset, length) pair of
 little-endian uint64 per chunk (``2**64 - 1`` twice for a missing chunk), and the index's
 CRC-32C. :func:`layout_of` refuses an array whose codecs say anything else. Readers decode the
 same layout back, a chunk at a time (:meth:`ShardLayout.chunk_ranges`,
@@ -49,19 +50,28 @@ class ShardLayout:
     level: int
     tail: tuple[int, ...]  # the shape of one sample
 
-    def encode(self, rows: np.ndarray, shard: int) -> bytes:
-        """The object holding shard `shard`, whose samples are `rows` (all of them)."""
+    def encode(self, rows: np.ndarray, shard: int, filled: int | None = None) -> bytes:
+        """The object holding shard `shard`, whose samples are `rows` (all of them).
+
+        `filled`: only the first `filled` rows hold data (a packed array's payloads, the rest
+        of `rows` being room never written): the chunks past them are left out of the object,
+        as zarr leaves out a chunk of fill values, and the chunk that holds the last of them
+        is padded with the fill value.
+        """
         start = shard * self.chunk * self.chunks_per_shard
         expected = min(self.chunk * self.chunks_per_shard, self.n_samples - start)
         if rows.shape[0] != expected:
             raise ValueError(f"shard {shard} holds {expected} samples, got {rows.shape[0]}")
+        end = expected if filled is None else filled
         codec = Zstd(level=self.level, checksum=False)
         index = np.full((self.chunks_per_shard, 2), MISSING, dtype="<u8")
         parts: list[bytes] = []
         offset = 0
-        for k in range(-(-expected // self.chunk)):
-            data = np.ascontiguousarray(rows[k * self.chunk : (k + 1) * self.chunk], self.dtype)
-            if data.shape[0] < self.chunk:  # the array's last chunk: padded with the fill value
+        for k in range(-(-end // self.chunk)):
+            data = np.ascontiguousarray(
+                rows[k * self.chunk : min((k + 1) * self.chunk, end)], self.dtype
+            )
+            if data.shape[0] < self.chunk:  # the last chunk: padded with the fill value
                 padded = np.zeros((self.chunk, *data.shape[1:]), self.dtype)
                 padded[: data.shape[0]] = data
                 data = padded
@@ -80,7 +90,8 @@ class ShardLayout:
 
     def chunk_ranges(self, index: bytes) -> np.ndarray:
         """(chunks_per_shard, 2) start and stop offsets of each chunk in a shard object, from
-        the object's last :attr:`index_bytes` bytes.
+        the object's last :attr:`index_bytes` bytes; both :data:`MISSING` for a chunk the
+        object does not hold.
 
         Raises:
             ValueError: The index does not match its checksum.
@@ -89,7 +100,9 @@ class ShardLayout:
         if np.uint32(google_crc32c.value(table)).astype("<u4").tobytes() != checksum:
             raise ValueError("its chunk index fails its CRC-32C")
         offsets = np.frombuffer(table, "<u8").reshape(self.chunks_per_shard, 2)
-        return np.stack([offsets[:, 0], offsets[:, 0] + offsets[:, 1]], axis=1)
+        missing = offsets[:, 0] == MISSING
+        stops = np.where(missing, MISSING, offsets[:, 0] + np.where(missing, 0, offsets[:, 1]))
+        return np.stack([offsets[:, 0], stops], axis=1)
 
     def decode_chunk(self, blob: bytes) -> np.ndarray:
         """The (chunk, *tail) samples of one compressed chunk of a shard object.

@@ -25,6 +25,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,8 @@ import zarr
 
 from datagen import schema, shadows
 from datagen.errors import DamagedDataError, InputError, error_summary
-from datagen.schema import FIELDS, RootAttrs, SampleSource, Stats
-from datagen.shards import layout_of
+from datagen.schema import FIELDS, SPEC, RootAttrs, SampleSource, Stats
+from datagen.shards import MISSING, layout_of
 from datagen.storage import Storage, storage_at
 
 Sample = dict[str, np.ndarray]
@@ -114,6 +115,7 @@ class FgdStore:
             raise InputError(f"{path}: {error_summary(error)}") from None
         self._checked: set[tuple[str, int]] = set()
         self._chunk_ranges: dict[tuple[str, int], np.ndarray] = {}
+        self._payload_table: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.root = root
         #: The per-sample and per-store arrays of this store (its format, its teacher).
         self.sample_arrays = root.sample_arrays
@@ -281,7 +283,7 @@ class FgdStore:
         """Samples `rows` (all in one chunk) into ``out[key][positions]``."""
         start, stop = int(rows.min()), int(rows.max()) + 1
         stored = {
-            name: self._read_checked(name, start, stop) for field in FIELDS for name in field.reads
+            name: self._read_stored(name, start, stop) for field in FIELDS for name in field.reads
         }
         records = self.records[rows]
         bg_images, bg_units = self.bg_images, self._bg_depth_units
@@ -301,8 +303,63 @@ class FgdStore:
                     shard = self._shard_of(start + row)
                     raise self._damaged(name, shard, error_summary(error)) from None
 
-    def _read_checked(self, name: str, start: int, stop: int) -> np.ndarray:
-        """Samples start..stop-1 of per-sample array `name`, each shard checked once."""
+    def stored(self, name: str, start: int, stop: int) -> np.ndarray | list[np.ndarray]:
+        """What samples start..stop-1 store in per-sample array `name`, undecoded: their rows
+        (stacked), or a list of their payloads if the array is packed in this store's format
+        (:meth:`datagen.schema.ArraySpec.packed`)."""
+        if name not in self.sample_arrays:
+            raise KeyError(f"{self.path}: no per-sample array {name!r}")
+        if not 0 <= start < stop <= len(self):
+            raise IndexError(f"samples {start}..{stop - 1}: not a range within [0, {len(self)})")
+        if not SPEC[name].packed(self.root.fgd_format):
+            return self._read_checked(name, start, stop)
+        size = self.root.shard_size
+        edges = sorted({start, stop, *range(start - start % size + size, stop, size)})
+        payloads: list[np.ndarray] = []
+        for a, b in pairwise(edges):
+            payloads += self._read_stored(name, a, b)  # one shard at a time
+        return payloads
+
+    def _read_stored(self, name: str, start: int, stop: int) -> np.ndarray | list[np.ndarray]:
+        """What samples start..stop-1 (of one shard) store in per-sample array `name`: their
+        rows, or their payloads if it is packed."""
+        if not SPEC[name].packed(self.root.fgd_format):
+            return self._read_checked(name, start, stop)
+        self._check_shards(name, start, stop)
+        starts, lengths = self._payloads(name)
+        first, end = int(starts[start]), int(starts[stop - 1] + lengths[stop - 1])
+        try:
+            data = self._read_elements(name, first, end)
+        except (ValueError, OSError) as error:  # changed since its check
+            raise self._damaged(name, self._shard_of(start), error_summary(error)) from None
+        return [
+            data[a - first : a - first + n]
+            for a, n in zip(starts[start:stop], lengths[start:stop], strict=True)
+        ]
+
+    def _payloads(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Where each sample's payload in packed array `name` starts, and its length."""
+        if name not in self._payload_table:
+            spec, root = SPEC[name], self.root
+            lengths = spec.payload_length(self.records, self.size, root.depth.teacher is not None)  # type: ignore[misc]
+            elements = spec.shard_elements(self.size, root.shard_size)
+            starts = schema.payload_starts(lengths, root.shard_size, elements)
+            self._payload_table[name] = starts, lengths
+        return self._payload_table[name]
+
+    def _read_elements(self, name: str, first: int, end: int) -> np.ndarray:
+        """Elements first..end-1 of packed array `name`, all in one shard."""
+        layout = self._layouts[name]
+        if end <= first:
+            return np.empty(0, layout.dtype)
+        k0, k1 = first // layout.chunk, (end - 1) // layout.chunk + 1
+        parts = [self._read_chunk_rows(name, k, 0, layout.chunk) for k in range(k0, k1)]
+        data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return data[first - k0 * layout.chunk : end - k0 * layout.chunk]
+
+    def _check_shards(self, name: str, start: int, stop: int) -> None:
+        """Check the shards of per-sample array `name` that hold samples start..stop-1 against
+        their build-time checksums, each once per process."""
         shard_size = self.root.shard_size
         for shard in range(start // shard_size, (stop - 1) // shard_size + 1):
             if (name, shard) in self._checked:
@@ -312,6 +369,10 @@ class FgdStore:
             if problem is not None:
                 raise self._damaged(name, shard, problem)
             self._checked.add((name, shard))
+
+    def _read_checked(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Samples start..stop-1 of unpacked per-sample array `name`, each shard checked once."""
+        self._check_shards(name, start, stop)
         size = self.chunk_size
         first = start - start % size
         try:
@@ -334,6 +395,8 @@ class FgdStore:
             tail = self._storage.read_range(key, -layout.index_bytes)
             self._chunk_ranges[(name, shard)] = layout.chunk_ranges(tail)
         begin, end = (int(v) for v in self._chunk_ranges[(name, shard)][k])
+        if begin == MISSING:
+            raise ValueError(f"chunk {k} of the shard, which its records point into, is missing")
         return layout.decode_chunk(self._storage.read_range(key, begin, end))[lo:hi]
 
     def _shard_of(self, index: int) -> int:

@@ -27,13 +27,8 @@ from datagen.errors import InputError
 from datagen.imaging import decode_jpeg, encode_jpeg
 from datagen.storage import storage_at
 from datagen.store import open_store
-from tests.datagen.conftest import tiny_config
+from tests.datagen.conftest import as_format_2, stored_arrays, tiny_config, unpacked_rows
 from tests.datagen.test_bad_input import write_bg, write_fg
-
-
-def stored_arrays(path: Path) -> dict[str, np.ndarray]:
-    group = zarr.open_group(str(path), mode="r")
-    return {name: group[name][...] for name in (*schema.SAMPLE_ARRAYS, *schema.ASSET_ARRAYS)}
 
 
 def assert_same_arrays(a: Path, b: Path) -> None:
@@ -111,23 +106,43 @@ def test_read_batch_into_given_arrays_with_depth_units(tiny_store: Path) -> None
     assert (out["depth"] > 0).all()
 
 
-def test_plain_zarr_reading_as_documented(tiny_store: Path) -> None:
+@pytest.mark.parametrize("i", [11, 16, 35])  # in a shard, a shard's first, the last
+def test_plain_zarr_reading_as_documented(tiny_store: Path, i: int) -> None:
     """data/README.md's recipe, with zarr and OpenCV only, gives what open_store gives."""
     root = zarr.open_group(str(tiny_store), mode="r")
-    i = 11
-    record = dict(zip(root["records"].attrs["columns"], root["records"][i], strict=True))
-    fgbg = root["bg"][record["bg_id"]].copy()
-    jpeg = root["fgbg_jpeg"][i, : record["jpeg_bytes"]]
-    fgbg[record["box_y0"] : record["box_y1"], record["box_x0"] : record["box_x1"]] = decode_jpeg(
-        jpeg
-    )
-    layer = root["depth"][i]
-    depth_units = np.where(layer > 0, layer, root["bg_depth"][record["bg_id"]])
-    depth = depth_units * root.attrs["depth"]["scale"]
+    # --- the recipe -----------------------------------------------------------------
+    records = root["records"]
+    column = {name: k for k, name in enumerate(records.attrs["columns"])}
+    shard_size = root.attrs["shard_size"]
+    first = i - i % shard_size  # the first sample of i's shard
+    rec = records[first : i + 1].astype(np.int64)  # its shard's records up to sample i
+    y0, x0, y1, x1 = (rec[:, column[k]] for k in ("box_y0", "box_x0", "box_y1", "box_x1"))
+    area, jpeg_bytes = (y1 - y0) * (x1 - x0), rec[:, column["jpeg_bytes"]]
+
+    def payload(name: str, lengths: np.ndarray) -> np.ndarray:
+        """Sample i's values in a packed array: after those of the samples before it in
+        its shard."""
+        start = (i // shard_size) * root[name].shards[0] + int(lengths[:-1].sum())
+        return root[name][start : start + int(lengths[-1])]
+
+    box = np.s_[y0[-1] : y1[-1], x0[-1] : x1[-1]]
+    h, w = int(y1[-1] - y0[-1]), int(x1[-1] - x0[-1])
+    bg_id = rec[-1, column["bg_id"]]
+    fgbg = root["bg"][bg_id].copy()  # start from the bg ...
+    if jpeg_bytes[-1]:  # ... paste the coded box
+        coded = cv2.imdecode(payload("fgbg_jpeg", jpeg_bytes), cv2.IMREAD_COLOR)
+        fgbg[box] = cv2.cvtColor(coded, cv2.COLOR_BGR2RGB)
+    mask = np.zeros(fgbg.shape[:2], np.uint8)
+    mask[box] = payload("mask", area).reshape(h, w)
+    depth_units = root["bg_depth"][bg_id].copy()
+    layer = payload("depth", area).reshape(h, w)
+    depth_units[box] = np.where(layer > 0, layer, depth_units[box])
+    depth_m = depth_units * root.attrs["depth"]["scale"]
+    # --- what open_store gives ------------------------------------------------------
     sample = open_store(tiny_store)[i]
     np.testing.assert_array_equal(fgbg, sample["fgbg"])
-    np.testing.assert_allclose(depth, sample["depth"], rtol=1e-6)
-    np.testing.assert_array_equal(root["mask"][i], sample["mask"])
+    np.testing.assert_allclose(depth_m, sample["depth"], rtol=1e-6)
+    np.testing.assert_array_equal(mask, sample["mask"])
 
 
 def test_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
@@ -152,7 +167,10 @@ def test_a_shard_stopped_half_way_leaves_nothing_in_the_next(
     def render_then_stop(context, plan_index, row, buffers, *args):
         render(context, plan_index, row, buffers, *args)
         for rows in buffers.values():  # debris where the next shard's samples go
-            rows[row + 1 :] = 7
+            if isinstance(rows, datagen.build._Packed):
+                rows.room[rows.filled :] = 7
+            else:
+                rows[row + 1 :] = 7
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patched:
@@ -303,8 +321,11 @@ def test_info_reports_arrays_and_bytes(tiny_store: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["n_samples"] == 36
-    assert report["arrays"]["mask"]["shape"] == [36, 64, 64]
-    assert report["arrays"]["mask"]["shards"] == [16, 64, 64]
+    # Packed: 3 shards of room for 16 frames of 64 x 64 each, in whole inner chunks.
+    per_shard = -(-16 * 64 * 64 // schema.PACKED_CHUNK_BYTES) * schema.PACKED_CHUNK_BYTES
+    assert report["arrays"]["mask"]["shape"] == [3 * per_shard]
+    assert report["arrays"]["mask"]["shards"] == [per_shard]
+    assert report["arrays"]["records"]["shape"] == [36, len(schema.RECORD_COLUMNS)]
     assert all(a["bytes_on_disk"] > 0 for a in report["arrays"].values())
     assert report["bytes_on_disk"] >= sum(a["bytes_on_disk"] for a in report["arrays"].values())
     assert report["config"]["seed"] == 0
@@ -515,16 +536,17 @@ def test_regenerate_reproduces_shadowed_samples_byte_for_byte(
 ) -> None:
     on = str(shadow_pair[0])
     ds = open_store(on)
-    group = zarr.open_group(on, mode="r")
     for index in range(len(ds)):
         again = regenerate(on, index)
         meta = ds.meta(index)
         y0, x0, y1, x1 = meta["box"]
         jpeg = encode_jpeg(again["fgbg"][y0:y1, x0:x1], meta["jpeg_quality"])
-        stored = group["fgbg_jpeg"][index, : meta["jpeg_bytes"]].tobytes()
+        stored = ds.stored("fgbg_jpeg", index, index + 1)[0].tobytes()
         assert jpeg == stored, index
-        np.testing.assert_array_equal(again["mask"], group["mask"][index])
-        np.testing.assert_array_equal(again["depth"], group["depth"][index])
+        np.testing.assert_array_equal(again["mask"], unpacked_rows(ds, "mask", index, index + 1)[0])
+        np.testing.assert_array_equal(
+            again["depth"], unpacked_rows(ds, "depth", index, index + 1)[0]
+        )
 
 
 def test_procedural_scenes_store_their_light_and_photos_none(
@@ -541,10 +563,10 @@ def test_procedural_scenes_store_their_light_and_photos_none(
 
 
 def as_format_1(store: Path, out: Path) -> Path:
-    """A copy of a ``--shadows off`` format-2 store as format 1 wrote it: without the arrays
-    format 2 added and with format 1's root attributes (test_store_identity proves the rest of
-    the bytes equal)."""
-    shutil.copytree(store, out)
+    """A copy of a ``--shadows off`` store as format 1 wrote it: in format 2's layout
+    (:func:`as_format_2`), without the arrays format 2 added and with format 1's root
+    attributes (test_store_identity proves the rest of the bytes equal)."""
+    as_format_2(store, out)
     for name in ("records_shadow", "bg_light"):
         shutil.rmtree(out / name)
     group = zarr.open_group(str(out), mode="r+")
@@ -557,23 +579,40 @@ def as_format_1(store: Path, out: Path) -> Path:
     return out
 
 
-def test_a_format_1_store_opens_and_reads_as_before(
-    shadow_pair: tuple[Path, Path], tmp_path: Path
+@pytest.mark.parametrize(("fmt", "shadowed"), [(1, False), (2, True)])
+def test_an_older_store_opens_and_reads_as_before(
+    fmt: int, shadowed: bool, shadow_pair: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    off = shadow_pair[1]
-    old = as_format_1(off, tmp_path / "v1.zarr")
-    ds, new = open_store(old), open_store(off)
-    assert ds.root.fgd_format == 1 and "records_shadow" not in ds.sample_arrays
+    store = shadow_pair[0] if shadowed else shadow_pair[1]
+    old = (as_format_2 if fmt == 2 else as_format_1)(store, tmp_path / f"v{fmt}.zarr")
+    ds, new = open_store(old), open_store(store)
+    assert ds.root.fgd_format == fmt and ("records_shadow" in ds.sample_arrays) == (fmt > 1)
+    assert (ds.root.fgd_format, new.root.fgd_format) == (fmt, schema.FORMAT_VERSION)
+    everything = ds.read_range(0, len(ds))
     for key, value in new.read_range(0, len(new)).items():
-        np.testing.assert_array_equal(ds.read_range(0, len(ds))[key], value, err_msg=key)
-    assert ds.meta(3) == new.meta(3)  # no shadow columns: read as NO_SHADOW
-    again = regenerate(str(old), 3)
-    np.testing.assert_array_equal(again["fgbg"], regenerate(str(off), 3)["fgbg"])
+        np.testing.assert_array_equal(everything[key], value, err_msg=key)
+    batch = [20, 3, 17, 3]  # across shards, out of order, a repeat
+    for key, value in new.read_batch(batch).items():
+        np.testing.assert_array_equal(ds.read_batch(batch)[key], value, err_msg=key)
+    assert ds.meta(3) == new.meta(3)  # format 1 has no shadow columns: read as NO_SHADOW
+    again, fresh = regenerate(str(old), 3), regenerate(str(store), 3)
+    for key in ("fgbg", "mask", "depth"):
+        np.testing.assert_array_equal(again[key], fresh[key], err_msg=key)
     runner = CliRunner()
     for command in (["verify", str(old)], ["stats", str(old)], ["info", str(old)]):
         result = runner.invoke(fgd, ["datagen", *command])
         assert result.exit_code == 0, result.output
-    assert '"format": 1' in runner.invoke(fgd, ["datagen", "info", str(old)]).output
+    assert f'"format": {fmt}' in runner.invoke(fgd, ["datagen", "info", str(old)]).output
+
+
+def test_a_rerun_over_an_older_format_store_is_refused_in_one_line(
+    shadow_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # Resuming it would mix formats; rebuilding it needs the user's word.
+    old = as_format_2(shadow_pair[0], tmp_path / "v2.zarr")
+    with pytest.raises(InputError, match=r"differs in: store format \(2; this fgd writes 3\)"):
+        build_store(tiny_config(old, shadow_p=1.0), progress=False)
+    assert open_store(old).root.fgd_format == 2
 
 
 def test_cli_shadow_options_reach_the_store(tmp_path: Path) -> None:
@@ -588,7 +627,7 @@ def test_cli_shadow_options_reach_the_store(tmp_path: Path) -> None:
     assert (config["shadows"], config["shadow_p"]) == ("hard", 1.0)
     assert (config["shadow_strength_min"], config["shadow_strength_max"]) == (0.3, 0.4)
     assert (ds.records_shadow[:, 3] == 0).all()  # hard: no penumbra
-    assert ds.root.fgd_format == schema.FORMAT_VERSION == 2
+    assert ds.root.fgd_format == schema.FORMAT_VERSION == 3
 
 
 def test_a_box_too_large_for_its_slot_is_coded_at_a_lower_quality() -> None:

@@ -1,22 +1,28 @@
 """Byte identity of whole stores across code changes.
 
 ``fixtures/store_digests.json`` holds a SHA-256 of every file (metadata and shards alike) of a
-few tiny format-1 stores, recorded with the code before the store contract was refactored.
-Format 2 (shadows) keeps proving against it: each of those stores is rebuilt with ``--shadows
-off`` and every file of it must keep its digest, except the root ``zarr.json`` (its attributes
-now hold ``fgd_format`` 2, the four shadow options in ``config``, and ``records_shadow`` in
-``integrity``); the files of the arrays format 2 added (``records_shadow/``, ``bg_light/``) are
-new. ``fixtures/store_digests_v2.json`` holds the digests of format-2 stores with shadows on,
-compared file for file. So a change of one stored byte (an attribute's order, a codec setting,
-a pixel, a shadow) fails here.
+few tiny format-1 stores, recorded with the code before the store contract was refactored;
+``fixtures/store_digests_v2.json`` those of format-2 stores with shadows on; and
+``fixtures/store_digests_v3.json`` those of the same stores in format 3, compared file for file.
+So a change of one stored byte (an attribute's order, a codec setting, a pixel, a shadow)
+fails here.
+
+The older formats keep proving that the samples never changed: format 3 stores the same
+samples, with mask, depth and JPEG packed (``datagen.schema.ArraySpec.packed``), so each store
+is rebuilt, unpacked into format 2's layout (``conftest.as_format_2``) and compared with the
+older fixtures: every file of a format-2 store; for a format-1 store, built with ``--shadows
+off``, every file except the root ``zarr.json`` (its attributes now hold ``fgd_format`` 2,
+the four shadow options in ``config``, and ``records_shadow`` in ``integrity``) and the files
+of the arrays format 2 added (``records_shadow/``, ``bg_light/``).
 
 Builds run from a scratch working folder with relative paths (``--out store.zarr``, ``--bg bg``
 with ``bg`` a link to the real photos): the root attributes record every path option, which
 would otherwise differ between temporary folders and checkouts.
 
-Regenerate the format-2 fixture (only for an intended format change) with
-``python -m tests.datagen.test_store_identity``; the format-1 one cannot be rebuilt any more
-(the jitter store's digests under a newer OpenCV are recorded beside it: ``JITTER_OPENCV``).
+Regenerate the format-3 fixture (only for an intended format change) with
+``python -m tests.datagen.test_store_identity``; the older ones cannot be rebuilt any more
+(the jitter store's format-1 digests under a newer OpenCV are recorded beside it:
+``JITTER_OPENCV``).
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ import pytest
 
 from datagen.build import build_store
 from tests.conftest import REAL_SAMPLES
-from tests.datagen.conftest import tiny_config
+from tests.datagen.conftest import as_format_2, tiny_config
 
 FIXTURE = Path(__file__).with_name("fixtures") / "store_digests.json"
 FIXTURE_V2 = FIXTURE.with_name("store_digests_v2.json")
+FIXTURE_V3 = FIXTURE.with_name("store_digests_v3.json")
 #: The one file of a format-1 store that a ``--shadows off`` build writes with other bytes.
 CHANGED_SINCE_V1 = frozenset({"zarr.json"})
 #: The format-1 fixture was recorded under OpenCV 5.0. OpenCV's uint8 RGB <-> HSV conversion
@@ -49,6 +56,9 @@ FIXTURE_OPENCV = "5.0"
 #: Folders of the arrays format 2 added.
 NEW_SINCE_V1 = ("records_shadow/", "bg_light/")
 OUT = "store.zarr"
+#: Where a test writes the store unpacked into format 2's layout (its root attributes still
+#: say ``out``: OUT).
+UNPACKED = "unpacked.zarr"
 
 
 def write_bg_depth(folder: Path, bg_folder: Path) -> None:
@@ -96,6 +106,12 @@ def store_digests(root: Path) -> dict[str, str]:
     }
 
 
+def as_format_2_digests(cwd: Path) -> dict[str, str]:
+    """The file digests of the store :func:`build_case` built in `cwd`, unpacked into format
+    2's layout."""
+    return store_digests(as_format_2(cwd / OUT, cwd / UNPACKED))
+
+
 def build_case(name: str, cwd: Path) -> dict[str, str]:
     """Build store `name` of :data:`CASES` or :data:`CASES_V2` as ``cwd/store.zarr``; return
     its file digests."""
@@ -120,7 +136,8 @@ def test_shadows_off_keeps_the_format_1_bytes(name: str, tmp_path: Path) -> None
     expected = json.loads(FIXTURE.read_text())[name]
     if CASES[name][0].get("fg_jitter"):
         expected.update(_jitter_digests_for_this_opencv())
-    actual = build_case(name, tmp_path)
+    build_case(name, tmp_path)
+    actual = as_format_2_digests(tmp_path)
     new = sorted(key for key in actual if key.startswith(NEW_SINCE_V1))
     assert new and {key.split("/")[0] for key in new} == {"records_shadow", "bg_light"}
     assert sorted(set(actual) - set(new)) == sorted(expected), "the store's files differ"
@@ -132,11 +149,14 @@ def test_shadows_off_keeps_the_format_1_bytes(name: str, tmp_path: Path) -> None
 def test_shadow_store_bytes_are_unchanged(name: str, tmp_path: Path) -> None:
     if CASES_V2[name][1] and not (REAL_SAMPLES / "bg").is_dir():
         pytest.skip("../shared/real-samples is not present")
-    expected = json.loads(FIXTURE_V2.read_text())[name]
-    actual = build_case(name, tmp_path)
-    assert sorted(actual) == sorted(expected), "the store's files differ"
-    changed = [key for key in expected if actual[key] != expected[key]]
-    assert not changed, f"files with other bytes: {changed}"
+    for fixture, actual in (
+        (FIXTURE_V3, build_case(name, tmp_path)),
+        (FIXTURE_V2, as_format_2_digests(tmp_path)),
+    ):
+        expected = json.loads(fixture.read_text())[name]
+        assert sorted(actual) == sorted(expected), f"the store's files differ ({fixture.name})"
+        changed = [key for key in expected if actual[key] != expected[key]]
+        assert not changed, f"files with other bytes ({fixture.name}): {changed}"
 
 
 def _opencv_release() -> str:
@@ -164,7 +184,8 @@ def _record_jitter_digests(scratch: Path) -> None:
     if release == FIXTURE_OPENCV:
         sys.exit(f"OpenCV {release} is the fixture's own release: nothing to record")
     expected = json.loads(FIXTURE.read_text())["jitter_two_workers"]
-    actual = build_case("jitter_two_workers", scratch)
+    build_case("jitter_two_workers", scratch)
+    actual = as_format_2_digests(scratch)
     changed = {
         key: actual[key]
         for key in expected
@@ -181,7 +202,7 @@ def _regenerate(scratch: Path) -> None:
         cwd = scratch / name
         cwd.mkdir()
         digests[name] = build_case(name, cwd)
-    FIXTURE_V2.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+    FIXTURE_V3.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
