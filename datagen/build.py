@@ -515,7 +515,7 @@ def _render_into(
         composite=composite,
         jpeg=jpeg,
         quality=quality,
-        fg_units=int(schema.quantize_depth(placement.contact_depth, config.max_depth)),
+        fg_units=schema.quantize_depth(placement.contact_depth, config.max_depth),
         shadow=shadow,
     )
     for name, rows in buffers.items():

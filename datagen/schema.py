@@ -1,4 +1,4 @@
-"""The store contract as data: every array, and the root attributes (format version 2).
+"""The store contract as data: every array, and the root attributes (format version 3).
 
 This module is the one written contract between the builder, the reader, the HDF5 export, the
 loader, ``stats`` and ``verify``; ``data/README.md`` documents the same layout for people
@@ -7,8 +7,9 @@ reading the store with plain zarr. Two tables say everything about the arrays:
 - :data:`ARRAYS`, one :class:`ArraySpec` per stored array: name, per-sample or per-store,
   dtype, shape after the first axis, chunking and codec, and how the builder encodes it (from
   one rendered sample, or from the build's assets). Per-sample arrays hold N samples in a seeded
-  random order, chunked along the sample axis and sharded (:func:`create_arrays`); per-store
-  arrays hold one chunk per asset.
+  random order, sharded, either as rows chunked along the sample axis or *packed* (each
+  shard's payloads back to back: :meth:`ArraySpec.packed`); per-store arrays hold one chunk
+  per asset.
 - :data:`FIELDS`, one :class:`SampleField` per array a reader returns for a sample (``bg``,
   ``fgbg``, ``mask``, ``depth``): dtype, shape, which stored arrays it is decoded from, how,
   and how the HDF5 export stores it.
@@ -20,19 +21,21 @@ and :class:`Stats`), frozen dataclasses whose ``to_dict`` writes exactly the JSO
 holds.
 
 Formats: 1 had no shadows (no ``records_shadow``, no ``bg_light``) and its boxes held the fg
-alone; 2 adds both arrays and lets a sample's box hold its shadow too. Each array says the
-format it appeared in (:attr:`ArraySpec.since`); readers open both formats
-(:data:`READABLE_FORMATS`), and a format-1 sample reads as one without a shadow.
+alone; 2 adds both arrays and lets a sample's box hold its shadow too; 3 packs ``fgbg_jpeg``,
+``mask`` and ``depth`` (:attr:`ArraySpec.packed_since`), which 1 and 2 stored as rows (the
+JPEG in a zero-padded slot of B bytes, mask and depth as whole frames) holding the same
+samples. Each array says the format it appeared in (:attr:`ArraySpec.since`); readers open
+every format of :data:`READABLE_FORMATS`, and a format-1 sample reads as one without a shadow.
 
 The arrays (S = ``size``):
 
-- ``fgbg_jpeg`` (N, B) uint8: the fg_bg pixels inside the sample's box as a JPEG (4:4:4), in a
-  fixed slot of B bytes padded with zeros (zstd squashes the padding). The box holds every pixel
-  the sample changes: the fg and its shadow. Outside its box a fg_bg image equals its bg
-  exactly, so the bg is stored once per scene instead of once per sample.
-- ``mask`` (N, S, S) uint8 0/255, lossless.
-- ``depth`` (N, S, S) uint16: the fg's depth layer in :data:`DEPTH_SCALE` metre units; 0 where
-  the sample's depth equals its bg's (``bg_depth``), lossless.
+- ``fgbg_jpeg``, packed uint8: the fg_bg pixels inside the sample's box as a JPEG (4:4:4). The
+  box holds every pixel the sample changes: the fg and its shadow. Outside its box a fg_bg
+  image equals its bg exactly, so the bg is stored once per scene instead of once per sample.
+- ``mask``, packed uint8 0/255, lossless: the mask inside the box (0 outside it).
+- ``depth``, packed uint16: the fg's depth layer inside the box in :data:`DEPTH_SCALE` metre
+  units; 0 where the sample's depth equals its bg's (``bg_depth``, and all around the box),
+  lossless. A teacher store's payload is the whole frame: its depth differs everywhere.
 - ``records`` (N, len(RECORD_COLUMNS)) int32 and ``records_f`` (N, len(RECORD_F_COLUMNS))
   float32, and ``records_shadow`` (N, 6) float32 (the shadow's
   :class:`~datagen.shadows.ShadowParams`): the placement record, enough to regenerate the sample
@@ -52,7 +55,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import zarr
@@ -140,8 +143,17 @@ def n_samples(n_bg: int, n_fg: int, n_flips: int, positions: int) -> int:
     return n_bg * n_fg * n_flips * positions
 
 
-def quantize_depth(depth_m: np.ndarray, max_depth: float) -> np.ndarray:
-    """Metres -> uint16 units of DEPTH_SCALE, clipped to [1 unit, max_depth]."""
+@overload
+def quantize_depth(depth_m: float, max_depth: float) -> int: ...
+@overload
+def quantize_depth(depth_m: np.ndarray, max_depth: float) -> np.ndarray: ...
+def quantize_depth(depth_m: np.ndarray | float, max_depth: float) -> np.ndarray | int:
+    """Metres -> uint16 units of DEPTH_SCALE, clipped to [1 unit, max_depth] (a float gives
+    an int: the builder quantizes one fg depth per sample, where numpy's per-call cost is most
+    of the work; the same float64 product, rounding half to even and clip)."""
+    if isinstance(depth_m, float):
+        units = round(depth_m * UNITS_PER_METRE)
+        return min(max(units, 1), round(max_depth * UNITS_PER_METRE))
     units = np.array(depth_m, dtype=np.float64)  # one float64 copy, worked on in place
     units *= UNITS_PER_METRE
     np.rint(units, out=units)

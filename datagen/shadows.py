@@ -330,18 +330,24 @@ def shade(
         The factor inside the box of the pixels it darkens, or None where it darkens none.
     """
     focal = prior_focal(size) if focal is None else focal
-    rows = np.flatnonzero(alpha.any(axis=1))
-    if rows.size == 0 or (params.strength <= 0 and params.ao_strength <= 0):
+    extent = alpha_bbox(alpha)
+    if extent is None or (params.strength <= 0 and params.ao_strength <= 0):
         return None
+    oy, ox = origin
+    silhouette = (oy + extent[0], ox + extent[1], oy + extent[2], ox + extent[3])
     row, col = contact
     # Every part is (box, coverage in [0, 1]) and lies below the horizon.
     floor_row = max(0, math.floor(horizon_y))
     cast = ao = None
     if params.strength > 0:
-        cast = _cast_shadow(alpha, origin, params, row, col, horizon_y, focal, size, floor_row)
+        cast = _cast_shadow(
+            alpha, origin, silhouette, params, row, col, horizon_y, focal, size, floor_row
+        )
     if params.ao_strength > SNAP:
         depth_rows = max(row + 0.5 - horizon_y, 1.0)  # D; an object at the horizon: flat
-        ao = _contact_shadow(alpha, origin, params, row, depth_rows / focal, size, floor_row)
+        ao = _contact_shadow(
+            alpha, origin, silhouette, params, row, depth_rows / focal, size, floor_row
+        )
     parts = [part for part in (cast, ao) if part is not None]
     if not parts:
         return None
@@ -433,6 +439,7 @@ Part = tuple[tuple[int, int, int, int], np.ndarray]
 def _cast_shadow(
     alpha: np.ndarray,
     origin: tuple[int, int],
+    silhouette: tuple[int, int, int, int],
     params: ShadowParams,
     row: float,
     col: float,
@@ -441,7 +448,8 @@ def _cast_shadow(
     size: int,
     floor_row: int,
 ) -> Part | None:
-    """Cast-shadow coverage in [0, 1], penumbra included, in the box of the frame it reaches.
+    """Cast-shadow coverage in [0, 1], penumbra included, in the box of the frame it reaches
+    (`silhouette`: the frame box of the nonzero alpha, which lies at `origin`).
 
     The penumbra is blurred into the silhouette before it is warped (the warp then foreshortens
     it as the ground does): a point ``r`` pixels up is ``r / sin(elevation)`` from its shadow,
@@ -455,12 +463,10 @@ def _cast_shadow(
     ``r`` pixels instead of ``SIGMA_MIN``.
     """
     oy, ox = origin
-    rows = np.flatnonzero(alpha.any(axis=1)) + oy
-    cols = np.flatnonzero(alpha.any(axis=0)) + ox
+    top, left, _, right = silhouette
     bottom = int(min(row, size - 1))
-    if rows[0] > bottom:
+    if top > bottom:
         return None
-    top, left, right = int(rows[0]), int(cols[0]), int(cols[-1]) + 1
     r = max(1, size // CAST_GRID)
     sine = params.light()[1]
     sigma_top = min(SIGMA_MIN * r + params.softness * (row - top) / sine, size / 8)
@@ -599,6 +605,7 @@ def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 def _contact_shadow(
     alpha: np.ndarray,
     origin: tuple[int, int],
+    silhouette: tuple[int, int, int, int],
     params: ShadowParams,
     row: float,
     foreshortening: float,
@@ -608,8 +615,7 @@ def _contact_shadow(
     """Contact-shadow coverage in [0, 1] around the silhouette's footprint, in the box where
     it can reach ``SNAP / ao_strength`` (beyond, its darkening is snapped away)."""
     oy, ox = origin
-    rows = np.flatnonzero(alpha.any(axis=1)) + oy
-    height = row - rows[0] + 1
+    height = row - silhouette[0] + 1
     band = max(1, round(FOOTPRINT_BAND * height))
     bottom = int(min(max(row, 0), size - 1))
     footprint_rows = alpha[max(0, bottom - band + 1 - oy) : max(0, bottom + 1 - oy)]
