@@ -39,6 +39,7 @@ from datagen import schema, shadows
 from datagen.assets import Assets, asset_counts, load_assets
 from datagen.composite import (
     IDENTITY_JITTER,
+    PlacementStreams,
     draw_placement,
     placement_rng,
     plan_entry,
@@ -292,9 +293,11 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     size = config.size
     buffers = _shard_buffers(n, size, config.shard_size)
     full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
+    streams = PlacementStreams(config.seed)
     for row, plan_index in enumerate(context.order[start : start + n]):
         check_interrupt()  # in-process builds: a shard takes seconds
-        _render_into(context, int(plan_index), row, buffers, full_fgbg)
+        rng = streams.of(int(plan_index))
+        _render_into(context, int(plan_index), rng, row, buffers, full_fgbg)
     if context.teacher is not None:
         estimate = context.teacher.estimate(full_fgbg)
         depth = buffers["depth"]
@@ -333,7 +336,8 @@ def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
     size = context.config.size
     buffers = _empty_buffers(1, size, 1)
     fgbg = np.zeros((1, size, size, 3), np.uint8)
-    _render_into(context, plan_index, 0, buffers, fgbg, shadow)
+    rng = placement_rng(context.config.seed, plan_index)
+    _render_into(context, plan_index, rng, 0, buffers, fgbg, shadow)
     record = buffers["records"][0]
     sample = {"fgbg": fgbg[0]}
     for name in ("mask", "depth"):
@@ -462,19 +466,20 @@ def sample_order(seed: int, n: int) -> np.ndarray:
 def _render_into(
     context: _ShardContext,
     plan_index: int,
+    rng: np.random.Generator,
     row: int,
     buffers: Buffers,
     full_fgbg: np.ndarray | None,
     shadow: shadows.ShadowParams | None = None,
 ) -> None:
     """Render sample `plan_index` into row `row` of `buffers` (its payloads after the others
-    in their packed arrays) and of `full_fgbg` (for the teacher); `shadow` replaces the shadow
-    its generator would draw (regenerate's record)."""
+    in their packed arrays) and of `full_fgbg` (for the teacher), drawing from `rng` (its
+    :func:`~datagen.composite.placement_rng` stream); `shadow` replaces the shadow the stream
+    would draw (regenerate's record)."""
     config = context.config
     entry = plan_entry(plan_index, len(context.fg), config.n_flips, config.positions)
     horizon_y, ground_k = (float(v) for v in context.bg_ground[entry.bg_id])
     bg_depth = context.bg_depth[entry.bg_id]
-    rng = placement_rng(config.seed, plan_index)
     placement = draw_placement(
         entry,
         rng,

@@ -160,6 +160,39 @@ def placement_rng(seed: int, plan_index: int) -> np.random.Generator:
     return np.random.Generator(np.random.Philox(key=(seed << 64) | plan_index))
 
 
+class PlacementStreams:
+    """:func:`placement_rng` for one sample after another, at a fraction of its cost.
+
+    Constructing a Philox generator draws a seed from the operating system's entropy even when
+    a key then overrides it; here one generator is re-keyed for each sample instead. The
+    generator :meth:`of` returns is valid until its next call: keep one per thread.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._bits = np.random.Philox(key=0)
+        self._rng = np.random.Generator(self._bits)
+
+    def of(self, plan_index: int) -> np.random.Generator:
+        """The stream of ``placement_rng(seed, plan_index)``, from its start."""
+        key = (self._seed << 64) | plan_index
+        self._bits.state = {
+            "bit_generator": "Philox",
+            "state": {
+                "counter": np.zeros(4, np.uint64),
+                "key": np.array([key & _WORD, key >> 64 & _WORD], np.uint64),
+            },
+            "buffer": np.zeros(4, np.uint64),
+            "buffer_pos": 4,  # empty: the next draw starts at the counter
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        return self._rng
+
+
+_WORD = (1 << 64) - 1
+
+
 def prepare_cutout(
     fg_working: np.ndarray, flip: bool, jitter: tuple[float, float, float, float]
 ) -> np.ndarray:

@@ -164,8 +164,8 @@ def test_a_shard_stopped_half_way_leaves_nothing_in_the_next(
     stored = zarr.open_group(str(out), mode="r").attrs["integrity"]
     render = datagen.build._render_into
 
-    def render_then_stop(context, plan_index, row, buffers, *args):
-        render(context, plan_index, row, buffers, *args)
+    def render_then_stop(context, plan_index, rng, row, buffers, *args):
+        render(context, plan_index, rng, row, buffers, *args)
         for rows in buffers.values():  # debris where the next shard's samples go
             if isinstance(rows, datagen.build._Packed):
                 rows.room[rows.filled :] = 7

@@ -9,6 +9,7 @@ from PIL import Image
 from datagen.composite import (
     IDENTITY_JITTER,
     Placement,
+    PlacementStreams,
     PlanEntry,
     apply_jitter,
     draw_placement,
@@ -178,6 +179,19 @@ def test_placement_is_a_function_of_seed_and_plan_index() -> None:
     assert draw(1, 5) == draw(1, 5)
     assert draw(1, 5) != draw(2, 5)
     assert draw(1, 5) != draw(1, 6)
+
+
+def test_placement_streams_are_placement_rng_re_keyed() -> None:
+    for seed in (0, 7, 2**63 + 5):
+        streams = PlacementStreams(seed)
+        for index in (0, 1, 399_999, 2**40, 3, 0):  # any order, a repeat
+            mine, theirs = streams.of(index), placement_rng(seed, index)
+            # Each kind of draw the builder makes, half-used 32-bit words included.
+            assert mine.integers(0, 1000, 3).tolist() == theirs.integers(0, 1000, 3).tolist()
+            assert mine.random(5).tolist() == theirs.random(5).tolist()
+            assert mine.uniform(0.3, 0.8) == theirs.uniform(0.3, 0.8)
+            assert mine.normal() == theirs.normal()
+            assert mine.random(dtype=np.float32) == theirs.random(dtype=np.float32)
 
 
 def test_jitter_changes_colour_not_alpha() -> None:
