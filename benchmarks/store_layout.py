@@ -4,14 +4,22 @@ For each chunk size the same plan is built (one shard per 1024 samples) and read
 ``open_store``: whole chunks (what the training loader does), random single samples (what a
 naive loader does), and random batches of 64 indices. Medians over ``--repeats`` passes.
 
-Usage: ``python -m benchmarks.store_layout [--chunks 16,32,64,128,256] [--bg DIR --fg DIR]``
+``--checkout DIR`` also builds the plan (default chunks) with another checkout of fgd, one that
+writes an older store format, and reads that store with this checkout's reader too: the same
+samples in two formats, read by one reader.
+
+Usage: ``python -m benchmarks.store_layout [--chunks 16,32,64,128,256] [--bg DIR --fg DIR]
+[--checkout DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,9 +41,10 @@ def main() -> None:
     parser.add_argument("--bg")
     parser.add_argument("--fg")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--checkout", type=Path, help="another fgd checkout to build with too")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fgd-layout-"))
-    print(f"{'chunk':>6s} {'chunk read ms/sample':>21s} {'random read ms/sample':>22s} "
+    print(f"{'store':>20s} {'chunk read ms/sample':>21s} {'random read ms/sample':>22s} "
           f"{'batch-64 ms/sample':>19s} {'bytes/sample':>13s}")  # fmt: skip
     try:
         for chunk in (int(c) for c in args.chunks.split(",")):
@@ -48,11 +57,32 @@ def main() -> None:
                 ),
                 progress=False,
             )  # fmt: skip
-            whole, single, batch = _measure(out, args.repeats)
-            size = directory_bytes(out) / len(open_store(out))
-            print(f"{chunk:6d} {whole:21.3f} {single:22.3f} {batch:19.3f} {size:13,.0f}")
+            _print_row(f"chunk {chunk}", out, args.repeats)
+        if args.checkout:
+            out = work / "checkout.zarr"
+            _build_with(args.checkout, out, args)
+            _print_row(f"{args.checkout.name}, chunk 64", out, args.repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _build_with(checkout: Path, out: Path, args: argparse.Namespace) -> None:
+    """The plan's default-chunk store, built by the fgd of `checkout`."""
+    command = [sys.executable, "-m", "cli", "datagen", "build", "--out", str(out), "--quiet"]
+    command += ["--size", str(args.size), "--n-bg", str(args.n_bg), "--n-fg", str(args.n_fg)]
+    command += ["--positions", str(args.positions)]
+    for flag, folder in (("--bg", args.bg), ("--fg", args.fg)):
+        command += [flag, str(Path(folder).resolve())] if folder else []
+    env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
+    subprocess.run(command, cwd=checkout, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def _print_row(label: str, out: Path, repeats: int) -> None:
+    whole, single, batch = _measure(out, repeats)
+    ds = open_store(out)
+    label = f"{label} (f{ds.root.fgd_format})"
+    size = directory_bytes(out) / len(ds)
+    print(f"{label:>20s} {whole:21.3f} {single:22.3f} {batch:19.3f} {size:13,.0f}")
 
 
 def _measure(out: Path, repeats: int) -> tuple[float, float, float]:
@@ -60,11 +90,11 @@ def _measure(out: Path, repeats: int) -> tuple[float, float, float]:
     ds = open_store(out)
     _ = ds.bg_images, ds.bg_depth, ds.records  # warm the per-store caches
     rng = np.random.default_rng(0)
-    singles = rng.choice(len(ds), 200, replace=False)
-    batches = [rng.choice(len(ds), 64, replace=False) for _ in range(10)]
+    singles = rng.choice(len(ds), min(200, len(ds)), replace=False)
+    batches = [rng.choice(len(ds), min(64, len(ds)), replace=False) for _ in range(10)]
     whole = _median_ms(repeats, len(ds), lambda: [ds.read_chunk(c) for c in range(ds.n_chunks)])
     single = _median_ms(repeats, len(singles), lambda: [ds[int(i)] for i in singles])
-    batch = _median_ms(repeats, 640, lambda: [ds.read_batch(b) for b in batches])
+    batch = _median_ms(repeats, 10 * len(batches[0]), lambda: [ds.read_batch(b) for b in batches])
     return whole, single, batch
 
 
