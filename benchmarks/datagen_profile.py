@@ -40,15 +40,25 @@ STAGES: dict[str, tuple[str, ...]] = {
     "resampling the cutout": ("resize_premultiplied",),
     "shadow geometry and blur": ("shade",),
     "compositing (over, occlusion, darkening, box)": ("_over", "_hide", "_darken", "alpha_bbox"),
-    "placement and shadow draws": ("placement_rng", "draw_placement", "plan_entry", "_draw_shadow"),
-    "per-sample rows (mask, depth layer, records)": (
+    "placement and shadow draws": (
+        "placement_rng",
+        "PlacementStreams.of",
+        "draw_placement",
+        "plan_entry",
+        "_draw_shadow",
+    ),
+    # Format 3 packs mask, depth and JPEG (_encode_jpeg, _Packed.append); format 2 wrote rows.
+    "rows and payloads (mask, depth, JPEG, records)": (
         "_encode_mask",
         "_encode_depth_layer",
         "_encode_jpeg_slot",
+        "_encode_jpeg",
+        "_Packed.append",
         "_encode_record",
         "_encode_record_f",
         "_encode_record_shadow",
     ),
+    "clearing the shard's buffers": ("_zeroed_buffers", "_shard_buffers"),
 }
 OTHER = "everything else (Python glue, buffers)"
 
