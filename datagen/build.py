@@ -230,7 +230,7 @@ def _check_shard_memory(config: BuildConfig, n: int, teacher: bool) -> None:
     """
     shard = min(config.shard_size, n)
     slots = sum(SPEC[name].slot(config.size) * np.dtype(SPEC[name].dtype).itemsize
-                for name in schema.SAMPLE_ARRAYS)  # fmt: skip
+                for name in schema.sample_arrays(teacher=teacher))  # fmt: skip
     per_sample = slots + (3 * config.size**2 if teacher else 0)
     workers = min(config.workers, -(-n // shard))
     try:
@@ -291,7 +291,7 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
     start = shard * config.shard_size
     n = context.root.shard_length(shard)
     size = config.size
-    buffers = _shard_buffers(n, size, config.shard_size)
+    buffers = _shard_buffers(n, size, config.shard_size, context.teacher is not None)
     full_fgbg = np.zeros((n, size, size, 3), np.uint8) if context.teacher else None
     streams = PlacementStreams(config.seed)
     for row, plan_index in enumerate(context.order[start : start + n]):
@@ -302,8 +302,7 @@ def build_shard(store_path: str, shard: int) -> dict[str, Any]:
         estimate = context.teacher.estimate(full_fgbg)
         depth = buffers["depth"]
         assert isinstance(depth, _Packed)
-        depth.filled = 0  # each sample's payload becomes its whole frame
-        depth.append(schema.quantize_depth(estimate.depth, config.max_depth))
+        depth.append(schema.quantize_depth(estimate.depth, config.max_depth))  # whole frames
         buffers["teacher_fit"] = estimate.fit
     checksums = {}
     for name, rows in buffers.items():
@@ -338,12 +337,13 @@ def regenerate(store_path: str, index: int) -> dict[str, np.ndarray]:
     fgbg = np.zeros((1, size, size, 3), np.uint8)
     rng = placement_rng(context.config.seed, plan_index)
     _render_into(context, plan_index, rng, 0, buffers, fgbg, shadow)
-    record = buffers["records"][0]
-    sample = {"fgbg": fgbg[0]}
-    for name in ("mask", "depth"):
-        packed = buffers[name]
-        assert isinstance(packed, _Packed)
-        sample[name] = schema.unpack_layer(packed.payloads, record, size)
+    mask, fg_depth = buffers["mask"], buffers["fg_depth"]
+    assert isinstance(mask, _Packed) and isinstance(fg_depth, np.ndarray)
+    sample = {
+        "fgbg": fgbg[0],
+        "mask": schema.unpack_layer(mask.payloads, buffers["records"][0], size),
+    }
+    sample["depth"] = schema.depth_layer(sample["mask"], int(fg_depth[0, 0]))
     if context.teacher is not None:
         estimate = context.teacher.estimate(fgbg)
         sample["depth"] = schema.quantize_depth(estimate.depth, context.config.max_depth)[0]
@@ -524,10 +524,11 @@ def _render_into(
         shadow=shadow,
     )
     for name, rows in buffers.items():
-        if isinstance(rows, _Packed):
-            rows.append(SPEC[name].encode_payload(rendered))  # type: ignore[misc]
-        else:
-            SPEC[name].encode_sample(rendered, rows[row])  # type: ignore[misc]
+        spec = SPEC[name]
+        if spec.encode_payload is not None:
+            rows.append(spec.encode_payload(rendered))  # type: ignore[union-attr]
+        elif spec.encode_sample is not None:  # not the teacher's arrays: written after it ran
+            spec.encode_sample(rendered, rows[row])  # type: ignore[index]
     if full_fgbg is not None:
         full_fgbg[row] = composite.paste(context.bg[entry.bg_id])[0]
 
@@ -573,12 +574,16 @@ Buffers = dict[str, "np.ndarray | _Packed"]
 
 
 def _empty_buffers(
-    n: int, size: int, shard_size: int, zeros: Callable[..., np.ndarray] = np.zeros
+    n: int,
+    size: int,
+    shard_size: int,
+    teacher: bool = False,
+    zeros: Callable[..., np.ndarray] = np.zeros,
 ) -> Buffers:
-    """The buffers of a shard of `n` samples of a store of `shard_size` samples per shard,
-    their memory made by `zeros` (an ``np.zeros`` alike)."""
+    """The buffers of a shard of `n` samples of a store of `shard_size` samples per shard (a
+    teacher store's, with `teacher`), their memory made by `zeros` (an ``np.zeros`` alike)."""
     buffers: Buffers = {}
-    for name in schema.SAMPLE_ARRAYS:
+    for name in schema.sample_arrays(teacher=teacher):
         spec = SPEC[name]
         if spec.packed(schema.FORMAT_VERSION):
             buffers[name] = _Packed(zeros((spec.shard_elements(size, shard_size),), spec.dtype))
@@ -587,13 +592,13 @@ def _empty_buffers(
     return buffers
 
 
-#: Per thread (a threaded Dask worker runs shards side by side): (size, shard size, the
-#: buffers). Kept until the thread's end, its next shard of another store layout, or the end of
-#: a build_store it ran.
+#: Per thread (a threaded Dask worker runs shards side by side): (size, shard size, teacher
+#: store or not; the buffers). Kept until the thread's end, its next shard of another store
+#: layout, or the end of a build_store it ran.
 _reused = threading.local()
 
 
-def _shard_buffers(n: int, size: int, shard_size: int) -> Buffers:
+def _shard_buffers(n: int, size: int, shard_size: int, teacher: bool) -> Buffers:
     """:func:`_empty_buffers` for a shard of `n` samples, in the memory of the thread's
     previous shards.
 
@@ -604,10 +609,10 @@ def _shard_buffers(n: int, size: int, shard_size: int) -> Buffers:
     can take seconds per worker (docs/benchmarks.md). Rows are zeroed here, not after use, and
     each packed array starts empty, so that a shard that stopped half-way leaves nothing behind.
     """
-    layout = (size, shard_size)
+    layout = (size, shard_size, teacher)
     held_layout, held = getattr(_reused, "buffers", (None, {}))
     if held_layout != layout:
-        held = _empty_buffers(shard_size, size, shard_size, _zeros_in_small_pages)
+        held = _empty_buffers(shard_size, size, shard_size, teacher, _zeros_in_small_pages)
         _reused.buffers = layout, held
     buffers: Buffers = {}
     for name, kept in held.items():

@@ -21,11 +21,12 @@ and :class:`Stats`), frozen dataclasses whose ``to_dict`` writes exactly the JSO
 holds.
 
 Formats: 1 had no shadows (no ``records_shadow``, no ``bg_light``) and its boxes held the fg
-alone; 2 adds both arrays and lets a sample's box hold its shadow too; 3 packs ``fgbg_jpeg``,
-``mask`` and ``depth`` (:attr:`ArraySpec.packed_since`), which 1 and 2 stored as rows (the
-JPEG in a zero-padded slot of B bytes, mask and depth as whole frames) holding the same
-samples. Each array says the format it appeared in (:attr:`ArraySpec.since`); readers open
-every format of :data:`READABLE_FORMATS`, and a format-1 sample reads as one without a shadow.
+alone; 2 adds both arrays and lets a sample's box hold its shadow too; 3 packs ``fgbg_jpeg``
+and ``mask`` (:attr:`ArraySpec.packed_since`), which 1 and 2 stored as rows (the JPEG in a
+zero-padded slot of B bytes, the mask as whole frames), and replaces a geometric store's
+``depth`` rows by ``fg_depth``, from which they follow; the samples are the same. Each array
+says the format it appeared in (:attr:`ArraySpec.since`); readers open every format of
+:data:`READABLE_FORMATS`, and a format-1 sample reads as one without a shadow.
 
 The arrays (S = ``size``):
 
@@ -33,9 +34,12 @@ The arrays (S = ``size``):
   box holds every pixel the sample changes: the fg and its shadow. Outside its box a fg_bg
   image equals its bg exactly, so the bg is stored once per scene instead of once per sample.
 - ``mask``, packed uint8 0/255, lossless: the mask inside the box (0 outside it).
-- ``depth``, packed uint16: the fg's depth layer inside the box in :data:`DEPTH_SCALE` metre
-  units; 0 where the sample's depth equals its bg's (``bg_depth``, and all around the box),
-  lossless. A teacher store's payload is the whole frame: its depth differs everywhere.
+- ``fg_depth`` (N, 1) uint16 (format 3): the fg's depth in :data:`DEPTH_SCALE` metre units.
+  A geometric store's depth is this on the mask and the bg's (``bg_depth``) elsewhere, so it
+  stores no depth array; formats 1 and 2 stored that layer as ``depth`` (N, S, S) rows, 0
+  where the bg's depth shows.
+- ``depth``, packed uint16, teacher stores only (format 3): the teacher's depth of the whole
+  fg_bg frame in store units (it differs from the bg's everywhere).
 - ``records`` (N, len(RECORD_COLUMNS)) int32 and ``records_f`` (N, len(RECORD_F_COLUMNS))
   float32, and ``records_shadow`` (N, 6) float32 (the shadow's
   :class:`~datagen.shadows.ShadowParams`): the placement record, enough to regenerate the sample
@@ -43,7 +47,7 @@ The arrays (S = ``size``):
 - Per store: ``bg`` (n_bg, S, S, 3) uint8, ``bg_depth`` (n_bg, S, S) uint16, ``bg_ground``
   (n_bg, 2) float32, ``bg_light`` (n_bg, 4) float32 (the scene's key light, NaN for a photo),
   ``fg`` (n_fg, S, S, 4) uint8, ``fg_shape`` (n_fg, 2) int32.
-- Teacher stores only (``--depth teacher``, :attr:`ArraySpec.teacher`): ``teacher_fit``
+- Teacher stores only (``--depth teacher``, :attr:`ArraySpec.teacher_since`): ``teacher_fit``
   (N, 2) float32 and, per store, ``bg_teacher_fit`` (n_bg, 2) float32: the scale and shift
   that made the teacher's depth of each fg_bg composite (each bg) metric
   (:class:`TeacherAttrs`). Other stores lack both, byte for byte as before.
@@ -218,8 +222,8 @@ class ArraySpec:
         encode_sample: For a per-sample array: writes one sample's row.
         encode_assets: For a per-store array: builds the array from the build's assets.
         since: The store format that introduced it (older stores lack it).
-        teacher: Only in ``--depth teacher`` stores, and written by the builder from the
-            teacher's fit (so it takes no encoder).
+        teacher_since: From this store format on, only ``--depth teacher`` stores have it,
+            written by the builder from the teacher's output (so it takes no encoder).
         packed_since: From this store format on the array is *packed*: one flat array in
             which each shard holds its samples' payloads back to back (see
             :meth:`packed`); before it, rows of shape ``tail``.
@@ -236,7 +240,7 @@ class ArraySpec:
     encode_sample: SampleEncoder | None = None
     encode_assets: AssetEncoder | None = None
     since: int = 1
-    teacher: bool = False
+    teacher_since: int | None = None
     packed_since: int | None = None
     encode_payload: PayloadEncoder | None = None
     payload_length: PayloadLength | None = None
@@ -245,9 +249,10 @@ class ArraySpec:
         encoders = (self.encode_sample, self.encode_assets, self.encode_payload)
         own = {"sample": self.encode_payload if self.packed_since else self.encode_sample,
                "store": self.encode_assets}[self.per]  # fmt: skip
-        if self.teacher and any(e is not None for e in encoders):
+        teacher = self.teacher_since is not None
+        if teacher and any(e is not None for e in encoders):
             raise TypeError(f"{self.name}: a teacher array is written by the builder, no encoder")
-        if not self.teacher and (own is None or sum(e is not None for e in encoders) != 1):
+        if not teacher and (own is None or sum(e is not None for e in encoders) != 1):
             raise TypeError(f"{self.name}: a per-{self.per} array takes exactly its own encoder")
         if (self.packed_since is None) != (self.payload_length is None):
             raise TypeError(f"{self.name}: a packed array, and only one, has payload lengths")
@@ -334,9 +339,8 @@ def _encode_mask(rendered: Rendered) -> np.ndarray:
     return rendered.composite.mask
 
 
-def _encode_depth_layer(rendered: Rendered) -> np.ndarray:
-    # fg_units on the mask, 0 elsewhere (a masked copy is 4x slower).
-    return np.multiply(rendered.composite.mask > 0, np.uint16(rendered.fg_units))
+def _encode_fg_depth(rendered: Rendered, row: np.ndarray) -> None:
+    row[0] = rendered.fg_units
 
 
 def _jpeg_length(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
@@ -348,13 +352,14 @@ def _box_area(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
     return (y1 - y0) * (x1 - x0)
 
 
-def _depth_length(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
-    # A teacher's depth differs from its bg's everywhere: its payload is the whole frame.
-    return (
-        np.full(len(records), size * size, np.int64)
-        if teacher
-        else _box_area(records, size, teacher)
-    )
+def _frame_length(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
+    return np.full(len(records), size * size, np.int64)
+
+
+def depth_layer(mask: np.ndarray, fg_units: int) -> np.ndarray:
+    """A geometric sample's depth layer: the fg's depth (store units) on its mask, 0 (the bg's
+    depth) elsewhere."""
+    return np.multiply(mask > 0, np.uint16(fg_units))  # a masked copy is 4x slower
 
 
 def payload_starts(lengths: np.ndarray, shard_size: int, shard_elements: int) -> np.ndarray:
@@ -429,9 +434,12 @@ ARRAYS: tuple[ArraySpec, ...] = (
               packed_since=3, encode_payload=_encode_jpeg, payload_length=_jpeg_length),
     ArraySpec("mask", "sample", np.uint8, _square(), "fg mask inside each box, 0 / 255, packed",
               packed_since=3, encode_payload=_encode_mask, payload_length=_box_area),
+    ArraySpec("fg_depth", "sample", np.uint16, lambda _: (1,),
+              "the fg's depth in store units (a geometric store's depth on the mask)",
+              since=3, encode_sample=_encode_fg_depth),
     ArraySpec("depth", "sample", np.uint16, _square(),
-              "the fg's depth layer inside each box in store units (0: the bg's depth), packed",
-              packed_since=3, encode_payload=_encode_depth_layer, payload_length=_depth_length),
+              "the teacher's depth of the fg_bg image in store units, packed",
+              teacher_since=3, packed_since=3, payload_length=_frame_length),
     ArraySpec("records", "sample", np.int32, lambda _: (len(RECORD_COLUMNS),),
               "placement record (int columns)", RECORD_COLUMNS, encode_sample=_encode_record),
     ArraySpec("records_f", "sample", np.float32, lambda _: (len(RECORD_F_COLUMNS),),
@@ -442,10 +450,10 @@ ARRAYS: tuple[ArraySpec, ...] = (
               encode_sample=_encode_record_shadow, since=2),
     ArraySpec("teacher_fit", "sample", np.float32, lambda _: (len(TEACHER_FIT_COLUMNS),),
               "scale, shift that made the teacher's depth of the fg_bg image metric",
-              TEACHER_FIT_COLUMNS, since=2, teacher=True),
+              TEACHER_FIT_COLUMNS, since=2, teacher_since=2),
     ArraySpec("bg_teacher_fit", "store", np.float32, lambda _: (len(TEACHER_FIT_COLUMNS),),
               "scale, shift that made the teacher's depth of each bg metric",
-              TEACHER_FIT_COLUMNS, since=2, teacher=True),
+              TEACHER_FIT_COLUMNS, since=2, teacher_since=2),
 )  # fmt: skip
 SPEC = {spec.name: spec for spec in ARRAYS}
 
@@ -454,7 +462,9 @@ def _arrays(per: str, fmt: int, teacher: bool) -> tuple[str, ...]:
     return tuple(
         spec.name
         for spec in ARRAYS
-        if spec.per == per and spec.since <= fmt and (teacher or not spec.teacher)
+        if spec.per == per
+        and spec.since <= fmt
+        and (teacher or spec.teacher_since is None or fmt < spec.teacher_since)
     )
 
 
@@ -521,7 +531,8 @@ class SampleField:
         name: Key in a sample dict.
         dtype: Returned dtype (``depth`` is float32 metres, or uint16 store units on request).
         tail: Shape of one sample, from the frame size S.
-        reads: The per-sample stored arrays it is decoded from.
+        reads: The per-sample stored arrays it is decoded from (those the store has: a
+            geometric format-3 store has no ``depth``, an older one no ``fg_depth``).
         decode: Writes one sample's field.
         content: What it holds (the HDF5 export's card).
         exported: Whether the HDF5 export stores it per sample (the bg is stored per scene).
@@ -565,7 +576,12 @@ def _decode_mask(source: SampleSource, out: np.ndarray) -> None:
 
 
 def _decode_depth(source: SampleSource, out: np.ndarray) -> None:
-    layer = unpack_layer(source.rows["depth"], source.record, out.shape[0])
+    size = out.shape[0]
+    if "depth" in source.rows:  # formats 1 and 2, and a teacher's depth
+        layer = unpack_layer(source.rows["depth"], source.record, size)
+    else:  # a geometric store of format 3: the fg's depth on its mask
+        mask = unpack_layer(source.rows["mask"], source.record, size)
+        layer = depth_layer(mask, int(source.rows["fg_depth"][0]))
     units = np.where(layer > 0, layer, source.bg_depth_units)
     out[...] = units if out.dtype == np.uint16 else depth_metres(units)
 
@@ -579,7 +595,7 @@ FIELDS: tuple[SampleField, ...] = (
     SampleField("mask", np.uint8, _square(), ("mask",), _decode_mask,
                 "fg mask, 0 = background, 255 = foreground",
                 hdf5_attrs=(("values", "0 background, 255 foreground"),)),
-    SampleField("depth", np.float32, _square(), ("depth",), _decode_depth,
+    SampleField("depth", np.float32, _square(), ("depth", "mask", "fg_depth"), _decode_depth,
                 "depth of the fg_bg image in metres (larger = farther)", hdf5_shuffle=True,
                 hdf5_attrs=(("unit", "m"),)),
 )  # fmt: skip

@@ -283,7 +283,10 @@ class FgdStore:
         """Samples `rows` (all in one chunk) into ``out[key][positions]``."""
         start, stop = int(rows.min()), int(rows.max()) + 1
         stored = {
-            name: self._read_stored(name, start, stop) for field in FIELDS for name in field.reads
+            name: self._read_stored(name, start, stop)
+            for field in FIELDS
+            for name in field.reads
+            if name in self.sample_arrays
         }
         records = self.records[rows]
         bg_images, bg_units = self.bg_images, self._bg_depth_units
@@ -299,7 +302,7 @@ class FgdStore:
                 try:
                     field.decode(source, out[field.name][position])
                 except (ValueError, cv2.error) as error:
-                    name = field.reads[0] if field.reads else "bg"
+                    name = next((n for n in field.reads if n in stored), "bg")
                     shard = self._shard_of(start + row)
                     raise self._damaged(name, shard, error_summary(error)) from None
 

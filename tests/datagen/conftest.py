@@ -45,9 +45,16 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def unpacked_rows(ds: FgdStore, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
     """Samples start..stop-1 of per-sample array `name` as format 2 stored them, whatever the
     store's format: a packed array's payloads unpacked into rows (the JPEG at the front of its
-    zero-padded slot, mask and depth layer as whole frames)."""
+    zero-padded slot, the mask and a teacher's depth as whole frames), and a geometric format-3
+    store's depth layer made from its mask and ``fg_depth``."""
     stop = len(ds) if stop is None else stop
     spec = SPEC[name]
+    if name not in ds.sample_arrays:  # the depth layer of a geometric store of format 3
+        masks = unpacked_rows(ds, "mask", start, stop)
+        fg_units = ds.stored("fg_depth", start, stop)[:, 0]  # type: ignore[call-overload]
+        return np.stack(
+            [schema.depth_layer(m, int(u)) for m, u in zip(masks, fg_units, strict=True)]
+        )
     if not spec.packed(ds.root.fgd_format):
         return ds.stored(name, start, stop)  # type: ignore[return-value]
     rows = spec.empty(stop - start, ds.size)
@@ -62,40 +69,46 @@ def unpacked_rows(ds: FgdStore, name: str, start: int = 0, stop: int | None = No
 
 
 def stored_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the store at `path`, the per-sample ones as :func:`unpacked_rows` gives
-    them (so stores of other shard sizes or formats compare by what they hold)."""
+    """Every array of the store at `path` as format 2 held it (:func:`unpacked_rows`), so that
+    stores of other shard sizes or formats compare by what they hold."""
     ds = open_store(path)
     group = zarr.open_group(str(path), mode="r")
-    rows = {name: unpacked_rows(ds, name) for name in ds.sample_arrays}
+    teacher = ds.root.depth.teacher is not None
+    names = schema.sample_arrays(min(2, ds.root.fgd_format), teacher)
+    rows = {name: unpacked_rows(ds, name) for name in names}
     return {**rows, **{name: group[name][...] for name in ds.asset_arrays}}
 
 
 def as_format_2(store: Path, out: Path) -> Path:
-    """A copy of a format-3 store as format 2 wrote it: each packed array unpacked into rows
-    (:func:`unpacked_rows`) and format 2's root attributes, its checksums those of the new
-    shard objects (test_store_identity proves the result equal to what format 2's builder
-    wrote)."""
+    """A copy of a format-3 store as format 2 wrote it: its per-sample arrays as
+    :func:`unpacked_rows` gives them, without ``fg_depth``, and format 2's root attributes,
+    the checksums those of the new shard objects (test_store_identity proves the result equal
+    to what format 2's builder wrote)."""
     ds = open_store(store)
     shutil.copytree(store, out)
     group = zarr.open_group(str(out), mode="r+")
     attrs = group.attrs.asdict()
     root = ds.root
-    for name in root.sample_arrays:
-        spec = SPEC[name]
-        if not spec.packed(root.fgd_format):
+    names = schema.sample_arrays(2, root.depth.teacher is not None)
+    integrity = {}
+    for name in names:
+        if name in root.sample_arrays and not SPEC[name].packed(root.fgd_format):
+            integrity[name] = attrs["integrity"][name]  # the same rows
             continue
-        shutil.rmtree(out / name)
-        array = spec.create(group, len(ds), ds.size, root.chunk_size, root.shard_size, fmt=2)
+        shutil.rmtree(out / name, ignore_errors=True)
+        array = SPEC[name].create(group, len(ds), ds.size, root.chunk_size, root.shard_size, fmt=2)
         layout = layout_of(array)
+        integrity[name] = []
         for shard in range(root.n_shards):
             start = shard * root.shard_size
-            data = layout.encode(
-                unpacked_rows(ds, name, start, start + root.shard_length(shard)), shard
-            )
+            rows = unpacked_rows(ds, name, start, start + root.shard_length(shard))
+            data = layout.encode(rows, shard)
             path = out / name / schema.shard_key(array, shard)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-            attrs["integrity"][name][shard] = f"{zlib.crc32(data):08x}"
-    attrs["fgd_format"] = 2
+            integrity[name].append(f"{zlib.crc32(data):08x}")
+    for name in set(root.sample_arrays) - set(names):
+        shutil.rmtree(out / name)
+    attrs["fgd_format"], attrs["integrity"] = 2, integrity
     group.attrs.put(attrs)
     return out

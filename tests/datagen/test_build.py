@@ -135,8 +135,7 @@ def test_plain_zarr_reading_as_documented(tiny_store: Path, i: int) -> None:
     mask = np.zeros(fgbg.shape[:2], np.uint8)
     mask[box] = payload("mask", area).reshape(h, w)
     depth_units = root["bg_depth"][bg_id].copy()
-    layer = payload("depth", area).reshape(h, w)
-    depth_units[box] = np.where(layer > 0, layer, depth_units[box])
+    depth_units[mask > 0] = root["fg_depth"][i, 0]  # the fg's depth on its mask
     depth_m = depth_units * root.attrs["depth"]["scale"]
     # --- what open_store gives ------------------------------------------------------
     sample = open_store(tiny_store)[i]
@@ -282,11 +281,11 @@ def test_verify_finds_corrupt_and_missing_shards(tmp_path: Path) -> None:
     data = bytearray(corrupt.read_bytes())
     data[len(data) // 2] ^= 0xFF
     corrupt.write_bytes(bytes(data))
-    (out / "depth" / schema.shard_key(group["depth"], 2)).unlink()
+    (out / "fg_depth" / schema.shard_key(group["fg_depth"], 2)).unlink()
     result = runner.invoke(fgd, ["datagen", "verify", str(out)])
     assert result.exit_code == 1
     assert "mask shard 1: checksum" in result.output
-    assert "depth shard 2: missing" in result.output
+    assert "fg_depth shard 2: missing" in result.output
     assert "shard 0" not in result.output
 
 
