@@ -376,15 +376,24 @@ def payload_starts(lengths: np.ndarray, shard_size: int, shard_elements: int) ->
     return starts - starts[shard * shard_size] + shard * shard_elements
 
 
+def payload_box(payload: np.ndarray, record: np.ndarray, size: int) -> tuple[int, int, int, int]:
+    """The box (y0, x0, y1, x1) of the frame that a packed mask or depth payload covers: the
+    sample's box, or the whole frame for a payload one frame long (a teacher's depth)."""
+    if payload.size == size * size:
+        return 0, 0, size, size
+    y0, x0, y1, x1 = (int(record[COLUMN[k]]) for k in BOX_COLUMNS)
+    return y0, x0, y1, x1
+
+
 def unpack_layer(stored: np.ndarray, record: np.ndarray, size: int) -> np.ndarray:
     """A sample's mask or depth layer as the (S, S) frame formats 1 and 2 stored: `stored` is
-    that frame already, or the payload of a packed array (format 3), which covers the sample's
-    box (0 around it) or, one frame long, the whole frame (a teacher's depth)."""
+    that frame already, or the payload of a packed array (format 3), 0 around its
+    :func:`payload_box`."""
     if stored.ndim > 1:
         return stored
-    if stored.size == size * size:
+    y0, x0, y1, x1 = payload_box(stored, record, size)
+    if (y1 - y0, x1 - x0) == (size, size):
         return stored.reshape(size, size)
-    y0, x0, y1, x1 = (int(record[COLUMN[k]]) for k in BOX_COLUMNS)
     frame = np.zeros((size, size), stored.dtype)
     frame[y0:y1, x0:x1] = stored.reshape(y1 - y0, x1 - x0)
     return frame
@@ -579,10 +588,13 @@ def _decode_depth(source: SampleSource, out: np.ndarray) -> None:
     size = out.shape[0]
     if "depth" in source.rows:  # formats 1 and 2, and a teacher's depth
         layer = unpack_layer(source.rows["depth"], source.record, size)
-    else:  # a geometric store of format 3: the fg's depth on its mask
-        mask = unpack_layer(source.rows["mask"], source.record, size)
-        layer = depth_layer(mask, int(source.rows["fg_depth"][0]))
-    units = np.where(layer > 0, layer, source.bg_depth_units)
+        units = np.where(layer > 0, layer, source.bg_depth_units)
+    else:  # a geometric store of format 3: the fg's depth on its mask, within its box
+        mask = source.rows["mask"]
+        y0, x0, y1, x1 = payload_box(mask, source.record, size)
+        units = source.bg_depth_units.copy()
+        on_mask = mask.reshape(y1 - y0, x1 - x0) > 0
+        np.copyto(units[y0:y1, x0:x1], source.rows["fg_depth"][0], where=on_mask)
     out[...] = units if out.dtype == np.uint16 else depth_metres(units)
 
 
