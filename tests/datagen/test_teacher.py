@@ -200,6 +200,12 @@ def test_relative_model_builds_a_store_offline(relative_model: Path, tmp_path: P
     assert "teacher_fit" in ds.sample_arrays and "bg_teacher_fit" in ds.asset_arrays
     assert len(ds.root.integrity["teacher_fit"]) == ds.root.n_shards  # type: ignore[index]
     assert audit.verify(str(out), progress=False) == []
+    # data/README.md's plain-zarr reading of a teacher's depth: whole frames, packed.
+    size, shard_size = group.attrs["size"], group.attrs["shard_size"]
+    for i in (3, 20):  # in the first shard, in the second
+        start = (i // shard_size) * group["depth"].shards[0] + (i % shard_size) * size * size
+        frame = group["depth"][start : start + size * size].reshape(size, size)
+        np.testing.assert_array_equal(schema.depth_metres(frame), ds[i]["depth"])
 
 
 def test_user_scale_is_recorded_and_shown_by_info(relative_model: Path, tmp_path: Path):
@@ -240,7 +246,8 @@ def test_a_geometric_store_has_no_teacher_record(tiny_store: Path):
     attrs = zarr.open_group(str(tiny_store), mode="r").attrs.asdict()
     assert "teacher" not in attrs["depth"] and "depth_scale" not in attrs["config"]
     assert not {"teacher_fit", "bg_teacher_fit"} & set(open_store(tiny_store).sample_arrays)
-    assert not {"teacher_fit", "bg_teacher_fit"} & set(
+    # Nor a depth array: a geometric sample's depth is its fg_depth on its mask.
+    assert not {"teacher_fit", "bg_teacher_fit", "depth"} & set(
         zarr.open_group(str(tiny_store), mode="r").array_keys()
     )
 
