@@ -173,6 +173,8 @@ def info(path: str) -> dict[str, Any]:
         array = group[name]
         arrays[name] = {
             "per": SPEC[name].per,
+            # Packed: one flat array of each shard's payloads (data/README.md, "Store layout").
+            "layout": "packed" if SPEC[name].packed(ds.root.fgd_format) else "rows",
             "content": SPEC[name].content,
             "shape": list(array.shape),
             "dtype": str(array.dtype),

@@ -324,6 +324,8 @@ def test_info_reports_arrays_and_bytes(tiny_store: Path) -> None:
     per_shard = -(-16 * 64 * 64 // schema.PACKED_CHUNK_BYTES) * schema.PACKED_CHUNK_BYTES
     assert report["arrays"]["mask"]["shape"] == [3 * per_shard]
     assert report["arrays"]["mask"]["shards"] == [per_shard]
+    assert report["arrays"]["mask"]["layout"] == "packed"
+    assert report["arrays"]["records"]["layout"] == "rows"
     assert report["arrays"]["records"]["shape"] == [36, len(schema.RECORD_COLUMNS)]
     assert all(a["bytes_on_disk"] > 0 for a in report["arrays"].values())
     assert report["bytes_on_disk"] >= sum(a["bytes_on_disk"] for a in report["arrays"].values())
