@@ -263,11 +263,12 @@ def render(
 def _hide(placed: np.ndarray, visible: np.ndarray) -> np.ndarray:
     """`placed` (h, w, 4) float32 with its pixels zeroed where `visible` is False.
 
-    One multiply by a contiguous 4-channel 0/1 copy of `visible`: numpy broadcasting it over the
-    4 channels would run an inner loop of 4 elements.
+    A masked copy into zeros: the values a multiply by 0/1 gives (premultiplied values are
+    never negative, so no -0.0), without making the 4-channel 0/1 operand.
     """
-    keep = visible.astype(np.float32)
-    return cv2.multiply(np.ascontiguousarray(placed), cv2.merge((keep, keep, keep, keep)))
+    hidden = np.zeros(placed.shape, np.float32)
+    cv2.copyTo(placed, visible.view(np.uint8), hidden)
+    return hidden
 
 
 def _darken(region: np.ndarray, factor: np.ndarray) -> None:
@@ -289,7 +290,7 @@ def _over(rgb: np.ndarray, mask: np.ndarray, placed: np.ndarray) -> None:
     fg = cv2.cvtColor(placed, cv2.COLOR_RGBA2RGB)
     fg *= 255.0
     out += fg
-    rgb[...] = np.rint(out)
+    rgb[...] = np.rint(out, out=out)
     mask[...] = (alpha >= MASK_THRESHOLD).view(np.uint8) * np.uint8(255)
 
 
