@@ -200,9 +200,9 @@ class Rendered:
 SampleEncoder = Callable[[Rendered, np.ndarray], None]
 #: ``encode(rendered)``: one sample's payload in a packed array (format 3), any shape.
 PayloadEncoder = Callable[[Rendered], np.ndarray]
-#: ``length(records, size, teacher)``: elements of each sample's payload in a packed array,
-#: from the samples' records (the frame size S; whether the store is a teacher store).
-PayloadLength = Callable[[np.ndarray, int, bool], np.ndarray]
+#: ``length(records, size)``: elements of each sample's payload in a packed array, from the
+#: samples' records and the frame size S.
+PayloadLength = Callable[[np.ndarray, int], np.ndarray]
 #: ``encode(assets, max_depth)``: the whole per-store array.
 AssetEncoder = Callable[["Assets", float], np.ndarray]
 
@@ -343,16 +343,16 @@ def _encode_fg_depth(rendered: Rendered, row: np.ndarray) -> None:
     row[0] = rendered.fg_units
 
 
-def _jpeg_length(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
+def _jpeg_length(records: np.ndarray, size: int) -> np.ndarray:
     return records[:, COLUMN["jpeg_bytes"]].astype(np.int64)
 
 
-def _box_area(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
+def _box_area(records: np.ndarray, size: int) -> np.ndarray:
     y0, x0, y1, x1 = (records[:, COLUMN[k]].astype(np.int64) for k in BOX_COLUMNS)
     return (y1 - y0) * (x1 - x0)
 
 
-def _frame_length(records: np.ndarray, size: int, teacher: bool) -> np.ndarray:
+def _frame_length(records: np.ndarray, size: int) -> np.ndarray:
     return np.full(len(records), size * size, np.int64)
 
 

@@ -100,9 +100,9 @@ class ShardLayout:
         if np.uint32(google_crc32c.value(table)).astype("<u4").tobytes() != checksum:
             raise ValueError("its chunk index fails its CRC-32C")
         offsets = np.frombuffer(table, "<u8").reshape(self.chunks_per_shard, 2)
-        missing = offsets[:, 0] == MISSING
-        stops = np.where(missing, MISSING, offsets[:, 0] + np.where(missing, 0, offsets[:, 1]))
-        return np.stack([offsets[:, 0], stops], axis=1)
+        ranges = np.stack([offsets[:, 0], offsets.sum(axis=1)], axis=1)
+        ranges[offsets[:, 0] == MISSING] = MISSING  # the sum wrapped around
+        return ranges
 
     def decode_chunk(self, blob: bytes) -> np.ndarray:
         """The (chunk, *tail) samples of one compressed chunk of a shard object.

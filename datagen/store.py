@@ -344,7 +344,7 @@ class FgdStore:
         """Where each sample's payload in packed array `name` starts, and its length."""
         if name not in self._payload_table:
             spec, root = SPEC[name], self.root
-            lengths = spec.payload_length(self.records, self.size, root.depth.teacher is not None)  # type: ignore[misc]
+            lengths = spec.payload_length(self.records, self.size)  # type: ignore[misc]
             elements = spec.shard_elements(self.size, root.shard_size)
             starts = schema.payload_starts(lengths, root.shard_size, elements)
             self._payload_table[name] = starts, lengths
