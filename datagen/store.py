@@ -282,10 +282,10 @@ class FgdStore:
     ) -> None:
         """Samples `rows` (all in one chunk) into ``out[key][positions]``."""
         start, stop = int(rows.min()), int(rows.max()) + 1
+        names = dict.fromkeys(name for field in FIELDS for name in field.reads)  # each once
         stored = {
             name: self._read_stored(name, start, stop)
-            for field in FIELDS
-            for name in field.reads
+            for name in names
             if name in self.sample_arrays
         }
         records = self.records[rows]
