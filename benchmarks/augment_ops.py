@@ -6,8 +6,8 @@
    ``training.augment.prepare_batch`` on the same batch with the capture model off as the
    baseline, and with it on (the default ``AugmentConfig``): median milliseconds of ``--reps``
    and op / baseline. On CUDA the batched nvJPEG round trip is also timed against one call
-   per image. ``--step`` adds one training
-   step of train_quality's recipe (``benchmarks.train_step``) for scale.
+   per image. ``--step`` adds one training step of train_quality's recipe
+   (:func:`benchmarks.train_quality.train_pass`) for scale.
 2. **Shadows** (``datagen.shadows.shadow_factor``) per sample at each size: a cutout from
    ``../shared/real-samples/fg`` (procedural ones when absent) placed as the builder places it,
    with drawn photo parameters; median milliseconds per sample.
@@ -91,7 +91,7 @@ def capture_rows(size: int, batch: int, reps: int, device: torch.device, step: b
             images, params.jpeg_quality
         )
     if step:
-        from benchmarks.train_step import train_pass
+        from benchmarks.train_quality import train_pass
         from training.losses import ssim_loss
 
         ops["training step (train_quality recipe)"] = train_pass(ssim_loss, True, batch, size)

@@ -2,13 +2,14 @@
 
 Builds a default-recipe procedural store at 96 px (1,600 bg scenes x 5 fg x 2 flips x 1
 position = 16,000 samples: many scenes rather than many placements, since depth must generalise
-to scenes never seen; at the same 16,000 samples and 2,600 steps, 800 scenes took held-out
-delta1 from 0.73 to 0.83 over 100 scenes x 20 fg x 4 positions), trains ``fgd train``'s loop on
-the CPU with the ``cpu-quality`` recipe (both tasks together in one run), and prints the
-validation curve of both tasks (held-out bg scenes: ``--split scene``, 10 % = 160 scenes) with
-the wall time, then the final metrics against the targets (mask IoU >= 0.90, depth delta1 >=
-0.80). Store building is not part of the timed run. docs/benchmarks.md has the runs behind
-the recipe.
+to scenes never seen), trains ``fgd train``'s loop on the CPU with the ``cpu-quality`` recipe
+(both tasks together in one run), and prints the validation curve of both tasks (held-out bg
+scenes: ``--split scene``, 10 % = 160 scenes) with the wall time, then the final metrics against
+the targets (mask IoU >= 0.90, depth delta1 >= 0.80). Store building is not part of the timed
+run. docs/benchmarks.md has the current figures, docs/journal/ the runs behind the recipe.
+
+:func:`train_pass` is one step of the recipe's training on random inputs, for the scripts that
+time a step.
 
 Usage: ``python -m benchmarks.train_quality [--out runs/bench/quality] [--steps N]``
 (``--out`` is replaced if it exists.)
@@ -20,19 +21,52 @@ import argparse
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from datagen.build import BuildConfig, build_store
 from training.config import TrainConfig
+from training.losses import bce_dice_loss, gradient_loss
+from training.models import build_model
 from training.recipes import load_recipe
-from training.train import train
+from training.train import model_config, train
 
 TARGETS = {"mask_iou": 0.90, "depth_delta1": 0.80}
 #: The shipped preset this benchmark measures (training/recipes/cpu-quality.yaml): one source
 #: for the recipe and its numbers.
 RECIPE = {**load_recipe("cpu-quality").settings, "recipe": "cpu-quality", "device": "cpu"}
+
+
+def recipe_model() -> torch.nn.Module:
+    """The recipe's network, freshly initialised."""
+    return build_model(model_config(TrainConfig(**RECIPE)))
+
+
+def train_pass(ssim: Callable, fused: bool, batch: int, size: int) -> Callable[[], None]:
+    """A whole step on random inputs: forward, mask + depth loss (the recipe's fixed weights,
+    `ssim` as the depth's SSIM term), backward, AdamW (`fused` or its per-parameter loop)."""
+    torch.manual_seed(0)
+    model = recipe_model()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4, fused=fused)
+    gen = torch.Generator().manual_seed(size)
+    bg, fgbg = torch.randn(2, batch, 3, size, size, generator=gen)
+    mask = (torch.rand(batch, 1, size, size, generator=gen) > 0.5).float()
+    depth = torch.rand(batch, 1, size, size, generator=gen)
+    w_mask, w_depth = RECIPE["mask_weight"], RECIPE["depth_weight"]
+
+    def run() -> None:
+        out = model(bg, fgbg)
+        d = out["depth"]
+        depth_loss = F.l1_loss(d, depth) + ssim(d, depth) + gradient_loss(d, depth)
+        total = w_mask * bce_dice_loss(out["mask_logits"], mask) + w_depth * depth_loss
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+
+    return run
 
 
 def main() -> None:

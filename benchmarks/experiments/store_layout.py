@@ -8,24 +8,22 @@ naive loader does), and random batches of 64 indices. Medians over ``--repeats``
 writes an older store format, and reads that store with this checkout's reader too: the same
 samples in two formats, read by one reader.
 
-Usage: ``python -m benchmarks.store_layout [--chunks 16,32,64,128,256] [--bg DIR --fg DIR]
-[--checkout DIR]``
+Usage: ``python -m benchmarks.experiments.store_layout [--chunks 16,32,64,128,256]
+[--bg DIR --fg DIR] [--checkout DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.datagen_checkout import plan_options, timed_build
 from datagen.build import build_store, directory_bytes
 from datagen.config import BuildConfig
 from datagen.store import open_store
@@ -60,21 +58,11 @@ def main() -> None:
             _print_row(f"chunk {chunk}", out, args.repeats)
         if args.checkout:
             out = work / "checkout.zarr"
-            _build_with(args.checkout, out, args)
+            options = ["--size", str(args.size), *plan_options(args)]
+            timed_build(args.checkout.resolve(), out, options)
             _print_row(f"{args.checkout.name}, chunk 64", out, args.repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _build_with(checkout: Path, out: Path, args: argparse.Namespace) -> None:
-    """The plan's default-chunk store, built by the fgd of `checkout`."""
-    command = [sys.executable, "-m", "cli", "datagen", "build", "--out", str(out), "--quiet"]
-    command += ["--size", str(args.size), "--n-bg", str(args.n_bg), "--n-fg", str(args.n_fg)]
-    command += ["--positions", str(args.positions)]
-    for flag, folder in (("--bg", args.bg), ("--fg", args.fg)):
-        command += [flag, str(Path(folder).resolve())] if folder else []
-    env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
-    subprocess.run(command, cwd=checkout, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def _print_row(label: str, out: Path, repeats: int) -> None:

@@ -1,4 +1,4 @@
-"""`benchmarks.cores`: the same work alone and in two processes at once."""
+"""`benchmarks.experiments.cores`: the same work alone and in two processes at once."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import cores
+from benchmarks.experiments import cores
 from datagen.build import build_store
 from tests.datagen.conftest import tiny_config
 

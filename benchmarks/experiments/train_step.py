@@ -4,11 +4,11 @@ The changes: the SSIM depth term filters its five local-moment maps in one group
 per axis (``training.losses.ssim_loss``) instead of ten single-plane ones
 (``kornia.losses.ssim_loss``), and AdamW runs fused (one kernel for all parameters) instead of
 its default per-parameter loop. Rows: each part alone, then the whole step (forward, both losses,
-backward, optimizer) of the recipe's model (``benchmarks.train_quality.RECIPE``) on random
+backward, optimizer) of the recipe's model (``benchmarks.train_quality.train_pass``) on random
 inputs. Baseline and ours alternate within each repetition; the table gives median milliseconds
 of ``--reps`` and baseline / ours. Both SSIMs give the same value (checked here to 1e-6).
 
-    .venv/bin/python -m benchmarks.train_step [--sizes 64 96] [--reps 15]
+    .venv/bin/python -m benchmarks.experiments.train_step [--sizes 64 96] [--reps 15]
 """
 
 from __future__ import annotations
@@ -20,19 +20,11 @@ from collections.abc import Callable
 
 import kornia
 import torch
-import torch.nn.functional as F
 
-from benchmarks.train_quality import RECIPE
-from training.config import TrainConfig
-from training.losses import bce_dice_loss, gradient_loss, ssim_loss
-from training.models import build_model
-from training.train import model_config
+from benchmarks.train_quality import RECIPE, recipe_model, train_pass
+from training.losses import ssim_loss
 
 Timed = Callable[[], None]
-
-
-def recipe_model() -> torch.nn.Module:
-    return build_model(model_config(TrainConfig(**RECIPE)))
 
 
 def ssim_pass(ssim: Callable, pred: torch.Tensor, target: torch.Tensor) -> Timed:
@@ -50,29 +42,6 @@ def optimizer_pass(model: torch.nn.Module, fused: bool) -> Timed:
         p.grad = torch.randn_like(p)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4, fused=fused)
     return opt.step
-
-
-def train_pass(ssim: Callable, fused: bool, batch: int, size: int) -> Timed:
-    """A whole step: forward, mask + depth loss (the recipe's fixed weights), backward, AdamW."""
-    torch.manual_seed(0)
-    model = recipe_model()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4, fused=fused)
-    gen = torch.Generator().manual_seed(size)
-    bg, fgbg = torch.randn(2, batch, 3, size, size, generator=gen)
-    mask = (torch.rand(batch, 1, size, size, generator=gen) > 0.5).float()
-    depth = torch.rand(batch, 1, size, size, generator=gen)
-    w_mask, w_depth = RECIPE["mask_weight"], RECIPE["depth_weight"]
-
-    def run() -> None:
-        out = model(bg, fgbg)
-        d = out["depth"]
-        depth_loss = F.l1_loss(d, depth) + ssim(d, depth) + gradient_loss(d, depth)
-        total = w_mask * bce_dice_loss(out["mask_logits"], mask) + w_depth * depth_loss
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-
-    return run
 
 
 def median_ms(pair: dict[str, Timed], reps: int, warmup: int = 2) -> dict[str, float]:

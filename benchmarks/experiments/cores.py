@@ -19,7 +19,7 @@ both processes over the repeats), and the **scaling**, two processes' throughput
 (``2 x alone / together``; 2.00 = the second core is a whole core). The load average is printed
 before and after: run it on an idle machine.
 
-    .venv/bin/python -m benchmarks.cores [--repeats 5] [--shards 2] [--store DIR]
+    .venv/bin/python -m benchmarks.experiments.cores [--repeats 5] [--shards 2] [--store DIR]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from datagen.config import BuildConfig
 from datagen.errors import InputError
 from datagen.store import open_store
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-samples"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real-samples"
 
 
 def python_loop() -> None:

@@ -1,4 +1,4 @@
-"""`benchmarks.store_layout`: one plan built several ways, read back by this checkout."""
+"""`benchmarks.experiments.store_layout`: one plan built several ways, read back here."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import store_layout
+from benchmarks.experiments import store_layout
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_chunk_sizes_and_another_checkout_get_a_row_each(

@@ -1,6 +1,6 @@
 """Size and per-sample random-read time of the HDF5 export for a few filter / chunk choices.
 
-    python -m benchmarks.hdf5_export STORE [--reads 200]
+    python -m benchmarks.experiments.hdf5_export STORE [--reads 200]
 
 Prints one row per choice: MB on disk, export seconds, mean and p95 ms to read one random
 sample's fgbg + mask + depth with a fresh h5py handle per run (chunk cache cold per sample).
