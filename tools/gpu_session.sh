@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole device session as one call of the device tool (docs/benchmarks.md, "GPU"):
-#   run: bash benchmarks/gpu_session.sh     carry: [".whl"]     timeout_s: 590
+#   run: bash tools/gpu_session.sh     carry: [".whl"]     timeout_s: 590
 # Installs the wheels the device image lacks (fetched into .whl/ by
-# benchmarks/fetch_device_wheels.sh), runs the GPU-marked tests, times the capture ops at
+# tools/fetch_device_wheels.sh), runs the GPU-marked tests, times the capture ops at
 # 224 px and batch 256, then runs benchmarks.gpu with what is left of the call's time.
 # Everything it prints and measures lands in $OUT.
 set -u -o pipefail

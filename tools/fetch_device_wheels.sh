@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Fetch into .whl/ the wheels the device image lacks (docs/benchmarks.md, "GPU"), for its
 # Python 3.12 on x86-64, at the versions this checkout's .venv holds. Run in the repository
-# root before `bash benchmarks/gpu_session.sh`; .whl/ must be git-ignored (.git/info/exclude).
+# root before `bash tools/gpu_session.sh`; .gitignore keeps .whl/ out of the project.
 set -euo pipefail
 names="zarr numcodecs donfig google-crc32c kornia kornia_rs albumentations albucore pydantic
 pydantic_core annotated-types typing-inspection typing_extensions simsimd stringzilla"
-grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo /.whl/ >>.git/info/exclude
 platforms=""
 for p in manylinux_2_28 manylinux_2_27 manylinux_2_17 manylinux2014 manylinux1; do
     platforms+=" --platform ${p}_x86_64"
