@@ -71,7 +71,7 @@ def scripts_named(text: str) -> set[str]:
 def test_every_script_the_documents_and_scripts_name_exists():
     named = {
         (source.relative_to(ROOT), path)
-        for source in [*CURRENT_DOCS, *ROOT.glob("benchmarks/**/*.py"), *ROOT.glob("tools/*")]
+        for source in [*CURRENT_DOCS, *ROOT.glob("benchmarks/**/*.py"), *ROOT.glob("tools/*.sh")]
         for path in scripts_named(source.read_text())
         if not path.endswith("/NAME.py")  # the pattern `python -m benchmarks.NAME`
     }
