@@ -9,6 +9,7 @@ batches to ``samples/rank{R}.jsonl``. A resumed run first drops the lines past i
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from datagen.errors import InputError, error_summary
 from datagen.files import temp_path, write_text_atomic
 from training.config import TrainConfig, dump_yaml
+from training.run_lock import refuse_if_in_use
 from training.runtime import DistInfo, barrier
 
 #: Run-directory entries that mark an existing run.
@@ -25,8 +27,13 @@ RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints", "samples")
 
 
 def check_run_dir(out: Path, resume: bool) -> None:
-    """A new run needs a fresh RUN_DIR; ``--resume`` needs ``checkpoints/last.pt`` in it; both
-    need a place we can write (checked without leaving anything behind)."""
+    """A RUN_DIR that no live trainer holds (:mod:`training.run_lock`; checked by rank 0, the
+    rank that holds it) and a place we can write (checked without leaving anything behind).
+
+    A new run needs a fresh RUN_DIR; ``--resume`` needs ``checkpoints/last.pt`` in it.
+    """
+    if os.environ.get("RANK", "0") == "0":  # the other ranks of a job would find rank 0's lock
+        refuse_if_in_use(out)
     if resume:
         if (out / "checkpoints" / "last.pt").is_dir():
             raise InputError(f"--resume: {out / 'checkpoints' / 'last.pt'} is a directory")

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -395,6 +396,59 @@ def test_a_full_disk_at_a_checkpoint_is_one_line(tiny_store, fgd, tmp_path, monk
     monkeypatch.undo()
     again = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "3"))
     _assert_one_line_error(again, "holds a run that saved no checkpoint")
+
+
+# ----------------------------------------------------------------------------- one trainer per run
+
+#: A process that holds RUN_DIR argv[1]'s lock as fgd train does, until it is killed.
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from training.run_lock import RunLock
+RunLock.take(Path(sys.argv[1]))
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+def _assert_in_use_by(line: str, out: Path, pid: int) -> None:
+    """``line`` is the one error line of a trainer refused by live process ``pid`` in ``out``."""
+    start = f"fgd: error: --out {out} is in use by fgd train (pid {pid} on host "
+    assert line.startswith(start + f"{socket.gethostname()}, since "), line
+    since = datetime.fromisoformat(line.split("since ")[1].split(")")[0])
+    assert abs(datetime.now().astimezone() - since) < timedelta(minutes=5)
+    assert line.endswith("; wait for it to end or stop it, or use a new --out")
+
+
+def test_a_second_trainer_in_a_live_run_is_refused_and_a_dead_ones_lock_taken_over(
+    tiny_store, fgd, tmp_path
+):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], env=SUBPROCESS_ENV,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "held\n"
+        resume = [*fgd_command(), "train", "--out", str(out), "--resume", "--no-progress"]
+        done = subprocess.run(resume, env=SUBPROCESS_ENV, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        anew = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "2"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    _assert_in_use_by(lines[0], out, holder.pid)
+    assert anew.exit_code == 2, anew.output
+    _assert_in_use_by(anew.stderr.strip(), out, holder.pid)
+    assert sorted(p.name for p in out.iterdir()) == ["train.lock"]  # neither wrote anything
+    # Killed, the holder left its lock file behind: the next trainer takes it over.
+    again = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "2"))
+    assert again.exit_code == 0, again.output
+    assert f"fgd train: --out {out}: fgd train (pid {holder.pid} on host " in again.stderr
+    assert "is gone without releasing the run's lock; taking it over" in again.stderr
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2
+    assert not (out / "train.lock").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
