@@ -85,7 +85,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 trainer.close()
     except WriteError as error:
         saved = (Path(cfg.out) / "checkpoints" / "last.pt").is_file()
-        then = "rerun with --resume" if saved else "rerun with a new --out (none was saved)"
+        then = "rerun with --resume" if saved else "rerun to start it over (none was saved)"
         raise WriteError(f"{error}; once there is room, {then}") from None
     finally:
         shutdown_distributed(dinfo)
