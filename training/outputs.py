@@ -3,12 +3,17 @@
 Rank 0 writes ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one line per
 validation) and TensorBoard events under ``tb/``; with ``sample_log`` every rank appends its
 batches to ``samples/rank{R}.jsonl``. A resumed run first drops the lines past its checkpoint
-(what a killed run logged after it), so the logs read as those of one uninterrupted run.
+(what a killed run logged after it), so the logs read as those of one uninterrupted run; a new
+run in the RUN_DIR of one that stopped before its first checkpoint first removes what that one
+left, so it starts over in place.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +23,66 @@ import torch
 from datagen.errors import InputError, error_summary
 from datagen.files import temp_path, write_text_atomic
 from training.config import TrainConfig, dump_yaml
+from training.run_lock import refuse_if_in_use
 from training.runtime import DistInfo, barrier
 
-#: Run-directory entries that mark an existing run.
-RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints", "samples")
+#: Run-directory entries that mark an existing run (all that a run writes there).
+RUN_MARKERS = ("config.yaml", "metrics.jsonl", "tb", "checkpoints", "samples")
 
 
 def check_run_dir(out: Path, resume: bool) -> None:
-    """A new run needs a fresh RUN_DIR; ``--resume`` needs ``checkpoints/last.pt`` in it; both
-    need a place we can write (checked without leaving anything behind)."""
+    """A RUN_DIR that no live trainer holds (:mod:`training.run_lock`; checked by rank 0, the
+    rank that holds it) and a place we can write (checked without leaving anything behind).
+
+    A new run needs a RUN_DIR without a run, or one whose run saved no checkpoint (it stopped
+    before its first; :func:`clear_unsaved_run` starts it over in place); ``--resume`` needs
+    ``checkpoints/last.pt``.
+    """
+    if os.environ.get("RANK", "0") == "0":  # the other ranks of a job would find rank 0's lock
+        refuse_if_in_use(out)
+    last = out / "checkpoints" / "last.pt"
+    saved = any((out / "checkpoints").glob("*.pt"))
     if resume:
-        if (out / "checkpoints" / "last.pt").is_dir():
-            raise InputError(f"--resume: {out / 'checkpoints' / 'last.pt'} is a directory")
-        if not (out / "checkpoints" / "last.pt").is_file():
-            raise InputError(f"--resume: no checkpoint {out / 'checkpoints' / 'last.pt'}")
-    elif out.exists() and any((out / m).exists() for m in RUN_MARKERS):
-        if not (out / "checkpoints" / "last.pt").is_file():
+        if last.is_dir():
+            raise InputError(f"--resume: {last} is a directory")
+        if not last.is_file() and not saved and _holds_run(out):
             raise InputError(
-                f"--out {out} holds a run that saved no checkpoint (nothing to resume); "
-                "remove it or use a new --out"
+                f"--resume: the run in {out} stopped before its first checkpoint (no {last}); "
+                "run the command without --resume to start it over there"
             )
+        if not last.is_file():
+            raise InputError(f"--resume: no checkpoint {last}")
+    elif saved:
+        if not last.is_file():  # killed between writing best.pt and last.pt
+            raise InputError(f"--out {out} holds checkpoints but no {last}; use a new --out")
         raise InputError(f"--out {out} already holds a run; use --resume or a new --out")
     elif out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a directory")
     _check_writable(out)
+
+
+def _holds_run(out: Path) -> bool:
+    return any((out / m).exists() for m in RUN_MARKERS)
+
+
+def clear_unsaved_run(out: Path) -> None:
+    """Remove what a run that saved no checkpoint left in RUN_DIR, with a note naming it: a new
+    run starts over in its place (:func:`check_run_dir` let it; the run lock keeps any other
+    trainer out meanwhile)."""
+    left = [out / m for m in RUN_MARKERS if (out / m).exists()]
+    if not left:
+        return
+    names = ", ".join(f"{p.name}/" if p.is_dir() else p.name for p in left)
+    for path in left:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    print(
+        f"fgd train: --out {out} held a run that saved no checkpoint; starting it over there "
+        f"(removed its {names})",
+        file=sys.stderr,
+    )
 
 
 def _check_writable(out: Path) -> None:
@@ -83,9 +124,13 @@ class RunOutputs:
     def open(
         cls, out: Path, cfg: TrainConfig, dinfo: DistInfo, step: int, resumed: bool
     ) -> RunOutputs:
-        """Start the logs once every rank is ready (a resumed run's trimmed first)."""
-        if resumed and dinfo.is_main:
-            trim_sample_logs(out, step)
+        """Start the logs once every rank is ready (a resumed run's trimmed first, what a run
+        that saved nothing left removed)."""
+        if dinfo.is_main:  # before the barrier: the other ranks open their sample logs after it
+            if resumed:
+                trim_sample_logs(out, step)
+            else:
+                clear_unsaved_run(out)
         barrier(dinfo)  # every rank has checked RUN_DIR before rank 0 writes into it
         return cls(out, cfg, dinfo, step, resumed)
 

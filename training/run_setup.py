@@ -24,13 +24,18 @@ from training.data import EpochCursor, Split, make_split, window_size
 from training.models import check_backbone
 from training.outputs import check_run_dir
 from training.preprocess import Normalization, normalization_from_store
+from training.run_lock import RunLock
 from training.runtime import DistInfo, resolve_device
 from training.schedule import total_steps
 
 
 @dataclass
 class RunSetup:
-    """A checked run: its config (``size`` resolved), data, position and length."""
+    """A checked run: its config (``size`` resolved), data, position and length.
+
+    Rank 0's setup holds RUN_DIR's lock until it is released, by :meth:`release` or at the end
+    of a ``with`` block.
+    """
 
     cfg: TrainConfig
     out: Path
@@ -43,12 +48,41 @@ class RunSetup:
     cursor: EpochCursor
     first_order: tuple[np.ndarray, int]  # the cursor's order for the epoch it starts in
     total_steps: int
+    lock: RunLock | None  # rank 0's
+
+    def release(self) -> None:
+        """Let RUN_DIR go (another trainer may take it from here)."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> RunSetup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
-    """Check a run's inputs and plan it (see the module docstring)."""
+    """Check a run's inputs and plan it (see the module docstring).
+
+    Rank 0 takes RUN_DIR's lock as soon as RUN_DIR is checked, before it reads a checkpoint or
+    measures anything, and holds it until the returned setup is released, or until the error
+    that refuses the run.
+    """
     out = Path(cfg.out)
     check_run_dir(out, resume)
+    lock = RunLock.take(out) if dinfo.is_main else None
+    try:
+        return _plan_run(cfg, out, resume, dinfo, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _plan_run(
+    cfg: TrainConfig, out: Path, resume: bool, dinfo: DistInfo, lock: RunLock | None
+) -> RunSetup:
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt", "--resume:") if resume else None
     if ckpt is not None:
         check_resumable(TrainConfig.from_dict(ckpt["train_config"], "checkpoint train_config"), cfg)
@@ -108,6 +142,7 @@ def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
         cursor=cursor,
         first_order=(order, done),
         total_steps=total_steps(cfg, cursor.step, cursor.epoch, left, steps_per_epoch),
+        lock=lock,
     )
 
 

@@ -6,7 +6,8 @@ on GPUs, gloo on the CPU; each rank reads its own part of every epoch, only rank
 warm-up and cosine decay, bf16 autocast on CUDA, channels-last, gradient clipping, and a guard
 that stops on a non-finite loss.
 
-The parts, one job each: :mod:`training.run_setup` checks the inputs and plans the run,
+The parts, one job each: :mod:`training.run_setup` checks the inputs and plans the run (rank 0
+holding RUN_DIR's lock, :mod:`training.run_lock`, for as long as it trains),
 :mod:`training.runtime` places it (device, autocast, DDP), :mod:`training.schedule` makes the
 optimizer and LR schedule, :mod:`training.checkpoint` writes ``checkpoints/last.pt`` /
 ``best.pt``, :mod:`training.outputs` the rest of RUN_DIR, and
@@ -76,14 +77,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     """Run (or resume) training; returns the last validation metrics."""
     dinfo = init_distributed(cfg.device)
     try:
-        trainer = Trainer(setup_run(cfg, resume, dinfo), dinfo, progress)
-        try:
-            return trainer.run()
-        finally:
-            trainer.close()
+        with setup_run(cfg, resume, dinfo) as setup:  # rank 0 holds RUN_DIR's lock in here
+            trainer = Trainer(setup, dinfo, progress)
+            try:
+                return trainer.run()
+            finally:
+                trainer.close()
     except WriteError as error:
         saved = (Path(cfg.out) / "checkpoints" / "last.pt").is_file()
-        then = "rerun with --resume" if saved else "rerun with a new --out (none was saved)"
+        then = "rerun with --resume" if saved else "rerun to start it over (none was saved)"
         raise WriteError(f"{error}; once there is room, {then}") from None
     finally:
         shutdown_distributed(dinfo)

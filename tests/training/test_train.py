@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -390,11 +391,126 @@ def test_a_full_disk_at_a_checkpoint_is_one_line(tiny_store, fgd, tmp_path, monk
     # The store has no saved stats: the lines before the error say they are being measured.
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("fgd: error: checkpoint ") and error.count("fgd:") == 1
-    assert "the disk is full; once there is room, rerun with a new --out" in error
+    assert "the disk is full; once there is room, rerun to start it over (none was saved)" in error
     assert list((out / "checkpoints").iterdir()) == []  # no half-written checkpoint
     monkeypatch.undo()
     again = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "3"))
-    _assert_one_line_error(again, "holds a run that saved no checkpoint")
+    assert again.exit_code == 0, again.output
+    assert "held a run that saved no checkpoint; starting it over there" in again.stderr
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 3
+
+
+# ----------------------------------------------------------------------------- one trainer per run
+
+#: A process that holds RUN_DIR argv[1]'s lock as fgd train does, until it is killed.
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from training.run_lock import RunLock
+RunLock.take(Path(sys.argv[1]))
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+def _assert_in_use_by(line: str, out: Path, pid: int) -> None:
+    """``line`` is the one error line of a trainer refused by live process ``pid`` in ``out``."""
+    start = f"fgd: error: --out {out} is in use by fgd train (pid {pid} on host "
+    assert line.startswith(start + f"{socket.gethostname()}, since "), line
+    since = datetime.fromisoformat(line.split("since ")[1].split(")")[0])
+    assert abs(datetime.now().astimezone() - since) < timedelta(minutes=5)
+    assert line.endswith("; wait for it to end or stop it, or use a new --out")
+
+
+def test_a_second_trainer_in_a_live_run_is_refused_and_a_dead_ones_lock_taken_over(
+    tiny_store, fgd, tmp_path
+):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], env=SUBPROCESS_ENV,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "held\n"
+        resume = [*fgd_command(), "train", "--out", str(out), "--resume", "--no-progress"]
+        done = subprocess.run(resume, env=SUBPROCESS_ENV, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        anew = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "2"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    _assert_in_use_by(lines[0], out, holder.pid)
+    assert anew.exit_code == 2, anew.output
+    _assert_in_use_by(anew.stderr.strip(), out, holder.pid)
+    assert sorted(p.name for p in out.iterdir()) == ["train.lock"]  # neither wrote anything
+    # Killed, the holder left its lock file behind: the next trainer takes it over.
+    again = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "2"))
+    assert again.exit_code == 0, again.output
+    assert f"fgd train: --out {out}: fgd train (pid {holder.pid} on host " in again.stderr
+    assert "is gone without releasing the run's lock; taking it over" in again.stderr
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2
+    assert not (out / "train.lock").exists()
+
+
+def _wait_until(proc: subprocess.Popen, ready, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, f"no {what}"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_before_the_first_checkpoint_then_the_same_run_starts_over(tiny_store, fgd,
+                                                                          tmp_path):  # fmt: skip
+    out = tmp_path / "run"
+    never = ("--max-steps", "100000", "--val-every", "100000", "--checkpoint-every", "100000")
+    args = [*fgd_command(), *train_args(tiny_store, out, *never)]
+    proc = subprocess.Popen(args, env=SUBPROCESS_ENV, stderr=subprocess.PIPE, text=True)
+    try:
+        lock = out / "train.lock"
+        _wait_until(proc, lambda: (out / "tb").is_dir() and lock.exists(), "run started")
+        assert json.loads(lock.read_text())["pid"] == proc.pid  # fgd train holds its run
+        live = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "2"))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 1  # click's "Aborted!"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "Traceback" not in proc.stderr.read()
+    assert live.exit_code == 2, live.output
+    _assert_in_use_by(live.stderr.strip(), out, proc.pid)  # refused as live, not "remove it"
+    # The interrupted run saved nothing and let its lock go: the same command starts it over.
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "tb"]
+    _assert_starts_over(fgd, tiny_store, out, "config.yaml, tb/")
+
+
+def _assert_starts_over(fgd, tiny_store: str, out: Path, removed: str) -> None:
+    """A new run in ``out``, which holds a run that saved nothing, replaces it with a note."""
+    result = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "2"))
+    assert result.exit_code == 0, result.output
+    note = (
+        f"fgd train: --out {out} held a run that saved no checkpoint; starting it over there "
+        f"(removed its {removed})"
+    )
+    assert result.stderr.splitlines().count(note) == 1, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints", "config.yaml", "metrics.jsonl", "tb"]  # fmt: skip
+    assert [r["step"] for r in _read_metrics(out)] == [2]
+    assert len(list((out / "tb").glob("events.out.tfevents.*"))) == 1  # one writer, the new run's
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2
+
+
+def test_a_run_that_saved_nothing_is_started_over_and_not_resumed(tiny_store, fgd, tmp_path):
+    out = tmp_path / "run"
+    (out / "tb").mkdir(parents=True)
+    (out / "tb" / "events.out.tfevents.1.host").write_bytes(b"")
+    (out / "config.yaml").write_text("batch_size: 8\n")
+    (out / "metrics.jsonl").write_text('{"step": 5}\n')
+    resume = CliRunner().invoke(fgd, ["train", "--out", str(out), "--resume", "--no-progress"])
+    _assert_one_line_error(resume, f"--resume: the run in {out} stopped before its first "
+                           "checkpoint (no ")  # fmt: skip
+    assert resume.stderr.strip().endswith("run the command without --resume to start it over there")
+    _assert_starts_over(fgd, tiny_store, out, "config.yaml, metrics.jsonl, tb/")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
