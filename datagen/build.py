@@ -606,8 +606,9 @@ def _shard_buffers(n: int, size: int, shard_size: int, teacher: bool) -> Buffers
     payload. The first write into a page costs the kernel a fault and a cleared page, so the
     memory is kept for the next shard, and it is made of ordinary pages: numpy asks for 2 MB
     huge pages at this size, and the kernel clears the whole huge page a write touches, which
-    can take seconds per worker (docs/benchmarks.md). Rows are zeroed here, not after use, and
-    each packed array starts empty, so that a shard that stopped half-way leaves nothing behind.
+    can take seconds per worker (docs/benchmarks.md, "Where a shard task's time goes"). Rows
+    are zeroed here, not after use, and each packed array starts empty, so that a shard that
+    stopped half-way leaves nothing behind.
     """
     layout = (size, shard_size, teacher)
     held_layout, held = getattr(_reused, "buffers", (None, {}))

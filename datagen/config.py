@@ -67,8 +67,9 @@ class BuildConfig:
             ``"soft"`` (a penumbra that widens with the distance from the object), ``"hard"``
             (no penumbra) or ``"off"``.
         shadow_p: Fraction of the samples that get a shadow (cast and contact shadow). 0.3
-            as BackgroundMattingV2's shadow augmentation; shading a sample about doubles its
-            build cost, and 0.3 keeps the 400K default build within its 5 minutes on 2 cores.
+            as BackgroundMattingV2's shadow augmentation; shading a sample costs more than
+            compositing it, and 0.3 keeps the 400K default build within its time budget
+            (docs/benchmarks.md, "Against another checkout").
         shadow_strength_min: Weakest cast shadow on a user photo (fraction of the ground's
             value it removes; a procedural scene's own light sets its strength).
         shadow_strength_max: Strongest cast shadow on a user photo.

@@ -359,7 +359,7 @@ def _frame_length(records: np.ndarray, size: int) -> np.ndarray:
 def depth_layer(mask: np.ndarray, fg_units: int) -> np.ndarray:
     """A geometric sample's depth layer: the fg's depth (store units) on its mask, 0 (the bg's
     depth) elsewhere."""
-    return np.multiply(mask > 0, np.uint16(fg_units))  # a masked copy is 4x slower
+    return np.multiply(mask > 0, np.uint16(fg_units))  # cheaper here than a masked copy
 
 
 def payload_starts(lengths: np.ndarray, shard_size: int, shard_elements: int) -> np.ndarray:

@@ -62,7 +62,8 @@ class CaptureConfig:
       ``residual_scale`` (0.15): what ``fgd predict --align`` leaves of a hand-held motion
       (a fraction of a pixel), as against the whole motion when registration is off or fails.
       1 trains for aligned pairs only: better on those, unusable on a pair that did not
-      register, and a mix keeps neither gain (docs/benchmarks.md), so off by default.
+      register, and a mix keeps neither gain (docs/benchmarks.md, "Capture robustness"), so
+      off by default.
     * ``exposure`` (0.8, 1.25), ``gamma`` (0.85, 1.15), ``white_balance`` 0.06, ``colour_p``
       0.8: auto exposure re-metering a frame with or without a large object shifts it by up
       to a third of a stop (BMV2: brightness 0.18 at p 0.8; gamma 0.85-1.15 is its test-time

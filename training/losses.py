@@ -36,7 +36,7 @@ from training.filters import gaussian_kernel1d, separable_filter
 
 DEPTH_RANGE = 100.0  # d_max / nearest depth the target space represents
 # DenseDepth weighs L1 by 0.1, but its L1 is taken on depths of 10..1000 units, where it is large;
-# on our [0, 1] target it would be negligible next to SSIM (docs/benchmarks.md compares the two).
+# on our [0, 1] target it would be negligible next to SSIM.
 W_L1 = 1.0
 
 
@@ -125,7 +125,7 @@ def ssim_loss(
     local moments under a Gaussian window of ``window_size`` (odd) taps, sigma 1.5, reflect
     padding, :math:`m` = ``max_val``. The values of ``kornia.losses.ssim_loss``; the five moment
     maps are filtered in one grouped convolution per axis, faster on the CPU than kornia's
-    separate filters (docs/benchmarks.md, train step).
+    separate filters.
     Computed in at least float32 with autocast off: the variances are differences of nearly
     equal moments, which half precision would cancel away.
     """

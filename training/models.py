@@ -18,9 +18,8 @@ Outputs of :meth:`DualHeadNet.forward`, both ``(B, 1, H, W)`` at the input resol
 - ``depth``: depth of the fg_bg image in the normalised target space of
   :func:`training.losses.depth_to_target` (log-depth, targets in ``[0, 1]``; invert with
   :func:`training.losses.target_to_depth`, which clamps to that range). The head is linear, as
-  DenseDepth's: a sigmoid would put the far clip (``t = 1``, ~13 % of the pixels of outdoor
-  scenes) at its asymptote, where its gradient vanishes; with one, 750 steps left 99 % of
-  far-clip pixels outside delta < 1.25.
+  DenseDepth's: a sigmoid would put the far clip (``t = 1``, common in outdoor scenes) at its
+  asymptote, where its gradient vanishes.
 """
 
 from __future__ import annotations
@@ -38,11 +37,8 @@ from torch import Tensor, nn
 
 from datagen.errors import InputError, error_summary
 
-# `python -m benchmarks.backbones --threads 1 --decoder-channels 64` on the 2-core dev CPU (batch
-# 32 at 96 px, whole model forward+backward, CPU ms/batch): mobilenetv3_small_100 574,
-# mobilenetv4_conv_small 674, lcnet_100 776, regnetx_004 849, convnext_atto 875,
-# mobilenetv3_large_100 890, resnet10t 1125, efficientnet_b0 1277, resnet18 1487. The fastest;
-# 300 steps of it already gave mask IoU 0.90 on held-out scenes (depth needs more steps).
+# The fastest whole model (forward + backward) on a CPU of the timm encoders
+# `python -m benchmarks.backbones` times (docs/benchmarks.md, "Backbones").
 DEFAULT_BACKBONE = "mobilenetv3_small_100"
 IN_CHANS = 6  # bg RGB + fg_bg RGB, stacked on the channel axis
 Fusion = Literal["early", "siamese"]
@@ -70,7 +66,7 @@ class ModelConfig:
         full_res_stage: ``True``: a last decoder stage at stride 1, fed by a light conv of the
             input, keeps edges sharp at small image sizes; ``False``: the heads run at the finest
             encoder stride and their outputs are upsampled bilinearly, which at 96 px on the
-            CPU takes ~40 % off a training step (forward + backward 690 -> 420 ms, batch 32).
+            CPU makes a training step much cheaper (docs/benchmarks.md, "Backbones").
         fusion: how the two shots meet (module docstring): ``"early"`` (stacked channels) or
             ``"siamese"`` (shared encoder, feature differences).
     """

@@ -3,9 +3,9 @@
 A recipe is a YAML file in ``training/recipes/`` holding a partial :class:`TrainConfig` mapping
 (augmentation settings under ``augment:``). Its leading ``#`` lines say what it is for; the first
 of them is what ``fgd train --list-recipes`` shows. Precedence when a run is resolved: recipe <
-``--config`` file < command-line flags. ``docs/benchmarks.md`` holds the runs behind each one, and
-the benchmark scripts read the same files, so a recipe's numbers and its settings cannot drift
-apart.
+``--config`` file < command-line flags. ``docs/benchmarks.md`` holds each one's current
+figures, and the benchmark scripts read the same files, so a recipe's numbers and its settings
+cannot drift apart.
 """
 
 from __future__ import annotations

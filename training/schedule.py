@@ -33,7 +33,7 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]
 
 def create_optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW over ``module``'s parameters (:func:`param_groups`)."""
-    # fused: one kernel for all parameters, on the CPU too (docs/benchmarks.md, train step)
+    # fused: one kernel for all parameters, on the CPU too
     return torch.optim.AdamW(
         param_groups(module, cfg.weight_decay),
         lr=cfg.lr,

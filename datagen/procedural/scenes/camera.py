@@ -67,10 +67,9 @@ def _random_camera(rng: np.random.Generator, size: int, max_yaw: float) -> _Came
 
     One image fixes depth only up to the product focal x height (ground depth is
     ``focal * height / (row - horizon)``), so the spread of that product across scenes bounds
-    what any depth network can learn. With 50-70 degrees and 1.2-1.8 m its log had a standard
-    deviation of 0.17 over the 100 default scenes and only 85% of them lay within delta < 1.25 of
-    the median: a perfect network without scale cues could not reach delta1 0.85. Now every scene
-    lies within a factor 1.18 of the middle.
+    what any depth network can learn: a wide spread would cap even a perfect network without
+    scale cues below a useful delta1. The ranges keep every scene's product within a factor 1.18
+    of the middle.
     """
     hfov = math.radians(rng.uniform(55.0, 65.0))
     return _Camera(
