@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures and hooks shared by the whole suite."""
 
 from __future__ import annotations
 
@@ -15,3 +15,17 @@ def real_samples() -> Path:
     if not (REAL_SAMPLES / "bg").is_dir() or not (REAL_SAMPLES / "fg").is_dir():
         pytest.skip("../shared/real-samples is not present")
     return REAL_SAMPLES
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` skip on a machine without CUDA (torch is imported only when such a
+    test was collected: most of the suite never needs it)."""
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_tests:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    for item in gpu_tests:
+        item.add_marker(pytest.mark.skip(reason="needs CUDA"))

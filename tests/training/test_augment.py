@@ -144,7 +144,6 @@ def test_color_matrix_identity_and_hue_keeps_grey():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu_geometry():
     batch = _scene(4, 32, [(4, 4, 10, 12)] * 4)
     cpu = prepare_batch(batch, 32, IDENTITY_NORM, GEOMETRY_ONLY, seed=3)

@@ -190,7 +190,6 @@ def test_batched_nvjpeg_path_keeps_each_image_with_its_quality() -> None:
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_jpeg_matches_the_cpu_codec() -> None:
     images = texture(3)
     quality = torch.tensor([0, 95, 60])

@@ -197,7 +197,6 @@ def test_all_reduce_over_a_process_group(tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_accumulator_on_cuda_matches_cpu():
     cpu, gpu = MetricAccumulator(), MetricAccumulator()
     for b in _two_batches():

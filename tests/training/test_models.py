@@ -308,7 +308,6 @@ def test_pretrained_weights_of_another_model_are_an_input_error(tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_bf16_channels_last_matches_cpu():
     torch.manual_seed(0)
     model = build_model(ModelConfig(backbone="test_resnet", decoder_channels=32)).eval()
