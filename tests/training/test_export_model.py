@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
+import warnings
+import zipfile
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -208,19 +212,94 @@ def _assert_one_line_error(result, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-@pytest.mark.parametrize(
-    "content", [b"", b"definitely not a checkpoint", b"PK\x03\x04 truncated zip"]
-)
-def test_corrupt_checkpoint_is_one_line_and_writes_nothing(fgd, tmp_path, fmt, content):
-    ckpt = tmp_path / "broken.pt"
-    ckpt.write_bytes(content)
+class _Opener:
+    """Creates the file ``marker`` when unpickled, as any pickle may do to whoever loads it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def _empty(path: Path, request) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def _text(path: Path, request) -> Path:
+    path.write_text("step: 3\nweights: à venir\n")
+    return path
+
+
+def _onnx(path: Path, request) -> Path:
+    return request.getfixturevalue("onnx_file")  # a real export of the test checkpoint
+
+
+def _pickle(path: Path, request) -> Path:
+    proof = path.with_name("proof")
+    pickle.loads(pickle.dumps(_Opener(proof))).close()
+    assert proof.exists()  # the payload is live
+    path.write_bytes(pickle.dumps(_Opener(path.with_name("created"))))
+    return path
+
+
+def _legacy_torch(path: Path, request) -> Path:
+    torch.save({"model": {"w": torch.ones(2)}}, path, _use_new_zipfile_serialization=False)
+    return path
+
+
+def _hdf5(path: Path, request) -> Path:
+    with h5py.File(path, "w") as f:
+        f["mask"] = np.zeros((2, 4, 4), np.uint8)
+    return path
+
+
+def _zip(path: Path, request) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("README.txt", "not a checkpoint")
+    return path
+
+
+def _truncated(path: Path, request) -> Path:
+    whole = request.getfixturevalue("checkpoint").read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+def _torchscript(path: Path, request) -> Path:
+    with warnings.catch_warnings():  # torch.jit's deprecation notes
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(torch.nn.Linear(2, 2), torch.zeros(1, 2)), str(path))
+    return path
+
+
+#: A way to make each kind of file that is no checkpoint, and what the error says it is.
+NOT_CHECKPOINTS = {
+    "empty": (_empty, "is empty, not a checkpoint"),
+    "text": (_text, "is a text file, not a checkpoint"),
+    "onnx": (_onnx, "is an ONNX model, not a checkpoint: fgd predict runs it"),
+    "hdf5": (_hdf5, "is an HDF5 file, not a checkpoint"),
+    "pickle": (_pickle, "is a pickle, not an fgd checkpoint (fgd never unpickles it)"),
+    "torch pickle": (_legacy_torch, "is a pickle, not an fgd checkpoint"),
+    "zip": (_zip, "is a zip archive but not a torch checkpoint"),
+    "truncated": (_truncated, "is truncated or damaged"),
+    "torchscript": (_torchscript, "is a TorchScript model"),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_CHECKPOINTS)
+def test_a_file_that_is_no_checkpoint_is_named_in_one_line(fgd, tmp_path, request, kind):
+    make, says = NOT_CHECKPOINTS[kind]
+    ckpt = make(tmp_path / "best.pt", request)
     out = tmp_path / "out" / "model.onnx"
-    result = CliRunner().invoke(
-        fgd, ["export-model", str(ckpt), "--format", fmt, "--out", str(out)]
-    )
-    _assert_one_line_error(result, str(ckpt), "corrupt or not a torch file")
-    assert not out.parent.exists() or not any(out.parent.iterdir())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(fgd, ["export-model", str(ckpt), "--out", str(out)])
+    _assert_one_line_error(result, f"checkpoint {ckpt} {says}")
+    assert [str(w.message) for w in caught] == []
+    assert not out.parent.exists()
+    assert not (tmp_path / "created").exists()
 
 
 def test_missing_checkpoint_is_one_line(fgd, tmp_path):

@@ -621,16 +621,11 @@ def test_bad_outputs_and_checkpoints_are_one_line_exit_2(case, trained_run, tiny
     assert sorted(p.relative_to(trained_run) for p in trained_run.rglob("*")) == before
 
 
-def test_a_random_bytes_checkpoint_names_the_reason_in_whole_words(tiny_store, fgd, tmp_path):
-    from datagen.errors import error_summary
-
+def test_a_random_bytes_checkpoint_says_what_it_is_not(tiny_store, fgd, tmp_path):
     corrupt = _foreign_checkpoints(tmp_path)["corrupt"]
-    with pytest.raises(Exception) as raised:  # noqa: PT011 (whatever torch raises)
-        torch.load(corrupt, weights_only=True)
     result = CliRunner().invoke(fgd, _eval(tiny_store, corrupt))
-    _assert_one_line_error(result, f"({error_summary(raised.value, 120)})")
-    reason = result.stderr.strip().rsplit("(", 1)[1].rstrip(")").rstrip("…")
-    assert reason.split()[-1] in str(raised.value).split()
+    _assert_one_line_error(result, f"{corrupt} is not a checkpoint")
+    assert "PyTorch" not in result.stderr and "weights_only" not in result.stderr
 
 
 def _in_read_only(folder: Path) -> list[str]:
