@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import click
 import cv2
 import numpy as np
 
@@ -31,6 +32,7 @@ from datagen.imaging import (
     alpha_bbox,
     center_crop_resize,
     premultiply,
+    read_image_file,
     resize_premultiplied,
     unpremultiply,
 )
@@ -48,6 +50,8 @@ PRIOR_CAMERA_HEIGHT = 1.5
 
 #: A cutout whose opaque part is shorter than this many pixels is rejected.
 MIN_FG_PIXELS = 16
+#: How many of the files a folder listing passes over its note names.
+NAMED_SKIPPED = 3
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,9 @@ def load_assets(
     """Load or generate the assets `config` asks for.
 
     Procedural assets are rendered on ``config.workers`` processes (each is a pure function of
-    its arguments, so the bytes do not depend on how many).
+    its arguments, so the bytes do not depend on how many). Files of the user's folders passed
+    over as not images, and cutouts without a transparent pixel, are reported on stderr in one
+    line each once every asset is loaded (an error stays the only line).
 
     Args:
         config: The build configuration.
@@ -99,6 +105,7 @@ def load_assets(
         InputError: For missing or empty folders, unreadable, non-image or unusable files.
     """
     digest = hashlib.sha256()
+    said: list[str] = []  # notes and warnings, shown once every asset is loaded
     if config.bg is None:
         bg_names, bg, bg_depth, bg_ground, bg_light = _procedural_scenes(config, progress)
         # The rendered pixels, not just the recipe: a changed generator is a changed dataset,
@@ -106,18 +113,20 @@ def load_assets(
         for array in (bg, bg_depth, bg_ground):
             digest.update(np.ascontiguousarray(array).tobytes())
     else:
-        bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest)
+        bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest, said)
         bg_light = np.full((len(bg_names), len(fields(shadows.SceneLight))), np.nan)
     if config.fg is None:
         cutouts = _procedural_cutouts(config, config.n_fg or PROCEDURAL_COUNT, digest, progress)
     else:
-        cutouts = _user_cutouts(config, digest)
+        cutouts = _user_cutouts(config, digest, said)
         if config.builtin_fg:
             cutouts += _procedural_cutouts(config, config.builtin_fg, digest, progress)
     if bg_depth_fn is not None:
         bg_depth = bg_depth_fn(bg)
         bg_ground[:, 1] = np.nan
     fg, fg_shape = _working_copies([rgba for _, rgba in cutouts], config.size)
+    for line in said:
+        click.echo(line, err=True)
     return Assets(
         bg_names=bg_names,
         bg=bg,
@@ -176,14 +185,14 @@ def asset_counts(config: BuildConfig) -> tuple[int, int]:
     """How many bg scenes and fg cutouts `config` builds from, without loading any.
 
     Raises:
-        InputError: For a missing or empty folder, or a file in it that is not an image.
+        InputError: For a missing folder, or one that holds no images.
     """
     n_bg = config.n_bg or PROCEDURAL_COUNT
     n_fg = config.n_fg or PROCEDURAL_COUNT
     if config.bg is not None:
-        n_bg = len(_list_images("--bg", config.bg, config.n_bg))
+        n_bg = len(_list_images("--bg", config.bg, config.n_bg)[0])
     if config.fg is not None:
-        n_fg = len(_list_images("--fg", config.fg, config.n_fg)) + (config.builtin_fg or 0)
+        n_fg = len(_list_images("--fg", config.fg, config.n_fg)[0]) + (config.builtin_fg or 0)
     return n_bg, n_fg
 
 
@@ -207,14 +216,14 @@ def _procedural_scenes(
 
 
 def _user_scenes(
-    config: BuildConfig, digest: hashlib._Hash
+    config: BuildConfig, digest: hashlib._Hash, said: list[str]
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    paths = _list_images("--bg", config.bg, config.n_bg)
+    paths, skipped = _list_images("--bg", config.bg, config.n_bg)
+    said.extend(skipped_note("--bg", Path(config.bg or ""), skipped))
     images = []
     for path in paths:
-        raw = path.read_bytes()
+        raw, image = read_image_file(path, "--bg", cv2.IMREAD_COLOR)
         digest.update(raw)
-        image = _decode(path, raw, cv2.IMREAD_COLOR)
         if min(image.shape[:2]) < config.size:
             raise InputError(
                 f"--bg {path}: {image.shape[1]}x{image.shape[0]} is too small for "
@@ -242,15 +251,15 @@ def _user_depth(config: BuildConfig, bg_path: Path, digest: hashlib._Hash) -> np
             f"--bg-depth {folder}: no depth map for {bg_path.name} "
             f"(expected {bg_path.stem}.npy in metres or {bg_path.stem}.png 16-bit millimetres)"
         )
-    raw = path.read_bytes()
-    digest.update(raw)
     if path.suffix == ".npy":
+        digest.update(path.read_bytes())
         try:
             depth = np.load(path, allow_pickle=False).astype(np.float32)
         except ValueError as error:
             raise InputError(f"--bg-depth {path}: not a numeric .npy array ({error})") from None
     else:
-        decoded = _decode(path, raw, cv2.IMREAD_UNCHANGED)
+        raw, decoded = read_image_file(path, "--bg-depth", cv2.IMREAD_UNCHANGED)
+        digest.update(raw)
         if decoded.dtype != np.uint16 or decoded.ndim != 2:
             raise InputError(f"--bg-depth {path}: expected a single-channel 16-bit PNG (mm)")
         depth = decoded.astype(np.float32) / 1000.0
@@ -259,12 +268,15 @@ def _user_depth(config: BuildConfig, bg_path: Path, digest: hashlib._Hash) -> np
     return center_crop_resize(depth, config.size, cv2.INTER_NEAREST)
 
 
-def _user_cutouts(config: BuildConfig, digest: hashlib._Hash) -> list[tuple[str, np.ndarray]]:
+def _user_cutouts(
+    config: BuildConfig, digest: hashlib._Hash, said: list[str]
+) -> list[tuple[str, np.ndarray]]:
+    paths, skipped = _list_images("--fg", config.fg, config.n_fg)
+    said.extend(skipped_note("--fg", Path(config.fg or ""), skipped))
     cutouts = []
-    for path in _list_images("--fg", config.fg, config.n_fg):
-        raw = path.read_bytes()
+    for path in paths:
+        raw, image = read_image_file(path, "--fg", cv2.IMREAD_UNCHANGED)
         digest.update(raw)
-        image = _decode(path, raw, cv2.IMREAD_UNCHANGED)
         if image.ndim != 3 or image.shape[2] != 4:
             raise InputError(f"--fg {path}: has no alpha channel (need an RGBA PNG cutout)")
         if image.dtype == np.uint16:
@@ -276,6 +288,13 @@ def _user_cutouts(config: BuildConfig, digest: hashlib._Hash) -> list[tuple[str,
             raise InputError(
                 f"--fg {path}: the visible object is {box[3] - box[1]}x{box[2] - box[0]} px, "
                 f"smaller than {MIN_FG_PIXELS}x{MIN_FG_PIXELS}"
+            )
+        if image[..., 3].min() > 0:
+            # Taken as it is (an object may fill its frame), but most likely a photo saved
+            # with an alpha channel it does not use.
+            said.append(
+                f"fgd: warning: --fg {path}: no pixel is transparent (alpha is never 0), so "
+                "the whole picture is pasted as the object"
             )
         cutouts.append((path.name, cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)))
     return cutouts
@@ -297,30 +316,49 @@ def _working_copies(cutouts: list[np.ndarray], size: int) -> tuple[np.ndarray, n
     return fg, shapes
 
 
-def _list_images(option: str, folder: str | None, limit: int | None) -> list[Path]:
+def image_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The image files of ``folder`` (by suffix: :data:`IMAGE_SUFFIXES`), sorted, and the
+    other files it holds, which are no images of the user's: hidden ones (``.DS_Store``, a
+    Mac's ``._photo.jpg``) and those of another suffix (``Thumbs.db``, ``notes.txt``).
+    Sub-folders are neither."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    images = [p for p in files if not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES]
+    return images, sorted(set(files) - set(images))
+
+
+def skipped_note(option: str, folder: Path, skipped: Sequence[Path]) -> list[str]:
+    """The note line (none when nothing was) that names the files of ``folder`` (given as
+    ``option``) passed over as not images: the first few, and how many."""
+    if not skipped:
+        return []
+    names = ", ".join(p.name for p in skipped[:NAMED_SKIPPED])
+    more = f" and {len(skipped) - NAMED_SKIPPED} more" if len(skipped) > NAMED_SKIPPED else ""
+    return [
+        f"fgd: note: {option} {folder}: skipped {len(skipped)} file(s) that are not images "
+        f"({names}{more})"
+    ]
+
+
+def _list_images(
+    option: str, folder: str | None, limit: int | None
+) -> tuple[list[Path], list[Path]]:
+    """The first ``limit`` (default: all) images of the folder given as ``option``, and the
+    files passed over (:func:`image_files`); a missing folder, one without images, or one with
+    fewer than ``limit`` is an InputError."""
     root = Path(folder or "")
     if not root.is_dir():
         raise InputError(f"{option} {root}: no such folder")
-    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
-    for entry in entries:
-        if entry.is_file() and entry.suffix.lower() not in IMAGE_SUFFIXES:
-            raise InputError(
-                f"{option} {entry}: not an image (expected {', '.join(sorted(IMAGE_SUFFIXES))})"
-            )
-    images = [p for p in entries if p.is_file()]
+    images, skipped = image_files(root)
     if not images:
-        raise InputError(f"{option} {root}: the folder holds no images")
+        others = f" (only {len(skipped)} other file(s), e.g. {skipped[0].name})" if skipped else ""
+        raise InputError(
+            f"{option} {root}: the folder holds no images{others}; images end in "
+            f"{', '.join(sorted(IMAGE_SUFFIXES))}"
+        )
     if limit is not None:
         if limit > len(images):
             raise InputError(
                 f"{option} {root}: asked for {limit} images but the folder holds {len(images)}"
             )
         images = images[:limit]
-    return images
-
-
-def _decode(path: Path, raw: bytes, flags: int) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), flags)
-    if image is None:
-        raise InputError(f"{path}: cannot be decoded as an image (corrupt or not an image)")
-    return image
+    return images, skipped

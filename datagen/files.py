@@ -6,7 +6,9 @@ are renamed over it only when complete, so an interrupt, a full disk or a crash 
 the old file or none, never a truncated one. Files that belong together (the images of one
 prediction) go through :func:`write_files_atomic`: all are renamed, or none. :func:`check_output`
 answers the usual mistakes (a directory, an unwritable folder, an existing file without
-``--overwrite``) up front, in one line naming the option, before any work is done.
+``--overwrite``) up front, in one line naming the option, before any work is done, and
+:func:`inside` proves that a path built from the user's input (a photo's name) stays in the
+folder the user named.
 """
 
 from __future__ import annotations
@@ -23,6 +25,20 @@ from datagen.errors import InputError, WriteError, error_summary
 def temp_path(path: Path) -> Path:
     """The hidden temporary that :func:`atomic_output` writes ``path`` through."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def inside(root: str | os.PathLike[str], path: str | os.PathLike[str], option: str) -> Path:
+    """``path``, once proven to lie in the folder ``root`` or to be it, both resolved (``..``
+    and symbolic links followed); else an InputError naming ``option`` and ``root``.
+
+    A name taken from the user's input can point anywhere (a photo ``...jpg`` has the stem
+    ``..``, a sub-folder may be a link to elsewhere): every file written below a folder the user
+    named goes through this check, so that nothing is ever written outside it.
+    """
+    real_root, real = Path(root).resolve(), Path(path).resolve()
+    if real != real_root and real_root not in real.parents:
+        raise InputError(f"{option} {root}: {path} would be written outside it (at {real})")
+    return Path(path)
 
 
 def check_output(path: str | os.PathLike[str], option: str, overwrite: bool = True) -> Path:

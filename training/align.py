@@ -7,7 +7,8 @@ and warps the bg by it:
 
 1. Both photos are converted to grey and shrunk so that the long side is at most
    ``AlignConfig.max_side`` (detail finer than that adds time, not accuracy: ECC below is
-   sub-pixel at that scale).
+   sub-pixel at that scale). A side below :data:`MIN_ALIGN_SIDE` then can hold no feature:
+   such a pair fails here.
 2. ORB features, matched by Hamming distance with Lowe's ratio test, and a MAGSAC++ homography
    (``cv2.USAC_MAGSAC``): the object's features have no partner in the bg, so they end up
    outliers however much of the frame the object covers, as long as some bg is visible. When
@@ -38,6 +39,13 @@ import numpy as np
 
 Method = Literal["auto", "homography", "off"]
 METHODS = ("auto", "homography", "off")
+
+#: ORB's border (its ``edgeThreshold`` and ``patchSize``, OpenCV's defaults): it finds no
+#: feature nearer than this to an image's edge ...
+ORB_BORDER = 31
+#: ... so a working image must be larger than twice that on each side to hold one (and OpenCV's
+#: ORB fails outright on a side of 1 px).
+MIN_ALIGN_SIDE = 2 * ORB_BORDER + 1
 
 
 @dataclass(frozen=True)
@@ -123,11 +131,17 @@ def align_bg(
     h, w = fgbg.shape[:2]
     scale = min(1.0, config.max_side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small_bg, small_fgbg = (cv2.resize(i, size, interpolation=cv2.INTER_AREA) for i in (bg, fgbg))
-    grey_bg, grey_fgbg = (cv2.cvtColor(i, cv2.COLOR_RGB2GRAY) for i in (small_bg, small_fgbg))
 
     def failed(reason: str, inliers: int = 0, residual: float = math.nan) -> AlignResult:
         return AlignResult(bg, identity, residual, inliers, False, reason)
+
+    if min(size) < MIN_ALIGN_SIDE:
+        working = f"{size[0]}x{size[1]} px" + (" at the working scale" if scale < 1 else "")
+        return failed(
+            f"{working}, too small to register (features need {MIN_ALIGN_SIDE} px a side)"
+        )
+    small_bg, small_fgbg = (cv2.resize(i, size, interpolation=cv2.INTER_AREA) for i in (bg, fgbg))
+    grey_bg, grey_fgbg = (cv2.cvtColor(i, cv2.COLOR_RGB2GRAY) for i in (small_bg, small_fgbg))
 
     src, dst = _matches(grey_bg, grey_fgbg, config)
     if len(src) < config.min_inliers:
@@ -190,7 +204,9 @@ def _matches(
     grey_bg: np.ndarray, grey_fgbg: np.ndarray, config: AlignConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, 1, 2) float32 matched points in bg and in fg_bg (working-scale pixels)."""
-    orb = cv2.ORB_create(nfeatures=config.features, fastThreshold=10)
+    orb = cv2.ORB_create(
+        nfeatures=config.features, edgeThreshold=ORB_BORDER, patchSize=ORB_BORDER, fastThreshold=10
+    )
     kp_bg, desc_bg = orb.detectAndCompute(grey_bg, None)
     kp_fgbg, desc_fgbg = orb.detectAndCompute(grey_fgbg, None)
     empty = np.zeros((0, 1, 2), np.float32)

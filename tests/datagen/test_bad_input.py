@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,10 +69,34 @@ def empty_bg(tmp: Path):
     return ["--bg", str(tmp / "empty"), "--fg", str(write_fg(tmp / "fg"))], ("holds no images",)
 
 
-def non_image(tmp: Path):
-    bg = write_bg(tmp / "bg")
+def only_non_images(tmp: Path):
+    bg = tmp / "bg"
+    bg.mkdir()
     (bg / "notes.txt").write_text("hello")
-    return ["--bg", str(bg), "--fg", str(write_fg(tmp / "fg"))], ("notes.txt", "not an image")
+    (bg / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    return ["--bg", str(bg), "--fg", str(write_fg(tmp / "fg"))], (
+        "--bg",
+        "holds no images (only 2 other file(s)",
+        ".jpg",
+    )
+
+
+def cut_in_half(path: Path) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def truncated_bg_jpeg(tmp: Path):
+    bg = write_bg(tmp / "bg")
+    cut_in_half(bg / "bg_1.jpg")
+    return ["--bg", str(bg), "--fg", str(write_fg(tmp / "fg"))], ("--bg", "bg_1.jpg", "truncated")
+
+
+def truncated_fg_png(tmp: Path):
+    fg = write_fg(tmp / "fg")
+    cut_in_half(fg / "fg_1.png")
+    return ["--bg", str(write_bg(tmp / "bg")), "--fg", str(fg)], ("--fg", "fg_1.png", "truncated")
 
 
 def corrupt_image(tmp: Path):
@@ -220,7 +246,8 @@ def bg_depth_without_bg(tmp: Path):
 
 
 CASES: list[Case] = [
-    missing_bg, empty_bg, non_image, corrupt_image, fg_without_alpha, transparent_fg, small_bg,
+    missing_bg, empty_bg, only_non_images, truncated_bg_jpeg, truncated_fg_png, corrupt_image,
+    fg_without_alpha, transparent_fg, small_bg,
     too_many_files, bad_size, non_numeric_size, zero_bg, builtin_fg_without_fg, zero_builtin_fg,
     bad_scale, bad_shadow_mode,
     bad_shadow_p, bad_shadow_strength, non_numeric_shadow_strength, not_torchscript,
@@ -238,6 +265,23 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, case: C
     assert not (tmp_path / "out.zarr").exists()
     if case is out_is_foreign_folder:
         assert (tmp_path / "precious" / "thesis.tex").read_text() == "x"
+
+
+@pytest.mark.parametrize("case", [truncated_bg_jpeg, truncated_fg_png], ids=lambda c: c.__name__)
+def test_a_file_cut_short_is_one_line_on_the_real_stderr(tmp_path: Path, case: Case) -> None:
+    """The decoders print their own lines on stderr (libjpeg's "Premature end of JPEG file",
+    libpng's "Read Error"), past CliRunner: a file cut short never reaches them."""
+    extra, needles = case(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", *build_args(tmp_path), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert_one_line_error(done.returncode, done.stderr, *needles)
+    assert done.stderr.startswith("fgd: error: ") and not done.stdout
+    assert not (tmp_path / "out.zarr").exists()
 
 
 def test_existing_store_with_another_config_needs_overwrite(tmp_path: Path) -> None:

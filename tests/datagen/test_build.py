@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import zarr
 from click.testing import CliRunner
+from PIL import Image
 
 import datagen.build
 import datagen.storage
@@ -656,3 +657,77 @@ def test_stats_on_a_full_disk_is_one_line_and_the_store_still_opens(
     error = result.output.strip().splitlines()[-1]  # after the progress bar
     assert error == f"fgd: error: {out}: saving the stats: the disk is full"
     assert open_store(out).stats is None
+
+
+def build_from(bg: Path, fg: Path, out: Path) -> tuple[int, str]:
+    """`fgd datagen build` at 64 px, one position per pair, from folders ``bg`` and ``fg``."""
+    args = ["datagen", "build", "--out", str(out), "--bg", str(bg), "--fg", str(fg),
+            "--size", "64", "--positions", "1", "--workers", "1", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(fgd, args)
+    return result.exit_code, result.output
+
+
+def test_files_that_are_not_images_are_skipped_with_a_note(tmp_path: Path) -> None:
+    """Thumbs.db, .DS_Store, a Mac's ._ twin of a photo, notes: passed over, named in one note
+    line per folder (the first three, and how many more), and the store is the one the images
+    alone give."""
+    clean = tmp_path / "clean.zarr"
+    assert build_from(write_bg(tmp_path / "bg"), write_fg(tmp_path / "fg"), clean)[0] == 0
+    bg, fg = write_bg(tmp_path / "junk_bg"), write_fg(tmp_path / "junk_fg")
+    junk = {".DS_Store": b"\0\0\0\1Bud1", "._bg_0.jpg": b"\0\5\26\7", "Thumbs.db": b"\xd0\xcf",
+            "notes.txt": b"shot at noon", "readme.md": b"# bg"}  # fmt: skip
+    for name, data in junk.items():
+        (bg / name).write_bytes(data)
+    (fg / "Thumbs.db").write_bytes(b"\xd0\xcf")
+    (bg / "sub").mkdir()  # a folder is neither an image nor a skipped file
+    code, output = build_from(bg, fg, tmp_path / "junk.zarr")
+    assert code == 0, output
+    notes = [line for line in output.splitlines() if line.startswith("fgd: note: ")]
+    assert len(notes) == 2, output
+    named = ", ".join(sorted(junk)[:3])
+    assert (
+        notes[0]
+        == f"fgd: note: --bg {bg}: skipped 5 file(s) that are not images ({named} and 2 more)"
+    )
+    assert notes[1] == f"fgd: note: --fg {fg}: skipped 1 file(s) that are not images (Thumbs.db)"
+    assert open_store(tmp_path / "junk.zarr").bg_names == ["bg_0.jpg", "bg_1.jpg"]
+    assert_same_arrays(clean, tmp_path / "junk.zarr")
+
+
+def test_an_opaque_cutout_is_taken_with_a_warning(tmp_path: Path) -> None:
+    fg = write_fg(tmp_path / "fg")
+    cv2.imwrite(str(fg / "opaque.png"), np.full((40, 30, 4), 200, np.uint8))  # alpha 200 too
+    code, output = build_from(write_bg(tmp_path / "bg"), fg, tmp_path / "s.zarr")
+    assert code == 0, output
+    (warning,) = [line for line in output.splitlines() if line.startswith("fgd: warning: ")]
+    assert f"--fg {fg / 'opaque.png'}: no pixel is transparent" in warning
+    ds = open_store(tmp_path / "s.zarr")
+    assert ds.fg_names == ["fg_0.png", "fg_1.png", "opaque.png"]
+
+
+def test_asset_folders_with_shell_metacharacters_are_taken_literally(tmp_path: Path) -> None:
+    bg = write_bg(tmp_path / "bg $(touch pwned); `touch pwned` *")
+    fg = write_fg(tmp_path / "fg 'x' \"y\" & $HOME | ?")
+    (bg / "bg_0.jpg").rename(bg / "a b;$(touch pwned)&.jpg")
+    code, output = build_from(bg, fg, tmp_path / "out $(touch pwned).zarr")
+    assert code == 0, output
+    assert open_store(tmp_path / "out $(touch pwned).zarr").bg_names[0] == "a b;$(touch pwned)&.jpg"
+    assert not list(tmp_path.rglob("pwned")) and not Path("pwned").exists()
+
+
+def test_an_exif_rotated_photo_is_built_as_a_viewer_shows_it(tmp_path: Path) -> None:
+    """A portrait photo stored as a landscape frame with EXIF orientation 6 (turn it 90 degrees
+    clockwise): its centre crop has the red sky at the top, not at a side."""
+    upright = np.zeros((120, 80, 3), np.uint8)
+    upright[:60] = (220, 30, 30)  # red top half
+    upright[60:] = (30, 30, 220)  # blue bottom half
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    (tmp_path / "bg").mkdir()
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # 80 high, 120 wide
+    Image.fromarray(stored).save(tmp_path / "bg" / "portrait.jpg", quality=95, exif=exif.tobytes())
+    code, output = build_from(tmp_path / "bg", write_fg(tmp_path / "fg"), tmp_path / "s.zarr")
+    assert code == 0, output
+    (image,) = open_store(tmp_path / "s.zarr").bg_images.astype(int)
+    top, bottom = image[:28].mean(axis=(0, 1)), image[36:].mean(axis=(0, 1))
+    assert top[0] > 180 > top[2] and bottom[2] > 180 > bottom[0], (top, bottom)

@@ -1,4 +1,5 @@
-"""Outputs are whole or absent: one file (`atomic_output`), or several (`write_files_atomic`)."""
+"""Outputs are whole or absent: one file (`atomic_output`), or several (`write_files_atomic`);
+and never outside the folder the user named (`inside`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import datagen.files
-from datagen.errors import WriteError
-from datagen.files import write_bytes_atomic, write_files_atomic
+from datagen.errors import InputError, WriteError
+from datagen.files import inside, write_bytes_atomic, write_files_atomic
 
 
 def fill_the_disk_at(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,3 +61,23 @@ def test_a_single_file_on_a_full_disk_is_a_write_error(tmp_path: Path, monkeypat
     with pytest.raises(WriteError, match=r"^--out .*grid\.png: the disk is full$"):
         write_bytes_atomic(tmp_path / "grid.png", b"png", "--out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_inside_takes_paths_in_the_folder_and_refuses_the_rest(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    (root / "real").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (root / "link").symlink_to(tmp_path / "elsewhere")
+    for path in (root, root / "a" / "mask.png", root / "real" / ".." / "b", root / "new" / "x"):
+        assert inside(root, path, "--out") == path
+    outside = [
+        root / ".." / "mask.png",  # a pair folder named after the stem ".."
+        root / "real" / ".." / ".." / "x",
+        tmp_path / "out2" / "x",  # shares the root's name as a prefix only
+        root / "link" / "mask.png",  # a folder in it that links elsewhere
+        Path("/") / "etc" / "x",
+    ]
+    for path in outside:
+        with pytest.raises(InputError, match=r"^--out .*out: .* would be written outside it"):
+            inside(root, path, "--out")
+    assert inside(root / "real" / "..", root / "c", "--out") == root / "c"  # the root resolved too

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training.align import AlignConfig, align_bg, corner_error
+from training.align import MIN_ALIGN_SIDE, AlignConfig, align_bg, corner_error
 
 SIZE = 640
 
@@ -123,3 +123,18 @@ def test_bad_arguments() -> None:
         align_bg(image, image, method="sift")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="differ in size"):
         align_bg(image, np.zeros((32, 40, 3), np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("h", "w"), [(1, 1), (1, 100), (100, 1), (40, 40), (MIN_ALIGN_SIDE - 1, 300), (4, 5000)]
+)
+def test_a_pair_too_small_for_features_fails_with_a_reason(h: int, w: int) -> None:
+    """ORB finds nothing within 31 px of an edge (and fails outright on a side of 1 px, which a
+    long, thin photo has at the working scale): such a pair is no registration, not a crash."""
+    bg = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    result = align_bg(bg, bg.copy())
+    assert not result.ok and result.warped_bg is bg
+    assert "too small to register" in result.reason and f"{MIN_ALIGN_SIDE} px" in result.reason
+    assert ("working scale" in result.reason) is (w > AlignConfig().max_side)
+    side = np.zeros((MIN_ALIGN_SIDE, MIN_ALIGN_SIDE, 3), np.uint8)
+    assert "too small" not in align_bg(side, side).reason  # the smallest one it tries

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import errno
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -13,15 +16,26 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from datagen.errors import InputError
 from training.align import corner_error
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.predict import PREDICT_TTA, Predictor, TTAConfig
+from training.predict import (
+    MIN_PHOTO_SIDE,
+    PREDICT_TTA,
+    Predictor,
+    TTAConfig,
+    pair_folders,
+    read_image,
+)
 from training.visualize import Letterbox
+
+from .conftest import fgd_command
 
 OUTPUTS = ("align.json", "depth.json", "depth.png", "depth_color.png", "mask.png", "overlay.png")
 SETTINGS = "predict.json"  # in --out, beside the pair's outputs or its folders
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write_photo(path: Path, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -222,7 +236,7 @@ def test_predict_bad_inputs_exit_2_with_one_line(fgd, checkpoint, tmp_path):
         ([*ck, "--bg", str(tmp_path / "bg.jpg"), "--fgbg", str(tmp_path / "gone.jpg")],
          ["fg_bg", "gone.jpg", "no such file"]),
         ([*ck, "--bg", str(tmp_path / "notes.txt"), "--fgbg", str(tmp_path / "bg.jpg")],
-         ["notes.txt", "not a readable image"]),
+         ["notes.txt", "cannot be decoded as an image"]),
         (["--checkpoint", str(tmp_path / "other.pt"), *pair],
          ["other.pt", "not an fgd checkpoint"]),
         (["--checkpoint", str(tmp_path / "notes.txt"), *pair], ["notes.txt"]),
@@ -401,3 +415,232 @@ def test_predict_align_records_the_homography_of_a_shifted_photo(
     assert report["ok"] is True and "aligned" in report["reason"]
     assert corner_error(np.array(report["homography"]), truth, (480, 360)) < 0.5
     assert 0 <= report["residual_px"] < 1.5 and report["inliers"] >= 25
+
+
+# ----------------------------------------------------------------------------- hostile inputs
+
+
+def predict_args(checkpoint: Path, out: Path, *pairs: str) -> list[str]:
+    """`fgd predict` of ``pairs`` into ``out`` in one fast pass (no registration, no TTA)."""
+    return ["predict", "--checkpoint", str(checkpoint), *pairs, "--out", str(out),
+            "--device", "cpu", "--align", "off", "--scales", "1", "--no-flip"]  # fmt: skip
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()}
+
+
+def test_pair_folders_are_safe_unique_and_keep_free_names():
+    wanted = ["..", ".", "", "...", " ", "x", "X", "x", "pair", "x-2", "predict.json", "a\\b"]
+    folders = pair_folders(wanted)
+    assert len(folders) == len(wanted)
+    assert len({f.casefold() for f in folders}) == len(folders)  # unique on any disk
+    assert "predict.json" not in folders
+    for folder in folders:
+        assert folder.strip(". ") and not {"/", "\\", "\0"} & set(folder)
+    # A free name is kept wherever it stands; the rest get the first free variant.
+    assert folders[5] == "x" and folders[8] == "pair" and folders[9] == "x-2"
+    assert folders[6] == "X-3" and folders[7] == "x-4"
+    assert folders[0] == "pair-2" and folders[10] == "predict.json-2"
+    assert pair_folders(["b", "a"]) == ["b", "a"]
+
+
+def renamed_pairs(output: str) -> dict[str, str]:
+    """fg_bg photo -> folder, from the note of `fgd predict` on pairs it renamed."""
+    (note,) = [line for line in output.splitlines() if "not named after the fg_bg" in line]
+    return dict(item.split(" -> ") for item in note.split("): ", 1)[1].split(", "))
+
+
+def test_no_file_lands_outside_out_whatever_the_photos_are_called(fgd, checkpoint, tmp_path):
+    """fg_bg photos named `...jpg` (stem `..`) and `..jpg` (stem `.`), a cell `a/../b.jpg`,
+    two photos of one name in two folders, names that differ in case only: every output lands
+    in a folder of its own inside --out, and a note says which pair went where. In folders,
+    names starting with a dot are hidden files, passed over with a note."""
+    inputs = tmp_path / "in"
+    for folder in ("a", "x", "y", "bgs", "fgbgs"):
+        (inputs / folder).mkdir(parents=True)
+    write_photo(inputs / "b.jpg", 40, 48)
+    for k, name in enumerate(("...jpg", "..jpg", "x/p.jpg", "y/p.jpg")):
+        write_photo(inputs / name, 40, 48, seed=k + 1)
+    (inputs / "p.csv").write_text(
+        "b.jpg,...jpg\nb.jpg,..jpg\nb.jpg,a/../b.jpg\nb.jpg,x/p.jpg\nb.jpg,y/p.jpg\n"
+    )
+    for k, name in enumerate(("...jpg", "..jpg", " .jpg", "C.jpg", "c.jpg")):
+        write_photo(inputs / "bgs" / name, 40, 48, seed=10 + k)
+        write_photo(inputs / "fgbgs" / name, 40, 48, seed=20 + k)
+    fgbgs = inputs / "fgbgs"
+    runs = {
+        "csv": (
+            ["--pairs", str(inputs / "p.csv")],
+            {"pair", "pair-2", "b", "p", "p-2"},
+            {inputs / "...jpg": "pair", inputs / "..jpg": "pair-2", inputs / "y/p.jpg": "p-2"},
+        ),
+        "dirs": (
+            ["--bg-dir", str(inputs / "bgs"), "--fgbg-dir", str(fgbgs)],
+            {"pair", "C", "c-2"},
+            {fgbgs / " .jpg": "pair", fgbgs / "c.jpg": "c-2"},
+        ),
+    }
+    for run, (pairs, folders, renamed) in runs.items():
+        out = tmp_path / run / "parent" / "out"
+        out.parent.mkdir(parents=True)
+        before = files_under(tmp_path)
+        result = invoke(fgd, *predict_args(checkpoint, out, *pairs))
+        assert result.exit_code == 0, result.output
+        new = files_under(tmp_path) - before
+        assert new and all(out in p.parents for p in new), sorted(new - files_under(out))
+        assert {p.name for p in out.iterdir()} == {*folders, SETTINGS}
+        for folder in folders:
+            assert sorted(p.name for p in (out / folder).iterdir()) == sorted(OUTPUTS)
+        assert renamed_pairs(result.output) == {str(k): v for k, v in renamed.items()}
+    skipped = [line for line in result.output.splitlines() if "skipped 2 file(s)" in line]
+    assert len(skipped) == 2 and all("...jpg" in line and "..jpg" in line for line in skipped)
+
+
+def test_a_pair_folder_linked_elsewhere_is_refused_before_any_work(fgd, checkpoint, tmp_path):
+    write_photo(tmp_path / "bg.jpg", 40, 48)
+    write_photo(tmp_path / "p.jpg", 40, 48, seed=1)
+    (tmp_path / "p.csv").write_text("bg.jpg,p.jpg\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "p").symlink_to(tmp_path / "elsewhere")
+    result = invoke(fgd, *predict_args(checkpoint, tmp_path / "out", "--pairs",
+                                       str(tmp_path / "p.csv")))  # fmt: skip
+    assert_one_line_error(result, "--out", "p", "would be written outside it")
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["p"]  # no predict.json either
+
+
+def warnings_of(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("fgd: warning: ")]
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+@pytest.mark.parametrize("which", ["--bg", "--fgbg"])
+def test_a_photo_cut_short_is_refused_in_one_line(fgd, checkpoint, tmp_path, suffix, which):
+    photos = {opt: tmp_path / f"{opt[2:]}{suffix}" for opt in ("--bg", "--fgbg")}
+    for k, path in enumerate(photos.values()):
+        write_photo(path, 60, 80, seed=k)
+    whole = photos[which].read_bytes()
+    photos[which].write_bytes(whole[: len(whole) // 2])
+    pair = [arg for opt, path in photos.items() for arg in (opt, str(path))]
+    result = invoke(fgd, *predict_args(checkpoint, tmp_path / "out", *pair))
+    assert_one_line_error(result, photos[which].name, "truncated")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_jpeg_cut_short_is_one_line_on_the_real_stderr(checkpoint, tmp_path):
+    """libjpeg itself warns on stderr ("Premature end of JPEG file") when it decodes half a
+    file: the photo must be refused before it gets there."""
+    write_photo(tmp_path / "bg.jpg", 60, 80)
+    write_photo(tmp_path / "fgbg.jpg", 60, 80, seed=1)
+    data = (tmp_path / "fgbg.jpg").read_bytes()
+    (tmp_path / "fgbg.jpg").write_bytes(data[: len(data) // 2])
+    args = predict_args(checkpoint, tmp_path / "out", "--bg", str(tmp_path / "bg.jpg"),
+                        "--fgbg", str(tmp_path / "fgbg.jpg"))  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([*fgd_command(), *args], capture_output=True, text=True, env=env)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("fgd: error: fg_bg ") and "fgbg.jpg: truncated" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("h", "w"), [(1, 1), (8, 8), (1, 100), (200, 31)])
+def test_a_photo_too_small_is_refused_in_one_line(fgd, checkpoint, tmp_path, h, w):
+    """Refused when read, with the default --align auto too (whose features once crashed on a
+    1-px side)."""
+    rng = np.random.default_rng(0)
+    for name in ("bg.png", "fgbg.png"):
+        cv2.imwrite(str(tmp_path / name), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    args = ["predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.png"),
+            "--fgbg", str(tmp_path / "fgbg.png"), "--out", str(tmp_path / "out"),
+            "--device", "cpu"]  # fmt: skip
+    result = invoke(fgd, *args)
+    assert_one_line_error(result, "bg.png", f"{w}x{h} px is too small", f"{MIN_PHOTO_SIDE}x")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_smallest_photo_is_predicted_and_said_too_small_to_register(fgd, checkpoint, tmp_path):
+    write_photo(tmp_path / "bg.png", MIN_PHOTO_SIDE, 50)
+    write_photo(tmp_path / "fgbg.png", MIN_PHOTO_SIDE, 50, seed=1)
+    args = ["predict", "--checkpoint", str(checkpoint), "--bg", str(tmp_path / "bg.png"),
+            "--fgbg", str(tmp_path / "fgbg.png"), "--out", str(tmp_path / "out"),
+            "--device", "cpu", "--scales", "1", "--no-flip"]  # fmt: skip
+    result = invoke(fgd, *args)
+    assert result.exit_code == 0, result.output
+    (warning,) = warnings_of(result.output)
+    assert "too small to register" in warning and "predicted it unaligned" in warning
+    mask = cv2.imread(str(tmp_path / "out" / "mask.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (MIN_PHOTO_SIDE, 50)
+
+
+def test_an_alpha_channel_is_dropped_with_a_warning(fgd, checkpoint, tmp_path):
+    write_photo(tmp_path / "bg.png", 40, 48)
+    fgbg = write_photo(tmp_path / "fgbg.png", 40, 48, seed=1)
+    pair = ["--bg", str(tmp_path / "bg.png"), "--fgbg", str(tmp_path / "fgbg.png")]
+    plain = invoke(fgd, *predict_args(checkpoint, tmp_path / "plain", *pair))
+    assert plain.exit_code == 0 and warnings_of(plain.output) == [], plain.output
+    alpha = np.full((40, 48, 1), 255, np.uint8)
+    alpha[:10] = 0  # transparent at the top, the colours under it kept
+    cv2.imwrite(str(tmp_path / "fgbg.png"), np.concatenate([fgbg[..., ::-1], alpha], axis=2))
+    result = invoke(fgd, *predict_args(checkpoint, tmp_path / "rgba", *pair))
+    assert result.exit_code == 0, result.output
+    (warning,) = warnings_of(result.output)
+    assert "fg_bg" in warning and "fgbg.png has an alpha channel: it is ignored" in warning
+    for name in ("mask.png", "depth.png"):  # predicted from the same colours
+        a = cv2.imread(str(tmp_path / "plain" / name), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(a, cv2.imread(str(tmp_path / "rgba" / name), -1))
+
+
+def test_resize_warns_when_it_stretches_the_bg(fgd, checkpoint, tmp_path):
+    write_photo(tmp_path / "fgbg.jpg", 80, 120)
+    pair = ["--bg", str(tmp_path / "bg.jpg"), "--fgbg", str(tmp_path / "fgbg.jpg"), "--resize"]
+    for (h, w), stretched in (((40, 60), False), ((60, 90), False), ((40, 80), True)):
+        write_photo(tmp_path / "bg.jpg", h, w, seed=1)
+        result = invoke(fgd, *predict_args(checkpoint, tmp_path / f"{h}x{w}", *pair))
+        assert result.exit_code == 0, result.output
+        warnings = warnings_of(result.output)
+        assert len(warnings) == stretched, result.output
+    (warning,) = warnings
+    assert "80x40" in warning and "120x80" in warning and "stretches the bg" in warning
+    assert "33%" in warning  # 2:1 against 3:2
+
+
+def test_paths_are_taken_literally_never_by_a_shell(fgd, checkpoint, tmp_path):
+    """Folders and files named with shell metacharacters, in a CSV (quoted where it must be)
+    and on the command line."""
+    folder = tmp_path / "in $(touch pwned); *"
+    folder.mkdir()
+    bg, fgbg = folder / "b g;`touch pwned`.jpg", folder / "f,'x' \"y\" & $HOME|*.jpg"
+    write_photo(bg, 40, 48)
+    write_photo(fgbg, 40, 48, seed=1)
+    with open(folder / "p.csv", "w", newline="") as fh:
+        csv.writer(fh).writerow([bg.name, fgbg.name])
+    out = tmp_path / "out $(touch pwned)"
+    listed = invoke(fgd, *predict_args(checkpoint, out, "--pairs", str(folder / "p.csv")))
+    assert listed.exit_code == 0, listed.output
+    assert sorted(p.name for p in (out / fgbg.stem).iterdir()) == sorted(OUTPUTS)
+    single = invoke(fgd, *predict_args(checkpoint, out / "one", "--bg", str(bg), "--fgbg",
+                                       str(fgbg)))  # fmt: skip
+    assert single.exit_code == 0, single.output
+    assert (out / "one" / "mask.png").is_file()
+    assert not list(tmp_path.rglob("pwned")) and not Path("pwned").exists()
+
+
+def test_an_exif_rotated_photo_is_read_as_a_viewer_shows_it(fgd, checkpoint, tmp_path):
+    """A camera held upright stores a landscape frame and an EXIF orientation of 6 (turn it 90
+    degrees clockwise): the fg_bg is read 40 wide and 64 high, like the plain bg beside it."""
+    upright = write_photo(tmp_path / "bg.png", 64, 40)
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # what the sensor wrote, 40 high
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "fgbg.jpg", quality=95, exif=exif.tobytes())
+    read = read_image(tmp_path / "fgbg.jpg", "fg_bg").astype(int)
+    assert read.shape == upright.shape
+    assert np.abs(read - upright).mean() < 3 < np.abs(read - upright[::-1, ::-1]).mean()
+    pair = ["--bg", str(tmp_path / "bg.png"), "--fgbg", str(tmp_path / "fgbg.jpg")]
+    result = invoke(fgd, *predict_args(checkpoint, tmp_path / "out", *pair))
+    assert result.exit_code == 0, result.output  # the same size as the bg: turned upright
+    mask = cv2.imread(str(tmp_path / "out" / "mask.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == upright.shape[:2]
