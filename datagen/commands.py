@@ -1,16 +1,20 @@
-"""The `fgd datagen` command group: build, verify, stats, info and export (datagen.export)."""
+"""The `fgd datagen` command group: build, verify, stats, info and export.
+
+This module imports no numpy, OpenCV, zarr or h5py: a command's ``--help`` and a mistyped
+option cost what click costs, and each command imports its logic when it runs. Defaults and
+choices come from :class:`~datagen.config.BuildConfig` and :mod:`datagen.options`.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
-from datagen import audit
-from datagen.build import build_store
 from datagen.config import DEPTH_SOURCES, PROCEDURAL_COUNT, SHADOW_MODES, BuildConfig, default
-from datagen.export import export_command
+from datagen.options import COMPRESSIONS, DEFAULT_COMPRESSION, Compression
 
 
 @click.group("datagen")
@@ -149,6 +153,8 @@ def build_command(
     **options: object,
 ) -> None:
     """Composite fg cutouts onto bg scenes into one chunked Zarr store (resumable)."""
+    from datagen.build import build_store
+
     config = BuildConfig(
         **options,  # type: ignore[arg-type]
         flip=not no_flip,
@@ -170,6 +176,8 @@ def build_command(
 @click.argument("store", type=click.Path())
 def verify_command(store: str) -> None:
     """Check every shard against the checksums recorded at build time (exit 1 if any is bad)."""
+    from datagen import audit
+
     bad = audit.verify(store)
     if bad:
         click.echo(f"{store}: {len(bad)} bad shard(s):", err=True)
@@ -188,6 +196,8 @@ def verify_command(store: str) -> None:
 )
 def stats_command(store: str, workers: int | None) -> None:
     """Per-channel mean/std, mask coverage and depth range (stored in the attributes too)."""
+    from datagen import audit
+
     stats = audit.compute_stats(store, workers=workers)
     click.echo(json.dumps(stats, indent=2))
 
@@ -196,7 +206,39 @@ def stats_command(store: str, workers: int | None) -> None:
 @click.argument("store", type=click.Path())
 def info_command(store: str) -> None:
     """Counts, shapes, bytes on disk per array, and the build config."""
+    from datagen import audit
+
     click.echo(json.dumps(audit.info(store), indent=2))
+
+
+@datagen_group.command("export")
+@click.argument("store", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["hdf5"]),
+    default="hdf5",
+    show_default=True,
+    help="File format to write.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, metavar="FILE", help="File to write."
+)
+@click.option(
+    "--compression",
+    type=click.Choice(COMPRESSIONS),
+    default=DEFAULT_COMPRESSION,
+    show_default=True,
+    help="Filter of the image datasets (one sample per chunk).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+def export_command(
+    store: Path, fmt: str, out: Path, compression: Compression, overwrite: bool
+) -> None:
+    """Export STORE to one file readable without fgd (HDF5: fgbg, mask, depth, bg, placement)."""
+    from datagen.export import export_hdf5
+
+    click.echo(export_hdf5(store, out, compression=compression, overwrite=overwrite))
 
 
 def _pair(option: str, text: str, low_key: str, high_key: str, example: str) -> dict[str, float]:
@@ -206,6 +248,3 @@ def _pair(option: str, text: str, low_key: str, high_key: str, example: str) -> 
     except ValueError:
         raise click.BadParameter(f"expected MIN,MAX, e.g. {example}", param_hint=option) from None
     return {low_key: low, high_key: high}
-
-
-datagen_group.add_command(export_command)

@@ -31,13 +31,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
 
-Method = Literal["auto", "homography", "off"]
-METHODS = ("auto", "homography", "off")
+from training.options import METHODS, Method
 
 
 @dataclass(frozen=True)

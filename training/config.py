@@ -17,8 +17,8 @@ import yaml
 
 from datagen.errors import InputError, error_summary
 from datagen.files import write_text_atomic
-from training.capture import CaptureConfig
-from training.models import DEFAULT_BACKBONE, Fusion, ModelConfig
+from training.capture_config import CaptureConfig
+from training.model_config import DEFAULT_BACKBONE, Fusion, ModelConfig
 
 # Each choice is a Literal type (what the dataclass fields are annotated with, checked by
 # from_dict) and the tuple of its values (for help texts and messages), read from the type.
@@ -88,7 +88,7 @@ class TrainConfig:
     backbone: str = field(default=DEFAULT_BACKBONE, metadata=_NETWORK)
     decoder: str = field(default="shared", metadata=_NETWORK)  # shared | separate (per head)
     decoder_channels: int = field(default=64, metadata=_NETWORK)
-    # decoder stage at stride 1 (training.models.ModelConfig)
+    # decoder stage at stride 1 (training.model_config.ModelConfig)
     full_res_stage: bool = field(default=True, metadata=_NETWORK)
     # how the two shots meet: early (stacked channels) | siamese (training.models)
     fusion: str = field(default="early", metadata=_NETWORK)
