@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from datagen.config import DEPTH_SOURCES, PROCEDURAL_COUNT, SHADOW_MODES, BuildConfig, default
-from datagen.options import COMPRESSIONS, DEFAULT_COMPRESSION, Compression
+from datagen.options import COMPRESSIONS, DEFAULT_COMPRESSION, PROCESSES, Compression
 
 
 @click.group("datagen")
@@ -55,7 +55,9 @@ def datagen_group() -> None:
 @click.option(
     "--seed", default=default("seed"), show_default=True, help="Seed of everything random."
 )
-@click.option("--workers", type=int, help="Processes writing shards [default: all cores].")
+@click.option(
+    "--workers", type=PROCESSES, show_default="all cores", help="Processes writing shards."
+)
 @click.option(
     "--dask",
     metavar="ADDRESS|local:N",
@@ -158,7 +160,7 @@ def build_command(
     config = BuildConfig(
         **options,  # type: ignore[arg-type]
         flip=not no_flip,
-        workers=workers or default("workers"),
+        workers=default("workers") if workers is None else workers,
         **_pair("--scale-range", scale_range, "scale_min", "scale_max", "0.3,0.8"),
         **_pair(
             "--shadow-strength",
@@ -191,8 +193,9 @@ def verify_command(store: str) -> None:
 @click.argument("store", type=click.Path())
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
-    help="Processes reading shards [default: one per core, one for a small store].",
+    type=PROCESSES,
+    show_default="one per core, one for a small store",
+    help="Processes reading shards.",
 )
 def stats_command(store: str, workers: int | None) -> None:
     """Per-channel mean/std, mask coverage and depth range (stored in the attributes too)."""

@@ -20,6 +20,7 @@ from click.core import ParameterSource
 
 from datagen.errors import InputError
 from datagen.files import check_output, write_text_atomic
+from datagen.options import LOADER_PROCESSES
 from training.config import (
     DECODERS,
     DEVICES,
@@ -161,7 +162,10 @@ _DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
 )
 @_option("--val-fraction", key="val_fraction", type=float, help="Fraction held out for validation.")
 @_option("--seed", key="seed", type=int, help="Seed of the split, the order and the augmentation.")
-@_option("--workers", key="workers", type=int, help="Loader processes.")
+@_option(
+    "--workers", key="workers", type=LOADER_PROCESSES,
+    help="Loader processes (0: the main process loads).",
+)  # fmt: skip
 @_option(
     "--loss-weighting", key="loss_weighting",
     help=f"{_choices(LOSS_WEIGHTINGS)} (uncertainty: learned task weights).",
@@ -307,7 +311,10 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 @click.option("--json", "json_out", help="Also write the metrics to this JSON file.")
 @click.option("--batch-size", type=int, help="Samples per batch [the run's batch size].")
 @click.option("--device", default=DEFAULTS.device, show_default=True, help=_choices(DEVICES) + ".")
-@click.option("--workers", default=DEFAULTS.workers, show_default=True, help="Loader processes.")
+@click.option(
+    "--workers", type=LOADER_PROCESSES, default=DEFAULTS.workers, show_default=True,
+    help="Loader processes (0: the main process loads).",
+)  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def eval_command(
     store: str,
