@@ -144,7 +144,7 @@ def datagen_group() -> None:
     help="Samples per Zarr shard (each worker holds the shard it builds in memory: ~0.2 MB "
     "per sample at 224 px).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "--no-progress", "quiet", is_flag=True, help="No progress bar.")
 def build_command(
     no_flip: bool,
     scale_range: str,
@@ -176,11 +176,12 @@ def build_command(
 
 @datagen_group.command("verify")
 @click.argument("store", type=click.Path())
-def verify_command(store: str) -> None:
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def verify_command(store: str, no_progress: bool) -> None:
     """Check every shard against the checksums recorded at build time (exit 1 if any is bad)."""
     from datagen import audit
 
-    bad = audit.verify(store)
+    bad = audit.verify(store, progress=not no_progress)
     if bad:
         click.echo(f"{store}: {len(bad)} bad shard(s):", err=True)
         for item in bad:
@@ -197,11 +198,12 @@ def verify_command(store: str) -> None:
     show_default="one per core, one for a small store",
     help="Processes reading shards.",
 )
-def stats_command(store: str, workers: int | None) -> None:
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def stats_command(store: str, workers: int | None, no_progress: bool) -> None:
     """Per-channel mean/std, mask coverage and depth range (stored in the attributes too)."""
     from datagen import audit
 
-    stats = audit.compute_stats(store, workers=workers)
+    stats = audit.compute_stats(store, progress=not no_progress, workers=workers)
     click.echo(json.dumps(stats, indent=2))
 
 
@@ -235,13 +237,17 @@ def info_command(store: str) -> None:
     help="Filter of the image datasets (one sample per chunk).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 def export_command(
-    store: Path, fmt: str, out: Path, compression: Compression, overwrite: bool
+    store: Path, fmt: str, out: Path, compression: Compression, overwrite: bool, no_progress: bool
 ) -> None:
     """Export STORE to one file readable without fgd (HDF5: fgbg, mask, depth, bg, placement)."""
     from datagen.export import export_hdf5
 
-    click.echo(export_hdf5(store, out, compression=compression, overwrite=overwrite))
+    summary = export_hdf5(
+        store, out, compression=compression, overwrite=overwrite, progress=not no_progress
+    )
+    click.echo(summary)
 
 
 def _pair(option: str, text: str, low_key: str, high_key: str, example: str) -> dict[str, float]:

@@ -45,8 +45,9 @@ class RunSetup:
     total_steps: int
 
 
-def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
-    """Check a run's inputs and plan it (see the module docstring)."""
+def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo, progress: bool = True) -> RunSetup:
+    """Check a run's inputs and plan it (see the module docstring). ``progress`` shows the bar
+    of a stats pass (a store without saved stats), on the main process only."""
     out = Path(cfg.out)
     check_run_dir(out, resume)
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt", "--resume:") if resume else None
@@ -92,7 +93,7 @@ def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
     steps_per_epoch = per_rank // cfg.batch_size  # of a whole epoch with this world
     left = len(order) // cfg.batch_size - done
     norm = (
-        normalization_from_store(ds, progress=dinfo.is_main)
+        normalization_from_store(ds, progress=progress and dinfo.is_main)
         if ckpt is None
         else Normalization.from_dict(ckpt["normalization"])
     )

@@ -76,7 +76,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     """Run (or resume) training; returns the last validation metrics."""
     dinfo = init_distributed(cfg.device)
     try:
-        trainer = Trainer(setup_run(cfg, resume, dinfo), dinfo, progress)
+        trainer = Trainer(setup_run(cfg, resume, dinfo, progress), dinfo, progress)
         try:
             return trainer.run()
         finally:
