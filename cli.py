@@ -1,7 +1,10 @@
 """`fgd`: the command line. Each package defines its commands; this module assembles them.
 
 Commands are imported only when they run (a lazy group): `fgd datagen build` and each of its
-worker processes (which re-import this module) never pay for importing torch.
+worker processes (which re-import this module) never pay for importing torch. Each package's
+click commands live in its ``commands`` module (:data:`COMMANDS`), which imports no torch, timm,
+OpenCV, zarr or h5py, and each command imports its logic when it runs: every ``--help`` and
+every mistyped option costs what click costs (tests/test_cli.py checks it).
 
 Bad input raises :class:`datagen.errors.InputError` anywhere below; the group turns it, click's
 own usage errors and a full disk into one line on stderr and exit code 2. Anything else is a bug
@@ -23,9 +26,9 @@ COMMANDS = {
     "datagen": "datagen.commands:datagen_group",
     "train": "training.commands:train_command",
     "eval": "training.commands:eval_command",
-    "export-samples": "training.export_samples:export_samples_command",
-    "export-model": "training.export_model:export_model_command",
-    "predict": "training.predict:predict_command",
+    "export-samples": "training.commands:export_samples_command",
+    "export-model": "training.commands:export_model_command",
+    "predict": "training.commands:predict_command",
 }
 
 #: Subcommand name -> its short help (its help's first paragraph), which `fgd --help` lists. Kept

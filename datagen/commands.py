@@ -1,16 +1,20 @@
-"""The `fgd datagen` command group: build, verify, stats, info and export (datagen.export)."""
+"""The `fgd datagen` command group: build, verify, stats, info and export.
+
+This module imports no numpy, OpenCV, zarr or h5py: a command's ``--help`` and a mistyped
+option cost what click costs, and each command imports its logic when it runs. Defaults and
+choices come from :class:`~datagen.config.BuildConfig` and :mod:`datagen.options`.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
-from datagen import audit
-from datagen.build import build_store
 from datagen.config import DEPTH_SOURCES, PROCEDURAL_COUNT, SHADOW_MODES, BuildConfig, default
-from datagen.export import export_command
+from datagen.options import COMPRESSIONS, DEFAULT_COMPRESSION, PROCESSES, Compression
 
 
 @click.group("datagen")
@@ -51,7 +55,9 @@ def datagen_group() -> None:
 @click.option(
     "--seed", default=default("seed"), show_default=True, help="Seed of everything random."
 )
-@click.option("--workers", type=int, help="Processes writing shards [default: all cores].")
+@click.option(
+    "--workers", type=PROCESSES, show_default="all cores", help="Processes writing shards."
+)
 @click.option(
     "--dask",
     metavar="ADDRESS|local:N",
@@ -138,7 +144,7 @@ def datagen_group() -> None:
     help="Samples per Zarr shard (each worker holds the shard it builds in memory: ~0.2 MB "
     "per sample at 224 px).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "--no-progress", "quiet", is_flag=True, help="No progress bar.")
 def build_command(
     no_flip: bool,
     scale_range: str,
@@ -149,10 +155,12 @@ def build_command(
     **options: object,
 ) -> None:
     """Composite fg cutouts onto bg scenes into one chunked Zarr store (resumable)."""
+    from datagen.build import build_store
+
     config = BuildConfig(
         **options,  # type: ignore[arg-type]
         flip=not no_flip,
-        workers=workers or default("workers"),
+        workers=default("workers") if workers is None else workers,
         **_pair("--scale-range", scale_range, "scale_min", "scale_max", "0.3,0.8"),
         **_pair(
             "--shadow-strength",
@@ -168,9 +176,12 @@ def build_command(
 
 @datagen_group.command("verify")
 @click.argument("store", type=click.Path())
-def verify_command(store: str) -> None:
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def verify_command(store: str, no_progress: bool) -> None:
     """Check every shard against the checksums recorded at build time (exit 1 if any is bad)."""
-    bad = audit.verify(store)
+    from datagen import audit
+
+    bad = audit.verify(store, progress=not no_progress)
     if bad:
         click.echo(f"{store}: {len(bad)} bad shard(s):", err=True)
         for item in bad:
@@ -183,12 +194,16 @@ def verify_command(store: str) -> None:
 @click.argument("store", type=click.Path())
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
-    help="Processes reading shards [default: one per core, one for a small store].",
+    type=PROCESSES,
+    show_default="one per core, one for a small store",
+    help="Processes reading shards.",
 )
-def stats_command(store: str, workers: int | None) -> None:
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def stats_command(store: str, workers: int | None, no_progress: bool) -> None:
     """Per-channel mean/std, mask coverage and depth range (stored in the attributes too)."""
-    stats = audit.compute_stats(store, workers=workers)
+    from datagen import audit
+
+    stats = audit.compute_stats(store, progress=not no_progress, workers=workers)
     click.echo(json.dumps(stats, indent=2))
 
 
@@ -196,7 +211,43 @@ def stats_command(store: str, workers: int | None) -> None:
 @click.argument("store", type=click.Path())
 def info_command(store: str) -> None:
     """Counts, shapes, bytes on disk per array, and the build config."""
+    from datagen import audit
+
     click.echo(json.dumps(audit.info(store), indent=2))
+
+
+@datagen_group.command("export")
+@click.argument("store", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["hdf5"]),
+    default="hdf5",
+    show_default=True,
+    help="File format to write.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, metavar="FILE", help="File to write."
+)
+@click.option(
+    "--compression",
+    type=click.Choice(COMPRESSIONS),
+    default=DEFAULT_COMPRESSION,
+    show_default=True,
+    help="Filter of the image datasets (one sample per chunk).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def export_command(
+    store: Path, fmt: str, out: Path, compression: Compression, overwrite: bool, no_progress: bool
+) -> None:
+    """Export STORE to one file readable without fgd (HDF5: fgbg, mask, depth, bg, placement)."""
+    from datagen.export import export_hdf5
+
+    summary = export_hdf5(
+        store, out, compression=compression, overwrite=overwrite, progress=not no_progress
+    )
+    click.echo(summary)
 
 
 def _pair(option: str, text: str, low_key: str, high_key: str, example: str) -> dict[str, float]:
@@ -206,6 +257,3 @@ def _pair(option: str, text: str, low_key: str, high_key: str, example: str) -> 
     except ValueError:
         raise click.BadParameter(f"expected MIN,MAX, e.g. {example}", param_hint=option) from None
     return {low_key: low, high_key: high}
-
-
-datagen_group.add_command(export_command)

@@ -25,15 +25,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
-import click
 import h5py
 import numpy as np
 
 from datagen import schema
 from datagen.errors import InputError
 from datagen.files import atomic_output, check_output
+from datagen.options import COMPRESSIONS, DEFAULT_COMPRESSION, Compression
 from datagen.progress import progress_bar
 from datagen.schema import FIELDS
 from datagen.store import FgdStore, open_store
@@ -44,10 +44,6 @@ HDF5_VERSION = 1
 
 #: Record columns about the store's JPEG coding, meaningless once fg_bg is materialised.
 _STORAGE_COLUMNS = frozenset({"jpeg_bytes", "jpeg_quality"})
-
-Compression = Literal["gzip", "lzf", "none"]
-COMPRESSIONS: tuple[str, ...] = get_args(Compression)
-DEFAULT_COMPRESSION: Compression = "gzip"
 
 
 @dataclass(frozen=True)
@@ -220,31 +216,3 @@ def _running(pid: int) -> bool:
     except PermissionError:  # someone else's process
         return True
     return True
-
-
-@click.command("export")
-@click.argument("store", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["hdf5"]),
-    default="hdf5",
-    show_default=True,
-    help="File format to write.",
-)
-@click.option(
-    "--out", type=click.Path(path_type=Path), required=True, metavar="FILE", help="File to write."
-)
-@click.option(
-    "--compression",
-    type=click.Choice(COMPRESSIONS),
-    default=DEFAULT_COMPRESSION,
-    show_default=True,
-    help="Filter of the image datasets (one sample per chunk).",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
-def export_command(
-    store: Path, fmt: str, out: Path, compression: Compression, overwrite: bool
-) -> None:
-    """Export STORE to one file readable without fgd (HDF5: fgbg, mask, depth, bg, placement)."""
-    click.echo(export_hdf5(store, out, compression=compression, overwrite=overwrite))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,15 @@ def real_samples() -> Path:
     if not (REAL_SAMPLES / "bg").is_dir() or not (REAL_SAMPLES / "fg").is_dir():
         pytest.skip("../shared/real-samples is not present")
     return REAL_SAMPLES
+
+
+#: What a progress bar writes: a carriage-return frame, a percentage bar, a count "3/8 [".
+_PROGRESS = re.compile(r"\r|\d+%\||\d+/\d+ \[")
+
+
+def progress_lines(stderr: str) -> list[str]:
+    """The lines of ``stderr`` that a progress bar wrote (a line with a carriage return too)."""
+    return [line for line in stderr.split("\n") if _PROGRESS.search(line)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -32,13 +32,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
 
-Method = Literal["auto", "homography", "off"]
-METHODS = ("auto", "homography", "off")
+from training.options import METHODS, Method
 
 #: ORB's border (its ``edgeThreshold`` and ``patchSize``, OpenCV's defaults): it finds no
 #: feature nearer than this to an image's edge ...

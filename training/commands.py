@@ -1,7 +1,11 @@
-"""The ``fgd train`` and ``fgd eval`` commands (``cli.py`` adds them to the ``fgd`` group).
+"""The click commands of the training package: ``fgd train``, ``eval``, ``predict``,
+``export-model`` and ``export-samples`` (``cli.py`` adds them to the ``fgd`` group).
 
-Defaults and choices shown here are read from :class:`~training.config.TrainConfig` and the
-choice tuples of :mod:`training.config`: the dataclass is the one place they are set.
+This module imports no torch, timm or OpenCV: a command's ``--help`` and a mistyped option cost
+what click costs, and each command imports its logic when it runs. Defaults and choices shown
+here are read from torch-free modules, each the one place its values are set:
+:class:`~training.config.TrainConfig` and the choice tuples of :mod:`training.config`, and
+:mod:`training.options`.
 """
 
 from __future__ import annotations
@@ -16,10 +20,7 @@ from click.core import ParameterSource
 
 from datagen.errors import InputError
 from datagen.files import check_output, write_text_atomic
-
-# training.runtime before the rest of training: it must look at $TMPDIR before timm writes there
-from training import runtime
-from training.checkpoint import load_checkpoint
+from datagen.options import LOADER_PROCESSES
 from training.config import (
     DECODERS,
     DEVICES,
@@ -29,11 +30,23 @@ from training.config import (
     TrainConfig,
     load_yaml,
 )
-from training.evaluate import EVAL_SPLITS, METRIC_KEYS, format_metrics, run_eval
-from training.models import HUB_WEIGHTS
-from training.outputs import check_run_dir
+from training.model_config import HUB_WEIGHTS
+from training.options import (
+    EVAL_SPLITS,
+    FORMATS,
+    FULL_GRID_TILE,
+    MAX_SAMPLES,
+    MAX_TILE,
+    METHODS,
+    PREDICT_TTA,
+    SETTINGS_FILE,
+    Format,
+    Method,
+    TTAConfig,
+    parse_scales,
+    scales_text,
+)
 from training.recipes import NO_RECIPE, default_recipe, load_recipe, recipe_names
-from training.train import NonFiniteLossError, train
 
 DEFAULTS = TrainConfig()
 
@@ -150,7 +163,10 @@ _DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
 )
 @_option("--val-fraction", key="val_fraction", type=float, help="Fraction held out for validation.")
 @_option("--seed", key="seed", type=int, help="Seed of the split, the order and the augmentation.")
-@_option("--workers", key="workers", type=int, help="Loader processes.")
+@_option(
+    "--workers", key="workers", type=LOADER_PROCESSES,
+    help="Loader processes (0: the main process loads).",
+)  # fmt: skip
 @_option(
     "--loss-weighting", key="loss_weighting",
     help=f"{_choices(LOSS_WEIGHTINGS)} (uncertainty: learned task weights).",
@@ -177,6 +193,11 @@ def train_command(
     --resume may run with another number of processes: the rest of the epoch is split among
     them (see docs/scaling.md).
     """
+    # training.runtime before the rest of training: it must look at $TMPDIR before timm writes there
+    from training import runtime
+    from training.evaluate import format_metrics
+    from training.train import NonFiniteLossError, train
+
     cfg = resolve_train_config(out, config_file, resume, _given(flags), recipe_name)
     try:
         metrics = train(cfg, resume=resume, progress=not no_progress)
@@ -209,12 +230,16 @@ def resolve_train_config(
     ``epochs`` without ``max_steps`` (``size`` without ``resize_schedule``) resets that partner
     of the layers below it.
     """
+    from training.outputs import check_run_dir
+
     check_run_dir(Path(out), resume)
     file_data = load_yaml(config_file) if config_file else {}
     data: dict[str, Any] = {}
     if resume:
         if recipe not in (None, NO_RECIPE):
             raise InputError("--recipe: not with --resume (the run's config.yaml holds its recipe)")
+        from training.checkpoint import load_checkpoint
+
         data = _as_trained(
             load_checkpoint(Path(out) / "checkpoints" / "last.pt", "--resume:")["train_config"]
         )
@@ -244,6 +269,8 @@ def _as_trained(saved: dict[str, Any]) -> dict[str, Any]:
 
 def _recipe_for(device: str) -> str:
     """The default recipe for a run asked to train on ``device`` (auto, cpu or cuda)."""
+    from training import runtime
+
     return default_recipe(runtime.resolve_device(device).type if device in DEVICES else "cpu")
 
 
@@ -285,7 +312,10 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 @click.option("--json", "json_out", help="Also write the metrics to this JSON file.")
 @click.option("--batch-size", type=int, help="Samples per batch [the run's batch size].")
 @click.option("--device", default=DEFAULTS.device, show_default=True, help=_choices(DEVICES) + ".")
-@click.option("--workers", default=DEFAULTS.workers, show_default=True, help="Loader processes.")
+@click.option(
+    "--workers", type=LOADER_PROCESSES, default=DEFAULTS.workers, show_default=True,
+    help="Loader processes (0: the main process loads).",
+)  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def eval_command(
     store: str,
@@ -302,6 +332,10 @@ def eval_command(
         if not Path(json_out).parent.exists():
             raise InputError(f"--json {json_out}: folder {Path(json_out).parent} does not exist")
         check_output(json_out, "--json")
+    # training.runtime before the rest of training: it must look at $TMPDIR before timm writes there
+    from training import runtime
+    from training.evaluate import METRIC_KEYS, format_metrics, run_eval
+
     try:
         metrics = run_eval(
             store, checkpoint, split, batch_size, device, workers, progress=not no_progress
@@ -312,3 +346,260 @@ def eval_command(
     if json_out is not None:
         values = {k: metrics[k] for k in METRIC_KEYS} | {"n_samples": int(metrics["n_samples"])}
         write_text_atomic(json_out, json.dumps(values, indent=2) + "\n", "--json")
+
+
+#: ``--device`` of the commands that run a checkpoint (``fgd predict``, ``fgd export-samples``).
+device_option = click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default="auto",
+    show_default=True,
+    help="Where the checkpoint runs (auto: the GPU when there is one).",
+)
+
+
+@click.command("predict")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A checkpoint of fgd train, or an ONNX file of fgd export-model (FILE.onnx: run by "
+    "onnxruntime on the CPU).",
+)
+@click.option("--bg", type=click.Path(path_type=Path), help="Background photo (one pair).")
+@click.option("--fgbg", type=click.Path(path_type=Path), help="Same scene with the object.")
+@click.option(
+    "--pairs",
+    type=click.Path(path_type=Path),
+    metavar="CSV",
+    help="CSV of 'bg,fgbg' lines (paths relative to the CSV); one sub-folder per pair.",
+)
+@click.option(
+    "--bg-dir", type=click.Path(path_type=Path), metavar="DIR", help="Folder of bg photos ..."
+)
+@click.option(
+    "--fgbg-dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="... and of fg_bg photos, paired by file name; one sub-folder per pair.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Output folder (files of an earlier run in it are replaced).",
+)
+@click.option("--resize", is_flag=True, help="Scale a bg of another size to its fg_bg's size.")
+@click.option(
+    "--align",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="Register the bg to the fg_bg (a homography) before predicting: auto predicts a pair "
+    "that cannot be registered unaligned, with a warning; homography stops there; off skips it.",
+)
+@click.option(
+    "--scales",
+    default=scales_text(PREDICT_TTA.scales),
+    show_default=True,
+    callback=lambda ctx, param, value: parse_scales(value),
+    help="Test-time augmentation: input sizes, as multiples of the trained size, whose mask "
+    "probabilities are averaged (depth comes from 1, which must be listed). 1 alone: one pass.",
+)
+@click.option(
+    "--flip/--no-flip",
+    default=PREDICT_TTA.flip,
+    show_default=True,
+    help="Test-time augmentation: add a mirrored pass at every scale.",
+)
+@device_option
+@click.option("--batch-size", default=8, show_default=True, help="Pairs per forward pass.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def predict_command(
+    checkpoint: Path,
+    bg: Path | None,
+    fgbg: Path | None,
+    pairs: Path | None,
+    bg_dir: Path | None,
+    fgbg_dir: Path | None,
+    out: Path,
+    resize: bool,
+    align: Method,
+    scales: tuple[float, ...],
+    flip: bool,
+    device: str,
+    batch_size: int,
+    no_progress: bool,
+) -> None:
+    """Predict mask and depth of your own photo pairs, any size.
+
+    Writes mask.png (0/255), depth.png (16-bit; depth.json holds metres per unit),
+    depth_color.png and overlay.png (mask outline on the fg_bg photo) at the photo's size, and
+    align.json (the bg -> fg_bg homography and its residual); predict.json in --out records
+    the settings and which folder holds each pair. Each prediction averages the passes of
+    --scales and --flip.
+    """
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+    from training.predict import Predictor, check_jobs, predict_jobs, predict_pairs
+
+    jobs = predict_jobs(out, bg, fgbg, pairs, bg_dir, fgbg_dir)
+    tta = TTAConfig(scales, flip)
+    check_jobs(jobs)
+    predictor = Predictor.from_file(checkpoint, device).with_tta(tta)
+    predict_pairs(
+        predictor,
+        jobs,
+        resize=resize,
+        batch_size=batch_size,
+        progress=not no_progress and len(jobs) > 1,
+        align=align,
+    )
+    settings = {
+        "checkpoint": str(checkpoint),
+        "trained_size": predictor.size,
+        "scales": list(tta.scales),
+        "input_sizes": tta.input_sizes(predictor.size),
+        "flip": tta.flip,
+        "align": align,
+        "pairs": len(jobs),
+        # Where each pair's files went: a folder name may differ from its photo's (made safe
+        # and unique by training.predict.pair_folders).
+        "folders": [
+            {
+                "bg": str(job.bg),
+                "fgbg": str(job.fgbg),
+                "folder": job.out.relative_to(out).as_posix(),
+            }
+            for job in jobs
+        ],
+    }
+    write_text_atomic(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n", "--out")
+    sizes = ", ".join(str(n) for n in settings["input_sizes"])
+    click.echo(
+        f"wrote {len(jobs)} prediction(s) to {out} ({tta.passes} pass(es) per pair at {sizes} px"
+        f"{', each also mirrored' if flip else ''})"
+    )
+
+
+@click.command("export-model")
+@click.argument("checkpoint", type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="onnx",
+    show_default=True,
+    help="ONNX (run it with onnxruntime) or TorchScript (torch.jit.load).",
+)
+@click.option("--out", required=True, type=click.Path(), help="The file to write.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def export_model_command(checkpoint: str, fmt: Format, out: str, overwrite: bool) -> None:
+    """Export CHECKPOINT as a model that runs without fgd: inputs bg and fg_bg as (N, 3, H, W)
+    uint8 RGB (any N, H, W), outputs mask probability and depth in metres, (N, 1, H, W)."""
+    from training.export_model import export_model
+
+    click.echo(export_model(checkpoint, fmt, out, overwrite).summary())
+
+
+def _parse_indices(text: str | None) -> list[int] | None:
+    """``--indices`` text ("3,17,42") as sample indices; not integers -> InputError."""
+    if text is None:
+        return None
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"--indices {text!r}: expected comma-separated integers") from None
+    if not values:
+        raise InputError("--indices: no index given")
+    return values
+
+
+@click.command("export-samples")
+@click.option("--store", required=True, type=click.Path(path_type=Path), help="The fgd store.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    help="A checkpoint of fgd train: adds its predictions, their errors and per-sample IoU / "
+    "delta1.",
+)
+@click.option(
+    "--n",
+    default=16,
+    show_default=True,
+    help=f"Samples drawn from --split (at most {MAX_SAMPLES}; fewer for a --tile above "
+    f"{FULL_GRID_TILE}).",
+)
+@click.option(
+    "--split",
+    type=click.Choice(EVAL_SPLITS),
+    help="Where samples are drawn from, split as training splits them (the checkpoint's "
+    "settings, else the defaults)  [default: val with --checkpoint, else all]",
+)
+@click.option("--indices", help="Comma-separated sample indices to show instead (e.g. 3,17,42).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the draw from --split.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    metavar="PNG",
+    help="Grid PNG to write  [default: grid.png, unless only --overview or --per-sample is given]",
+)
+@click.option(
+    "--per-sample",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Also write each sample's images to DIR/<index>/ (masks 8-bit, depth 16-bit PNG with "
+    "a JSON scale).",
+)
+@click.option(
+    "--overview",
+    type=click.Path(path_type=Path),
+    metavar="PNG",
+    help="Write contact sheets of the store's bg scenes and fg cutouts to this PNG.",
+)
+@click.option(
+    "--tile",
+    default=224,
+    show_default=True,
+    help=f"Tile edge in the grid, in pixels (32 to {MAX_TILE}).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@device_option
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def export_samples_command(
+    store: Path,
+    checkpoint: Path | None,
+    n: int,
+    split: str | None,
+    indices: str | None,
+    seed: int,
+    out: Path | None,
+    per_sample: Path | None,
+    overview: Path | None,
+    tile: int,
+    overwrite: bool,
+    device: str,
+    no_progress: bool,
+) -> None:
+    """Draw store samples as a grid (with a checkpoint: predictions and errors too)."""
+    chosen = _parse_indices(indices)
+    from training.export_samples import export_samples
+
+    written = export_samples(
+        store,
+        checkpoint=checkpoint,
+        n=n,
+        split=split,
+        indices=chosen,
+        seed=seed,
+        out=out,
+        per_sample=per_sample,
+        overview=overview,
+        tile=tile,
+        device=device,
+        overwrite=overwrite,
+        progress=not no_progress,
+    )
+    for path in written:
+        click.echo(f"wrote {path}")

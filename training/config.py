@@ -17,8 +17,8 @@ import yaml
 
 from datagen.errors import InputError, error_summary
 from datagen.files import write_text_atomic
-from training.capture import CaptureConfig
-from training.models import DEFAULT_BACKBONE, Fusion, ModelConfig
+from training.capture_config import CaptureConfig
+from training.model_config import DEFAULT_BACKBONE, Fusion, ModelConfig
 
 # Each choice is a Literal type (what the dataclass fields are annotated with, checked by
 # from_dict) and the tuple of its values (for help texts and messages), read from the type.
@@ -58,9 +58,9 @@ class AugmentConfig:
     hflip: float = 0.5
     # Crops and rotations are off by default: both zoom (a rotated crop is shrunk to stay in the
     # frame), and a zoomed view of a ground plane looks like a longer focal length, so it either
-    # mislabels depth or widens the focal prior the network must average over (docs/benchmarks.md
-    # gives the measured bias). Turn them on for photos from many cameras, where that prior is
-    # wide anyway. benchmarks/train_quality.py measures.
+    # mislabels depth or widens the focal prior the network must average over. Turn them on for
+    # photos from many cameras, where that prior is wide anyway. benchmarks/train_quality.py
+    # measures.
     crop_scale: tuple[float, float] = (1.0, 1.0)  # area fraction kept by the random resized crop
     crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio of the crop
     rotate_degrees: float = 0.0
@@ -88,7 +88,7 @@ class TrainConfig:
     backbone: str = field(default=DEFAULT_BACKBONE, metadata=_NETWORK)
     decoder: str = field(default="shared", metadata=_NETWORK)  # shared | separate (per head)
     decoder_channels: int = field(default=64, metadata=_NETWORK)
-    # decoder stage at stride 1 (training.models.ModelConfig)
+    # decoder stage at stride 1 (training.model_config.ModelConfig)
     full_res_stage: bool = field(default=True, metadata=_NETWORK)
     # how the two shots meet: early (stacked channels) | siamese (training.models)
     fusion: str = field(default="early", metadata=_NETWORK)

@@ -24,11 +24,9 @@ from training.config import DEVICES
 from training.data import Loader, eval_order, make_split, window_size
 from training.losses import target_to_depth
 from training.metrics import METRIC_KEYS, MetricAccumulator
+from training.options import EVAL_SPLITS
 from training.preprocess import Normalization, preprocess
 from training.runtime import autocast, resolve_device, to_device
-
-#: What ``fgd eval --split`` can evaluate.
-EVAL_SPLITS = ("val", "train", "all")
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import click
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -40,8 +39,8 @@ from datagen.files import atomic_output, check_output
 from training.augment import Normalization
 from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.losses import target_to_depth
+from training.options import Format
 
-Format = Literal["onnx", "torchscript"]
 OPSET = 17
 #: Largest accepted difference between the exported file and the torch model (mask
 #: probability, and depth relative to depth_max): float32 rounding of a re-ordered graph.
@@ -295,21 +294,3 @@ def _write_torchscript(
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(wrapper, tuple(torch.from_numpy(a) for a in example))
         torch.jit.save(traced, str(path), _extra_files={_EXTRA_FILE: json.dumps(metadata)})
-
-
-@click.command("export-model")
-@click.argument("checkpoint", type=click.Path())
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["onnx", "torchscript"]),
-    default="onnx",
-    show_default=True,
-    help="ONNX (run it with onnxruntime) or TorchScript (torch.jit.load).",
-)
-@click.option("--out", required=True, type=click.Path(), help="The file to write.")
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-def export_model_command(checkpoint: str, fmt: Format, out: str, overwrite: bool) -> None:
-    """Export CHECKPOINT as a model that runs without fgd: inputs bg and fg_bg as (N, 3, H, W)
-    uint8 RGB (any N, H, W), outputs mask probability and depth in metres, (N, 1, H, W)."""
-    click.echo(export_model(checkpoint, fmt, out, overwrite).summary())

@@ -1,4 +1,4 @@
-"""``fgd export-samples``: draw store samples as a grid (``cli.py`` adds it to the ``fgd`` group).
+"""``fgd export-samples``: draw store samples as a grid (its command is in training.commands).
 
 Each grid row is one sample (bg | fg_bg | mask | depth); with a checkpoint also its predictions,
 their errors and per-sample IoU / delta1. Optionally each sample's images go to a folder of
@@ -28,7 +28,8 @@ from datagen.store import FgdStore, open_store
 from training.config import TrainConfig
 from training.data import make_split
 from training.metrics import per_sample_delta1, per_sample_iou
-from training.predict import Predictor, device_option
+from training.options import FULL_GRID_TILE, MAX_SAMPLES, MAX_TILE
+from training.predict import Predictor
 from training.visualize import (
     check_output_folder,
     colorize_depth,
@@ -48,12 +49,6 @@ from training.visualize import (
 OVERVIEW_MAX = 200
 #: Samples per forward pass of export-samples.
 _BATCH = 16
-#: Most samples one run draws (:func:`sample_cap`).
-MAX_SAMPLES = 64
-#: Tile edge (pixels) up to which a grid may hold :data:`MAX_SAMPLES` rows.
-FULL_GRID_TILE = 224
-#: Largest ``--tile``: even one row of larger tiles makes a very wide PNG.
-MAX_TILE = 1024
 
 
 def sample_cap(tile: int, grid: bool) -> int:
@@ -292,101 +287,3 @@ def export_samples(
             _write_sample_files(folder, k, samples, preds, limits, ds.depth_max)
         written.append(per_sample)
     return written
-
-
-def _parse_indices(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(f"--indices {text!r}: expected comma-separated integers") from None
-    if not values:
-        raise InputError("--indices: no index given")
-    return values
-
-
-@click.command("export-samples")
-@click.option("--store", required=True, type=click.Path(path_type=Path), help="The fgd store.")
-@click.option(
-    "--checkpoint",
-    type=click.Path(path_type=Path),
-    help="A checkpoint of fgd train: adds its predictions, their errors and per-sample IoU / "
-    "delta1.",
-)
-@click.option(
-    "--n",
-    default=16,
-    show_default=True,
-    help=f"Samples drawn from --split (at most {MAX_SAMPLES}; fewer for a --tile above "
-    f"{FULL_GRID_TILE}).",
-)
-@click.option(
-    "--split",
-    type=click.Choice(["val", "train", "all"]),
-    help="Where samples are drawn from, split as training splits them (the checkpoint's "
-    "settings, else the defaults)  [default: val with --checkpoint, else all]",
-)
-@click.option("--indices", help="Comma-separated sample indices to show instead (e.g. 3,17,42).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the draw from --split.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    metavar="PNG",
-    help="Grid PNG to write  [default: grid.png, unless only --overview or --per-sample is given]",
-)
-@click.option(
-    "--per-sample",
-    type=click.Path(path_type=Path),
-    metavar="DIR",
-    help="Also write each sample's images to DIR/<index>/ (masks 8-bit, depth 16-bit PNG with "
-    "a JSON scale).",
-)
-@click.option(
-    "--overview",
-    type=click.Path(path_type=Path),
-    metavar="PNG",
-    help="Write contact sheets of the store's bg scenes and fg cutouts to this PNG.",
-)
-@click.option(
-    "--tile",
-    default=224,
-    show_default=True,
-    help=f"Tile edge in the grid, in pixels (32 to {MAX_TILE}).",
-)
-@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@device_option
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def export_samples_command(
-    store: Path,
-    checkpoint: Path | None,
-    n: int,
-    split: str | None,
-    indices: str | None,
-    seed: int,
-    out: Path | None,
-    per_sample: Path | None,
-    overview: Path | None,
-    tile: int,
-    overwrite: bool,
-    device: str,
-    no_progress: bool,
-) -> None:
-    """Draw store samples as a grid (with a checkpoint: predictions and errors too)."""
-    written = export_samples(
-        store,
-        checkpoint=checkpoint,
-        n=n,
-        split=split,
-        indices=_parse_indices(indices),
-        seed=seed,
-        out=out,
-        per_sample=per_sample,
-        overview=overview,
-        tile=tile,
-        device=device,
-        overwrite=overwrite,
-        progress=not no_progress,
-    )
-    for path in written:
-        click.echo(f"wrote {path}")

@@ -1,5 +1,5 @@
 """``fgd predict``: run a trained checkpoint on a user's own (bg, fg_bg) photo pairs of any size
-and aspect (``cli.py`` adds the command to the ``fgd`` group).
+and aspect (the command itself is in :mod:`training.commands`).
 
 Two hand-held shots are never pixel-aligned, so by default (``--align auto``) the bg photo is
 first registered to the fg_bg photo (:func:`training.align.align_bg`) and warped onto it;
@@ -33,17 +33,26 @@ from torch import Tensor
 
 from datagen.assets import image_files, skipped_note
 from datagen.errors import InputError, error_summary
-from datagen.files import inside, write_files_atomic, write_text_atomic
+from datagen.files import inside, write_files_atomic
 from datagen.imaging import has_alpha, read_image_file
 from datagen.progress import progress_bar
 from datagen.schema import MASK_THRESHOLD
-from training.align import METHODS, AlignResult, Method, align_bg
+from training.align import AlignResult, align_bg
 from training.capture import trains_for_misalignment
 from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.config import TrainConfig
 from training.evaluate import eval_setup, predict
 from training.export_model import load_exported
 from training.losses import target_to_depth
+from training.options import (
+    METHODS,
+    MIN_INPUT_SIZE,
+    PREDICT_TTA,
+    SETTINGS_FILE,
+    Method,
+    TTAConfig,
+    parse_scales,
+)
 from training.preprocess import Normalization, preprocess, resampled_images
 from training.runtime import resolve_device, to_device
 from training.visualize import (
@@ -57,116 +66,37 @@ from training.visualize import (
 )
 
 __all__ = [
+    "PREDICT_TTA",
     "PairJob",
     "Predictor",
     "TTAConfig",
     "align_pair",
     "align_report",
     "check_jobs",
-    "device_option",
     "load_pair",
     "pair_folders",
     "pairs_from_csv",
     "pairs_from_dirs",
     "parse_scales",
-    "predict_command",
     "predict_jobs",
     "predict_pairs",
     "read_image",
     "write_prediction",
 ]
 
-#: The smallest input of a pass: below it the encoder's deepest stage sees a single pixel.
-MIN_INPUT_SIZE = 32
-#: The largest ``--scales`` entry: beyond it a pass only upsamples the photo's detail.
-MAX_SCALE = 4.0
 #: The smallest side of a photo: a smaller one holds less detail than one cell of the encoder's
 #: deepest stage, whatever size it is scaled to.
 MIN_PHOTO_SIDE = MIN_INPUT_SIZE
 #: Aspects of a bg and its fg_bg this far apart (as a fraction) make ``--resize`` warn: it
 #: stretches the bg.
 RESIZE_ASPECT_TOLERANCE = 0.01
-#: The file of ``fgd predict``'s settings in ``--out``, beside the pairs' folders.
-SETTINGS_FILE = "predict.json"
 #: What may not appear in a pair's folder name: it would name a folder further down, or fail.
 SEPARATORS = frozenset({"/", "\\", "\0"})
-
-#: ``--device`` of the commands that run a checkpoint (``fgd predict``, ``fgd export-samples``).
-device_option = click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="Where the checkpoint runs (auto: the GPU when there is one).",
-)
 
 
 #: The model on square (B, S, S, 3) uint8 RGB pairs of any S, run at input size ``size``: mask
 #: probability and depth in metres, each (B, 1, size, size) float32 (on its device).
 Infer = Callable[[np.ndarray, np.ndarray, int], tuple[Tensor, Tensor]]
-
-
-@dataclass(frozen=True)
-class TTAConfig:
-    """Test-time augmentation: the passes of the network averaged into one prediction.
-
-    The network is fully convolutional and its heads run at a fixed stride of its input, so a
-    pass at ``scale`` x the trained size gives a mask on a finer grid; a flipped pass is the
-    same pair mirrored (training flips its pairs too). The mask probability is the mean of
-    every pass, each resized to the pair. Depth is the mean of the passes at scale 1 only: the
-    network reads depth partly from how large things look, and above its trained size it
-    predicts the scene nearer than it is (docs/benchmarks.md, "Test-time augmentation").
-
-    Attributes:
-        scales: Input sizes as multiples of the trained size; must include 1.
-        flip: Add a mirrored pass at every scale.
-    """
-
-    scales: tuple[float, ...] = (1.0,)
-    flip: bool = False
-
-    def __post_init__(self) -> None:
-        if 1.0 not in self.scales:
-            raise InputError(
-                f"--scales {_scales_text(self.scales)} must include 1 (the trained size, where "
-                "depth is predicted)"
-            )
-        if not all(0 < s <= MAX_SCALE for s in self.scales):
-            raise InputError(
-                f"--scales {_scales_text(self.scales)}: each must be in (0, {MAX_SCALE:g}]"
-            )
-
-    @property
-    def passes(self) -> int:
-        return len(self.scales) * (2 if self.flip else 1)
-
-    def input_sizes(self, size: int) -> list[int]:
-        """The input edge of each scale for a model trained at ``size`` px."""
-        sizes = [round(size * scale) for scale in self.scales]
-        if min(sizes) < MIN_INPUT_SIZE:
-            raise InputError(
-                f"--scales {_scales_text(self.scales)}: a model trained at {size} px would run "
-                f"at {min(sizes)} px, below the {MIN_INPUT_SIZE} px its encoder needs"
-            )
-        return sizes
-
-
-def _scales_text(scales: Sequence[float]) -> str:
-    return ",".join(f"{s:g}" for s in scales)
-
-
-def parse_scales(text: str) -> tuple[float, ...]:
-    """``--scales`` text ("1,1.5,2") as scales; not numbers -> InputError."""
-    try:
-        scales = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise InputError(f"--scales {text!r}: expected numbers separated by commas") from None
-    return tuple(dict.fromkeys(scales))  # a scale listed twice is one pass
-
-
-#: ``fgd predict``'s passes: the measured best on real pairs (docs/benchmarks.md, "Test-time
-#: augmentation").
-PREDICT_TTA = TTAConfig(scales=(1.0, 1.5, 2.0), flip=True)
 
 
 @dataclass(frozen=True)
@@ -683,115 +613,3 @@ def predict_jobs(
     if bg is None or fgbg is None:
         raise InputError("--bg and --fgbg go together")
     return [PairJob(bg, fgbg, out)]
-
-
-@click.command("predict")
-@click.option(
-    "--checkpoint",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A checkpoint of fgd train, or an ONNX file of fgd export-model (FILE.onnx: run by "
-    "onnxruntime on the CPU).",
-)
-@click.option("--bg", type=click.Path(path_type=Path), help="Background photo (one pair).")
-@click.option("--fgbg", type=click.Path(path_type=Path), help="Same scene with the object.")
-@click.option(
-    "--pairs",
-    type=click.Path(path_type=Path),
-    metavar="CSV",
-    help="CSV of 'bg,fgbg' lines (paths relative to the CSV); one sub-folder per pair.",
-)
-@click.option(
-    "--bg-dir", type=click.Path(path_type=Path), metavar="DIR", help="Folder of bg photos ..."
-)
-@click.option(
-    "--fgbg-dir",
-    type=click.Path(path_type=Path),
-    metavar="DIR",
-    help="... and of fg_bg photos, paired by file name; one sub-folder per pair.",
-)
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path),
-    metavar="DIR",
-    help="Output folder (files of an earlier run in it are replaced).",
-)
-@click.option("--resize", is_flag=True, help="Scale a bg of another size to its fg_bg's size.")
-@click.option(
-    "--align",
-    type=click.Choice(METHODS),
-    default="auto",
-    show_default=True,
-    help="Register the bg to the fg_bg (a homography) before predicting: auto predicts a pair "
-    "that cannot be registered unaligned, with a warning; homography stops there; off skips it.",
-)
-@click.option(
-    "--scales",
-    default=_scales_text(PREDICT_TTA.scales),
-    show_default=True,
-    callback=lambda ctx, param, value: parse_scales(value),
-    help="Test-time augmentation: input sizes, as multiples of the trained size, whose mask "
-    "probabilities are averaged (depth comes from 1, which must be listed). 1 alone: one pass.",
-)
-@click.option(
-    "--flip/--no-flip",
-    default=PREDICT_TTA.flip,
-    show_default=True,
-    help="Test-time augmentation: add a mirrored pass at every scale.",
-)
-@device_option
-@click.option("--batch-size", default=8, show_default=True, help="Pairs per forward pass.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def predict_command(
-    checkpoint: Path,
-    bg: Path | None,
-    fgbg: Path | None,
-    pairs: Path | None,
-    bg_dir: Path | None,
-    fgbg_dir: Path | None,
-    out: Path,
-    resize: bool,
-    align: Method,
-    scales: tuple[float, ...],
-    flip: bool,
-    device: str,
-    batch_size: int,
-    no_progress: bool,
-) -> None:
-    """Predict mask and depth of your own photo pairs, any size.
-
-    Writes mask.png (0/255), depth.png (16-bit; depth.json holds metres per unit),
-    depth_color.png and overlay.png (mask outline on the fg_bg photo) at the photo's size, and
-    align.json (the bg -> fg_bg homography and its residual); predict.json in --out records
-    the settings. Each prediction averages the passes of --scales and --flip.
-    """
-    if batch_size < 1:
-        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
-    jobs = predict_jobs(out, bg, fgbg, pairs, bg_dir, fgbg_dir)
-    tta = TTAConfig(scales, flip)
-    check_jobs(jobs)
-    predictor = Predictor.from_file(checkpoint, device).with_tta(tta)
-    predict_pairs(
-        predictor,
-        jobs,
-        resize=resize,
-        batch_size=batch_size,
-        progress=not no_progress and len(jobs) > 1,
-        align=align,
-    )
-    settings = {
-        "checkpoint": str(checkpoint),
-        "trained_size": predictor.size,
-        "scales": list(tta.scales),
-        "input_sizes": tta.input_sizes(predictor.size),
-        "flip": tta.flip,
-        "align": align,
-        "pairs": len(jobs),
-    }
-    write_text_atomic(out / "predict.json", json.dumps(settings, indent=2) + "\n", "--out")
-    sizes = ", ".join(str(n) for n in settings["input_sizes"])
-    click.echo(
-        f"wrote {len(jobs)} prediction(s) to {out} ({tta.passes} pass(es) per pair at {sizes} px"
-        f"{', each also mirrored' if flip else ''})"
-    )

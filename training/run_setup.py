@@ -62,8 +62,9 @@ class RunSetup:
         self.release()
 
 
-def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
-    """Check a run's inputs and plan it (see the module docstring).
+def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo, progress: bool = True) -> RunSetup:
+    """Check a run's inputs and plan it (see the module docstring). ``progress`` shows the bar
+    of a stats pass (a store without saved stats), on the main process only.
 
     Rank 0 takes RUN_DIR's lock as soon as RUN_DIR is checked, before it reads a checkpoint or
     measures anything, and holds it until the returned setup is released, or until the error
@@ -73,7 +74,7 @@ def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
     check_run_dir(out, resume)
     lock = RunLock.take(out) if dinfo.is_main else None
     try:
-        return _plan_run(cfg, out, resume, dinfo, lock)
+        return _plan_run(cfg, out, resume, dinfo, lock, progress)
     except BaseException:
         if lock is not None:
             lock.release()
@@ -81,7 +82,12 @@ def setup_run(cfg: TrainConfig, resume: bool, dinfo: DistInfo) -> RunSetup:
 
 
 def _plan_run(
-    cfg: TrainConfig, out: Path, resume: bool, dinfo: DistInfo, lock: RunLock | None
+    cfg: TrainConfig,
+    out: Path,
+    resume: bool,
+    dinfo: DistInfo,
+    lock: RunLock | None,
+    progress: bool,
 ) -> RunSetup:
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt", "--resume:") if resume else None
     if ckpt is not None:
@@ -126,7 +132,7 @@ def _plan_run(
     steps_per_epoch = per_rank // cfg.batch_size  # of a whole epoch with this world
     left = len(order) // cfg.batch_size - done
     norm = (
-        normalization_from_store(ds, progress=dinfo.is_main)
+        normalization_from_store(ds, progress=progress and dinfo.is_main)
         if ckpt is None
         else Normalization.from_dict(ckpt["normalization"])
     )

@@ -77,7 +77,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     """Run (or resume) training; returns the last validation metrics."""
     dinfo = init_distributed(cfg.device)
     try:
-        with setup_run(cfg, resume, dinfo) as setup:  # rank 0 holds RUN_DIR's lock in here
+        # Rank 0 holds RUN_DIR's lock in here.
+        with setup_run(cfg, resume, dinfo, progress) as setup:
             trainer = Trainer(setup, dinfo, progress)
             try:
                 return trainer.run()

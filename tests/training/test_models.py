@@ -11,7 +11,8 @@ import timm
 import torch
 
 from datagen.errors import InputError
-from training.models import DEFAULT_BACKBONE, HUB_WEIGHTS, ModelConfig, build_model
+from training.model_config import DEFAULT_BACKBONE, HUB_WEIGHTS, ModelConfig
+from training.models import build_model
 
 
 @pytest.fixture(autouse=True, scope="module")

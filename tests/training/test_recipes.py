@@ -113,7 +113,7 @@ def test_bare_pretrained_flag_asks_for_hub_weights(
 ) -> None:
     seen: list[TrainConfig] = []
     monkeypatch.setattr(
-        "training.commands.train",
+        "training.train.train",  # what fgd train imports when it runs
         lambda cfg, **_: seen.append(cfg) or dict.fromkeys(METRIC_KEYS, 1.0),
     )
     args = ["train", "--store", "s.zarr", "--out", str(tmp_path / "r"), *given, "--size", "32"]
