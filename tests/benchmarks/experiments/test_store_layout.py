@@ -24,4 +24,5 @@ def test_chunk_sizes_and_another_checkout_get_a_row_each(
     assert labels == ["chunk 8 (f3)", "chunk 16 (f3)", f"{ROOT.name}, chunk 64 (f3)"]
     for row in rows:
         whole, single, batch, size = (float(v.replace(",", "")) for v in row.split()[-4:])
-        assert 0 < whole <= single and batch > 0 and size > 0
+        # Timings are the benchmark's to compare, not the test's: under load any order happens.
+        assert min(whole, single, batch, size) > 0
