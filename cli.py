@@ -6,9 +6,9 @@ click commands live in its ``commands`` module (:data:`COMMANDS`), which imports
 OpenCV, zarr or h5py, and each command imports its logic when it runs: every ``--help`` and
 every mistyped option costs what click costs (tests/test_cli.py checks it).
 
-Bad input raises :class:`datagen.errors.InputError` anywhere below; the group turns it, click's
-own usage errors and a full disk into one line on stderr and exit code 2. Anything else is a bug
-and keeps its traceback.
+Bad input raises :class:`datagen.common.errors.InputError` anywhere below; the group turns it,
+click's own usage errors and a full disk into one line on stderr and exit code 2. Anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import click
 
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 
 #: Subcommand name -> "module:attribute" of its click command.
 COMMANDS = {

@@ -1,4 +1,4 @@
-"""Time and accuracy of ``training.align.align_bg`` on photo pairs up to 1920x1080.
+"""Time and accuracy of ``training.inference.align.align_bg`` on photo pairs up to 1920x1080.
 
 The pair: a photo from ``../shared/real-samples/bg`` (a smooth random texture when absent)
 resized to the frame; the fg_bg shot is it seen through a known homography (a 6 px shift,
@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.align import AlignConfig, align_bg, corner_error
+from training.inference.align import AlignConfig, align_bg, corner_error
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-samples"
 

@@ -1,14 +1,14 @@
 """Cost of the real-pair building blocks: the second-shot ops per batch, and shadows per sample.
 
-1. **Capture ops** (``training.capture``) on one batch of bg images on the CPU (or ``--device
-   cuda``), each op applied to every sample (probability 1) and then the default mix
+1. **Capture ops** (``training.fitting.capture``) on one batch of bg images on the CPU (or
+   ``--device cuda``), each op applied to every sample (probability 1) and then the default mix
    (``second_shot`` + ``independent_noise_jpeg`` with ``CaptureConfig()``), next to
-   ``training.augment.prepare_batch`` on the same batch with the capture model off as the
+   ``training.fitting.augment.prepare_batch`` on the same batch with the capture model off as the
    baseline, and with it on (the default ``AugmentConfig``): median milliseconds of ``--reps``
    and op / baseline. On CUDA the batched nvJPEG round trip is also timed against one call
    per image. ``--step`` adds one training step of train_quality's recipe
    (:func:`benchmarks.train_quality.train_pass`) for scale.
-2. **Shadows** (``datagen.shadows.shadow_factor``) per sample at each size: a cutout from
+2. **Shadows** (``datagen.builder.shadows.shadow_factor``) per sample at each size: a cutout from
    ``../shared/real-samples/fg`` (procedural ones when absent) placed as the builder places it,
    with drawn photo parameters; median milliseconds per sample.
 
@@ -30,12 +30,12 @@ import cv2
 import numpy as np
 import torch
 
-from datagen import procedural, shadows
-from datagen.assets import PRIOR_HORIZON
-from datagen.imaging import premultiply, resize_premultiplied
-from training import capture
-from training.augment import Normalization, prepare_batch
+from datagen.builder import procedural, shadows
+from datagen.builder.camera_prior import PRIOR_HORIZON
+from datagen.common.imaging import premultiply, resize_premultiplied
 from training.config import AugmentConfig
+from training.fitting import capture
+from training.fitting.augment import Normalization, prepare_batch
 
 REAL_FG = Path(__file__).resolve().parents[1].parent / "shared" / "real-samples" / "fg"
 EVERY = capture.CaptureConfig(warp_p=1.0, colour_p=1.0, noise_p=1.0, jpeg_p=1.0, sharpness_p=1.0)
@@ -104,7 +104,7 @@ def capture_rows(size: int, batch: int, reps: int, device: torch.device, step: b
 
 def _nvjpeg_per_image(images: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     """The CUDA JPEG round trip as it was first written: an encode and a decode call per image
-    (the baseline of the batched one in ``training.capture``)."""
+    (the baseline of the batched one in ``training.fitting.capture``)."""
     from torchvision.io import decode_jpeg, encode_jpeg
 
     picked = images.clamp(0, 1).mul(255).round().to(torch.uint8)

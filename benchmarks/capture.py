@@ -11,8 +11,8 @@ measures what that costs and what the remedies buy, on real assets
 * **Models.** Two runs of one recipe (``--recipe``, default ``cpu-quick``) for the same
   ``--steps`` on stores of the training assets built alike: (a) the store without shadows and
   ``augment.capture`` off, i.e. as before; (b) the store with cast and contact shadows (when
-  ``datagen.config.BuildConfig`` has the ``shadows`` option) and the second-shot augmentation
-  of :mod:`training.capture` on (its defaults).
+  ``datagen.builder.config.BuildConfig`` has the ``shadows`` option) and the second-shot
+  augmentation of :mod:`training.fitting.capture` on (its defaults).
 * **Test pairs**, with exact ground truth, at 208 px: the central 208 x 208 of each 224 px
   photo, so a moved second shot sees real pixels beyond the frame, not a mirrored border. For
   each condition the same pairs (fixed seeds), the bg or both shots disturbed:
@@ -23,16 +23,17 @@ measures what that costs and what the remedies buy, on real assets
   - ``exposure``: the bg re-exposed: gain 0.8-1.25, gamma 0.85-1.15, white balance +-6 %;
   - ``noise+jpeg``: each shot its own read and shot noise (up to 0.03) and JPEG (60-95);
   - ``shadow``: the object casts a shadow on the ground of the fg_bg shot
-    (:func:`datagen.shadows.shadow_factor` with the ground-plane prior, cast shadow always on);
+    (:func:`datagen.builder.shadows.shadow_factor` with the ground-plane prior, cast shadow
+    always on);
   - ``all``: every one of them at once.
 
   Mask and depth belong to fg_bg, whose geometry never changes, so they stay exact.
-* **Prediction** through :class:`training.predict.Predictor` with ``fgd predict``'s test-time
-  augmentation (the 208 px pair is resized to each pass's input and the outputs back), without
-  and with ``--align auto``'s registration
-  (:func:`training.align.align_bg` on the 208 px pair; a failed registration predicts the pair
-  unaligned, as ``fgd predict`` does). Metrics at 208 px: mask IoU, boundary F (DAVIS
-  tolerance) and depth delta1, over all pairs of a condition.
+* **Prediction** through :class:`training.inference.predictor.Predictor` with ``fgd predict``'s
+  test-time augmentation (the 208 px pair is resized to each pass's input and the outputs back),
+  without and with ``--align auto``'s registration (:func:`training.inference.align.align_bg` on
+  the 208 px pair; a failed registration predicts the pair unaligned, as ``fgd predict`` does).
+  Metrics at 208 px: mask IoU, boundary F (DAVIS tolerance) and depth delta1, over all pairs of a
+  condition.
 
 Prints the table (markdown) and the targets (b under ``all`` >= 0.90 IoU and >= 0.95 x its
 clean IoU, b beats a on every disturbed condition, b's clean IoU at most 0.01 below a's), writes
@@ -45,8 +46,8 @@ fg_bg and each model's predicted mask outlined on the fg_bg.
 
 ``--checkpoints-from`` takes the models ``--train`` leaves out from an earlier run instead of
 training them; ``--scales`` and ``--flip`` are the test-time augmentation of each prediction
-(default: ``fgd predict``'s, :data:`training.predict.PREDICT_TTA`; ``--scales 1 --no-flip`` is
-one pass at the trained size).
+(default: ``fgd predict``'s, :data:`training.options.PREDICT_TTA`; ``--scales 1
+--no-flip`` is one pass at the trained size).
 
 ``--smoke`` runs the whole pipeline in seconds (a tiny network, a few steps, few pairs): it
 checks the script, not the models.
@@ -68,27 +69,29 @@ import numpy as np
 import torch
 import yaml
 
-from datagen import shadows
-from datagen.assets import ground_prior, load_assets
-from datagen.build import build_store
-from datagen.composite import (
+from datagen.builder import shadows
+from datagen.builder.assets import load_assets
+from datagen.builder.build import build_store
+from datagen.builder.camera_prior import ground_prior
+from datagen.builder.composite import (
     IDENTITY_JITTER,
-    PlanEntry,
     draw_placement,
     placement_rng,
     prepare_cutout,
     render,
 )
-from datagen.config import BuildConfig
-from datagen.imaging import resize_premultiplied
-from training import capture
-from training.align import align_bg
+from datagen.builder.config import BuildConfig
+from datagen.common.imaging import resize_premultiplied
+from datagen.store.schema import PlanEntry
 from training.config import TrainConfig
+from training.fitting import capture
+from training.fitting.train import train
+from training.inference.align import align_bg
+from training.inference.predictor import Predictor
+from training.inference.visualize import outline_overlay, write_png
 from training.metrics import MetricAccumulator
-from training.predict import PREDICT_TTA, Predictor, TTAConfig, parse_scales
+from training.options import PREDICT_TTA, TTAConfig, parse_scales
 from training.recipes import load_recipe
-from training.train import train
-from training.visualize import outline_overlay, write_png
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-samples"
 CONDITIONS = ("clean", "shift", "exposure", "noise+jpeg", "shadow", "all")
@@ -289,8 +292,8 @@ def _reframed(photos: np.ndarray, condition: str) -> np.ndarray:
 
 def reframe(photos: np.ndarray, homography: np.ndarray) -> np.ndarray:
     """The test frame of each photo seen through its (3, 3) output -> input homography in the
-    frame's normalised coordinates (``training.capture``'s convention), sampled from the whole
-    photo: real pixels beyond the frame, reflected only beyond the photo."""
+    frame's normalised coordinates (``training.fitting.capture``'s convention), sampled from the
+    whole photo: real pixels beyond the frame, reflected only beyond the photo."""
     s, margin = FRAME, (PHOTO - FRAME) / 2
     # pixel (centres at integers) -> normalised coordinates of the frame, and back
     to_unit = np.array([[2 / s, 0, 1 / s - 1], [0, 2 / s, 1 / s - 1], [0, 0, 1.0]])

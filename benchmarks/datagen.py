@@ -41,9 +41,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from datagen.build import build_shard, build_store, regenerate
-from datagen.config import BuildConfig
-from datagen.store import open_store
+from datagen.builder.build import build_shard, build_store, regenerate
+from datagen.builder.config import BuildConfig
+from datagen.store.reader import open_store
 
 FULL_DEFAULT = 400_000
 
@@ -128,7 +128,7 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _measure(work) -> Timing:
+def measure(work) -> Timing:
     cpu, wall = _cpu_seconds(), time.perf_counter()
     work()
     return Timing(wall=time.perf_counter() - wall, cpu=_cpu_seconds() - cpu)
@@ -136,7 +136,7 @@ def _measure(work) -> Timing:
 
 def _time_build(config: BuildConfig) -> Timing:
     shutil.rmtree(config.out, ignore_errors=True)
-    return _measure(lambda: build_store(config, progress=False))
+    return measure(lambda: build_store(config, progress=False))
 
 
 def _print_steady_state(rows: list[Row], n_shards: int) -> None:

@@ -10,8 +10,8 @@ checkout alone is timed.
   checkout, the bytes per sample of each store, and whether the two stores hold the same bytes
   (every object of every array; the root record differs only in where and how it was built)
   or, across a change of store format, the same samples.
-- ``--stats``: the statistics pass (``datagen.audit.measure_stats``, what ``fgd datagen stats``
-  and a ``fgd train`` on a store without saved stats run) over the plan's store as each
+- ``--stats``: the statistics pass (``datagen.store.audit.measure_stats``, what ``fgd datagen
+  stats`` and a ``fgd train`` on a store without saved stats run) over the plan's store as each
   checkout built it, or over ``--store``: this checkout with one worker and with ``--workers``,
   the other checkout with one (older ones had no workers). Printed: the median seconds and ms
   per sample, the ratio to the last row, and the largest relative difference between the
@@ -35,16 +35,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from datagen.build import directory_bytes
-from datagen.store import open_store
+from datagen.builder.build import directory_bytes
+from datagen.store.reader import open_store
 
 HERE = Path(__file__).resolve().parents[1]
 
 # Runs in the checkout timed: its measure_stats, with `workers` where it has them.
 TIMED_STATS = """
 import inspect, json, sys, time
-from datagen.audit import measure_stats
-from datagen.store import open_store
+from datagen.store.audit import measure_stats
+from datagen.store.reader import open_store
 ds = open_store(sys.argv[1])
 workers = int(sys.argv[2])
 kwargs = {"workers": workers} if "workers" in inspect.signature(measure_stats).parameters else {}

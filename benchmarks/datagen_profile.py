@@ -24,7 +24,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from datagen.store import open_store
+from datagen.store.reader import open_store
 
 #: Stage -> the functions (py-spy's names) that make it up; a sample goes to the first stage,
 #: in this order, with a function in its stack.

@@ -41,23 +41,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from datagen.audit import compute_stats, default_stats_workers
-from datagen.build import build_store
-from datagen.config import BuildConfig
-from datagen.files import write_text_atomic
-from datagen.store import open_store
-from training.augment import prepare_batch
+from datagen.builder.build import build_store
+from datagen.builder.config import BuildConfig
+from datagen.common.files import write_text_atomic
+from datagen.store.audit import compute_stats, default_stats_workers
+from datagen.store.reader import open_store
 from training.config import TrainConfig
-from training.evaluate import run_eval
-from training.export_samples import export_samples
+from training.fitting.augment import prepare_batch
+from training.fitting.evaluate import run_eval
+from training.fitting.schedule import create_optimizer
+from training.fitting.train import model_config, train
+from training.inference.export_samples import export_samples
+from training.inference.predictor import Predictor
 from training.losses import DualTaskLoss, depth_to_target
 from training.models import build_model
-from training.predict import Predictor
 from training.preprocess import normalization_from_store
 from training.recipes import load_recipe
 from training.runtime import autocast
-from training.schedule import create_optimizer
-from training.train import model_config, train
 
 RECIPE = "gpu-224"
 
@@ -277,7 +277,7 @@ def teacher_rate(plan: Plan) -> dict[str, Any] | None:
     except ImportError:
         return None
     from benchmarks.teacher_export import DA_V2_SMALL, TINY, save_depth_anything
-    from datagen.teacher import DepthTeacher
+    from datagen.builder.teacher import DepthTeacher
 
     spec = {"small": DA_V2_SMALL, "tiny": TINY}[plan.teacher]
     shape = (plan.teacher_images, 224, 224, 3)

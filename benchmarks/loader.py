@@ -1,10 +1,10 @@
 """Loader throughput, fgd's chunk-aligned store loader against the originals' file loader; and
-the cost of each augmentation op, plain torch (``training.augment``) against kornia.
+the cost of each augmentation op, plain torch (``training.fitting.augment``) against kornia.
 
 1. **Loader.** Samples/s delivered as collated tensors (decoded bg, fgbg, mask, depth) over the
    same samples at the store's size (224 by default):
 
-   - fgd: :class:`training.data.Loader` over one epoch order (uint8 images, float32 depth;
+   - fgd: :class:`training.fitting.loader.Loader` over one epoch order (uint8 images, float32 depth;
      worker processes read whole chunks).
    - baseline, as the original notebooks did it: the same samples written out as files (fg_bg
      and bg as JPEG, mask as PNG, depth as 16-bit PNG), a torch ``Dataset`` that opens the four
@@ -36,11 +36,12 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from datagen.build import BuildConfig, build_store
-from datagen.store import open_store
-from training.augment import Normalization, _affine, _photometric, prepare_batch
+from datagen.builder.build import BuildConfig, build_store
+from datagen.store.reader import open_store
 from training.config import AugmentConfig
-from training.data import Loader, epoch_order, window_size
+from training.fitting.augment import Normalization, affine, photometric, prepare_batch
+from training.fitting.epochs import epoch_order, window_size
+from training.fitting.loader import Loader
 
 
 def ensure_store(path: Path, size: int, n_bg: int, n_fg: int, positions: int) -> None:
@@ -173,12 +174,12 @@ def bench_augment(batch: int, size: int, device: str, repeats: int) -> list[tupl
     ).to(device)
 
     def ours_geometry():
-        theta = _affine(batch, aug, torch.Generator().manual_seed(1)).to(device)
+        theta = affine(batch, aug, torch.Generator().manual_seed(1)).to(device)
         grid = torch.nn.functional.affine_grid(theta, [batch, 1, size, size], align_corners=False)
         torch.nn.functional.grid_sample(images, torch.cat([grid, grid]), align_corners=False)
 
     def ours(cfg):
-        return lambda: _photometric(images.clone(), batch, cfg, torch.Generator(), 1)
+        return lambda: photometric(images.clone(), batch, cfg, torch.Generator(), 1)
 
     uint8 = {
         "bg": torch.randint(0, 255, (batch, size, size, 3), dtype=torch.uint8, device=device),

@@ -4,10 +4,10 @@ One 1920x1080 pair (:func:`benchmarks.align.pair`: a real photo, a known camera 
 cutout), predicted by a recipe's network (``--recipe``, default ``cpu-quality``; untrained
 weights: the time does not depend on them) or a given ``--checkpoint``, with each test-time
 augmentation in turn: one pass at the trained size (the baseline), and the passes of
-:data:`training.predict.PREDICT_TTA`, ``fgd predict``'s default. The settings take turns,
+:data:`training.options.PREDICT_TTA`, ``fgd predict``'s default. The settings take turns,
 ``--reps`` rounds; each row is the median milliseconds of ``Predictor.run_pairs`` for the pair
 (letterbox, every pass, back to 1920x1080) and its ratio to the baseline. The registration of
-the same pair (``--align auto``'s :func:`training.align.align_bg`) is timed alongside for
+the same pair (``--align auto``'s :func:`training.inference.align.align_bg`) is timed alongside for
 scale: it runs once per pair whatever the passes.
 
     .venv/bin/python -m benchmarks.predict [--recipe cpu-quality | --checkpoint FILE]
@@ -27,14 +27,15 @@ from pathlib import Path
 import torch
 
 from benchmarks.align import pair
-from training.align import align_bg
 from training.checkpoint import save_checkpoint
 from training.config import TrainConfig
+from training.fitting.train import model_config
+from training.inference.align import align_bg
+from training.inference.predictor import Predictor
 from training.models import build_model
-from training.predict import PREDICT_TTA, Predictor, TTAConfig
+from training.options import PREDICT_TTA, TTAConfig
 from training.preprocess import Normalization
 from training.recipes import load_recipe
-from training.train import model_config
 
 
 def recipe_checkpoint(recipe: str, folder: Path) -> Path:

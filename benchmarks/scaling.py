@@ -29,10 +29,10 @@ from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 
-from benchmarks.datagen import Timing, _measure
+from benchmarks.datagen import Timing, measure
 from benchmarks.datagen_checkout import array_objects
-from datagen.build import build_store, prepare_store
-from datagen.config import BuildConfig
+from datagen.builder.build import build_store, prepare_store
+from datagen.builder.config import BuildConfig
 
 
 def main() -> None:
@@ -67,7 +67,7 @@ def main() -> None:
         for _ in range(args.repeats):
             cfg = make()
             workers_cpu = _workers_cpu(client) if client else 0.0
-            timing = _measure(lambda cfg=cfg: build_store(cfg, progress=False, dask=dask))
+            timing = measure(lambda cfg=cfg: build_store(cfg, progress=False, dask=dask))
             if client:
                 extra = _workers_cpu(client) - workers_cpu
                 timing = Timing(wall=timing.wall, cpu=timing.cpu + extra)
@@ -76,7 +76,7 @@ def main() -> None:
         return times, out
 
     try:
-        prepare = [_measure(lambda: prepare_store(config())) for _ in range(args.repeats)]
+        prepare = [measure(lambda: prepare_store(config())) for _ in range(args.repeats)]
         rows = {
             "local, 1 worker": timed(lambda: config(1)),
             "local, 2 processes": timed(lambda: config(2)),

@@ -1,14 +1,14 @@
 """CPU speed of depth teachers and of exported models, on this machine.
 
-``teacher``: images/s of :meth:`datagen.teacher.DepthTeacher.predict` (processor, network,
+``teacher``: images/s of :meth:`datagen.builder.teacher.DepthTeacher.predict` (processor, network,
 post-processing and the ground-fit alignment) on 224 px RGB images, for randomly initialised
 Depth Anything models saved the ordinary way (no weights are needed for timing): a tiny one
 (the tests' size) and one with Depth Anything V2 Small's configuration (24.8 M parameters, its
 processor resizes to 518 px).
 
 ``export``: milliseconds per batch at 224 px of the default fgd model (random weights, exported
-from a checkpoint by :func:`training.export_model.export_model`) run by torch, onnxruntime and
-TorchScript, all on ``--threads`` CPU threads.
+from a checkpoint by :func:`training.inference.export_model.export_model`) run by torch, onnxruntime
+and TorchScript, all on ``--threads`` CPU threads.
 
 Both print medians of ``--iters`` timed runs (after three warm-ups) and the machine's load average.
 
@@ -92,7 +92,7 @@ def save_depth_anything(folder: Path, spec: dict) -> int:
 
 
 def bench_teacher(args: argparse.Namespace) -> None:
-    from datagen.teacher import DepthTeacher
+    from datagen.builder.teacher import DepthTeacher
 
     images = np.random.default_rng(0).integers(0, 256, (args.batch, 224, 224, 3), dtype=np.uint8)
     print("| model | parameters | input px | images/s (224 px in) |")
@@ -109,11 +109,11 @@ def bench_teacher(args: argparse.Namespace) -> None:
 def bench_export(args: argparse.Namespace) -> None:
     import onnxruntime as ort
 
-    from training.augment import Normalization
     from training.config import TrainConfig
-    from training.evaluate import save_checkpoint
-    from training.export_model import ExportWrapper, load_exported
-    from training.export_model import export_model as export
+    from training.fitting.augment import Normalization
+    from training.fitting.evaluate import save_checkpoint
+    from training.inference.export_model import ExportWrapper, load_exported
+    from training.inference.export_model import export_model as export
     from training.models import ModelConfig, build_model
 
     torch.manual_seed(0)

@@ -27,12 +27,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from datagen.build import BuildConfig, build_store
+from datagen.builder.build import BuildConfig, build_store
 from training.config import TrainConfig
+from training.fitting.train import model_config, train
 from training.losses import bce_dice_loss, gradient_loss
 from training.models import build_model
 from training.recipes import load_recipe
-from training.train import model_config, train
 
 TARGETS = {"mask_iou": 0.90, "depth_delta1": 0.80}
 #: The shipped preset this benchmark measures (training/recipes/cpu-quality.yaml): one source

@@ -2,7 +2,7 @@
 
 This module imports no numpy, OpenCV, zarr or h5py: a command's ``--help`` and a mistyped
 option cost what click costs, and each command imports its logic when it runs. Defaults and
-choices come from :class:`~datagen.config.BuildConfig` and :mod:`datagen.options`.
+choices come from :class:`~datagen.builder.config.BuildConfig` and :mod:`datagen.options`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from pathlib import Path
 
 import click
 
-from datagen.config import DEPTH_SOURCES, PROCEDURAL_COUNT, SHADOW_MODES, BuildConfig, default
+from datagen.builder.config import (
+    DEPTH_SOURCES,
+    PROCEDURAL_COUNT,
+    SHADOW_MODES,
+    BuildConfig,
+    default,
+)
 from datagen.options import COMPRESSIONS, DEFAULT_COMPRESSION, PROCESSES, Compression
 
 
@@ -155,7 +161,7 @@ def build_command(
     **options: object,
 ) -> None:
     """Composite fg cutouts onto bg scenes into one chunked Zarr store (resumable)."""
-    from datagen.build import build_store
+    from datagen.builder.build import build_store
 
     config = BuildConfig(
         **options,  # type: ignore[arg-type]
@@ -179,7 +185,7 @@ def build_command(
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def verify_command(store: str, no_progress: bool) -> None:
     """Check every shard against the checksums recorded at build time (exit 1 if any is bad)."""
-    from datagen import audit
+    from datagen.store import audit
 
     bad = audit.verify(store, progress=not no_progress)
     if bad:
@@ -201,7 +207,7 @@ def verify_command(store: str, no_progress: bool) -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def stats_command(store: str, workers: int | None, no_progress: bool) -> None:
     """Per-channel mean/std, mask coverage and depth range (stored in the attributes too)."""
-    from datagen import audit
+    from datagen.store import audit
 
     stats = audit.compute_stats(store, progress=not no_progress, workers=workers)
     click.echo(json.dumps(stats, indent=2))
@@ -211,7 +217,7 @@ def stats_command(store: str, workers: int | None, no_progress: bool) -> None:
 @click.argument("store", type=click.Path())
 def info_command(store: str) -> None:
     """Counts, shapes, bytes on disk per array, and the build config."""
-    from datagen import audit
+    from datagen.store import audit
 
     click.echo(json.dumps(audit.info(store), indent=2))
 
@@ -242,7 +248,7 @@ def export_command(
     store: Path, fmt: str, out: Path, compression: Compression, overwrite: bool, no_progress: bool
 ) -> None:
     """Export STORE to one file readable without fgd (HDF5: fgbg, mask, depth, bg, placement)."""
-    from datagen.export import export_hdf5
+    from datagen.store.hdf5 import export_hdf5
 
     summary = export_hdf5(
         store, out, compression=compression, overwrite=overwrite, progress=not no_progress

@@ -3,7 +3,7 @@ of the ``--workers`` option that every fgd command shares.
 
 :mod:`datagen.commands` builds each option's help from these values and the modules that act
 on an option import them from here, so each has one source and a command's ``--help`` costs no
-heavy import. The build's defaults are :class:`datagen.config.BuildConfig`'s.
+heavy import. The build's defaults are :class:`datagen.builder.config.BuildConfig`'s.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 
 import click
 
-#: The filters of ``fgd datagen export --compression`` (:mod:`datagen.export`).
+#: The filters of ``fgd datagen export --compression`` (:mod:`datagen.store.hdf5`).
 Compression = Literal["gzip", "lzf", "none"]
 COMPRESSIONS: tuple[str, ...] = get_args(Compression)
 DEFAULT_COMPRESSION: Compression = "gzip"

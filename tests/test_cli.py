@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import cli
-from datagen.config import BuildConfig
+from datagen.builder.config import BuildConfig
 from datagen.options import Workers
 
 
@@ -150,7 +150,9 @@ def test_build_without_workers_uses_all_cores(
     given: list[str], expected: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[BuildConfig] = []
-    monkeypatch.setattr("datagen.build.build_store", lambda config, **_: seen.append(config))
+    monkeypatch.setattr(
+        "datagen.builder.build.build_store", lambda config, **_: seen.append(config)
+    )
     result = CliRunner().invoke(cli.fgd, ["datagen", "build", "--out", str(tmp_path), *given])
     assert result.exit_code == 0, result.output
     assert seen[0].workers == expected

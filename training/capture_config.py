@@ -1,6 +1,6 @@
 """How different the second shot may be (:class:`CaptureConfig`), without torch.
 
-:mod:`training.capture` draws and applies the second shot; :mod:`training.config` holds this
+:mod:`training.fitting.capture` draws and applies the second shot; :mod:`training.config` holds this
 config in ``TrainConfig.augment.capture`` and reads its defaults from here, so ``fgd train
 --help`` needs no torch.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -92,3 +92,9 @@ class CaptureConfig:
 def _check(ok: bool, name: str, rule: str) -> None:
     if not ok:
         raise InputError(f"augment.capture.{name} {rule}")
+
+
+def trains_for_misalignment(cfg: CaptureConfig) -> bool:
+    """Whether a model trained with `cfg` saw bg shots moved by more than a registration
+    residual, i.e. can be trusted on a pair that ``fgd predict --align`` could not register."""
+    return cfg.enabled and cfg.warp_p > 0 and (cfg.residual_p < 1 or cfg.residual_scale == 1)

@@ -42,8 +42,8 @@ import timm
 import torch
 from torch import nn
 
-from datagen.errors import DamagedDataError, InputError, error_summary
-from datagen.files import atomic_output
+from datagen.common.errors import DamagedDataError, InputError, error_summary
+from datagen.common.files import atomic_output
 from training.config import TrainConfig
 from training.models import ModelConfig, build_model
 from training.preprocess import Normalization

@@ -18,8 +18,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from datagen.errors import InputError
-from datagen.files import check_output, write_text_atomic
+from datagen.common.errors import InputError
+from datagen.common.files import check_output, write_text_atomic
 from datagen.options import LOADER_PROCESSES
 from training.config import (
     DECODERS,
@@ -195,8 +195,8 @@ def train_command(
     """
     # training.runtime before the rest of training: it must look at $TMPDIR before timm writes there
     from training import runtime
-    from training.evaluate import format_metrics
-    from training.train import NonFiniteLossError, train
+    from training.fitting.evaluate import format_metrics
+    from training.fitting.train import NonFiniteLossError, train
 
     cfg = resolve_train_config(out, config_file, resume, _given(flags), recipe_name)
     try:
@@ -230,7 +230,7 @@ def resolve_train_config(
     ``epochs`` without ``max_steps`` (``size`` without ``resize_schedule``) resets that partner
     of the layers below it.
     """
-    from training.outputs import check_run_dir
+    from training.fitting.run_dir import check_run_dir
 
     check_run_dir(Path(out), resume)
     file_data = load_yaml(config_file) if config_file else {}
@@ -334,7 +334,7 @@ def eval_command(
         check_output(json_out, "--json")
     # training.runtime before the rest of training: it must look at $TMPDIR before timm writes there
     from training import runtime
-    from training.evaluate import METRIC_KEYS, format_metrics, run_eval
+    from training.fitting.evaluate import METRIC_KEYS, format_metrics, run_eval
 
     try:
         metrics = run_eval(
@@ -442,7 +442,8 @@ def predict_command(
     """
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
-    from training.predict import Predictor, check_jobs, predict_jobs, predict_pairs
+    from training.inference.pairs import check_jobs, predict_jobs, predict_pairs
+    from training.inference.predictor import Predictor
 
     jobs = predict_jobs(out, bg, fgbg, pairs, bg_dir, fgbg_dir)
     tta = TTAConfig(scales, flip)
@@ -465,7 +466,7 @@ def predict_command(
         "align": align,
         "pairs": len(jobs),
         # Where each pair's files went: a folder name may differ from its photo's (made safe
-        # and unique by training.predict.pair_folders).
+        # and unique by training.inference.pairs.pair_folders).
         "folders": [
             {
                 "bg": str(job.bg),
@@ -498,7 +499,7 @@ def predict_command(
 def export_model_command(checkpoint: str, fmt: Format, out: str, overwrite: bool) -> None:
     """Export CHECKPOINT as a model that runs without fgd: inputs bg and fg_bg as (N, 3, H, W)
     uint8 RGB (any N, H, W), outputs mask probability and depth in metres, (N, 1, H, W)."""
-    from training.export_model import export_model
+    from training.inference.export_model import export_model
 
     click.echo(export_model(checkpoint, fmt, out, overwrite).summary())
 
@@ -584,7 +585,7 @@ def export_samples_command(
 ) -> None:
     """Draw store samples as a grid (with a checkpoint: predictions and errors too)."""
     chosen = _parse_indices(indices)
-    from training.export_samples import export_samples
+    from training.inference.export_samples import export_samples
 
     written = export_samples(
         store,

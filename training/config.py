@@ -2,7 +2,7 @@
 
 The resolved config is written to ``RUN_DIR/config.yaml`` and stored in every checkpoint, so a
 run (and ``fgd eval``) can be reproduced from it alone. Unknown keys and ill-typed values are
-:class:`~datagen.errors.InputError` naming the key.
+:class:`~datagen.common.errors.InputError` naming the key.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import yaml
 
-from datagen.errors import InputError, error_summary
-from datagen.files import write_text_atomic
+from datagen.common.errors import InputError, error_summary
+from datagen.common.files import write_text_atomic
 from training.capture_config import CaptureConfig
 from training.model_config import DEFAULT_BACKBONE, Fusion, ModelConfig
 
@@ -43,13 +43,13 @@ _STORE = {"fixed_on_resume": "the run's split and sample order index its samples
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Augmentation applied on the device to a batch (see :mod:`training.augment`).
+    """Augmentation applied on the device to a batch (see :mod:`training.fitting.augment`).
 
     Geometric transforms are shared by bg, fgbg, mask and depth; colour transforms are shared by
     bg and fgbg, plus a small independent change of the fgbg shot (``pair_jitter``). ``capture``
-    then re-shoots the bg alone (:mod:`training.capture`: misalignment, exposure, noise, JPEG,
-    focus) and gives the fgbg its own noise and JPEG history: without it, fgbg equals bg bit for
-    bit outside the object, a tell no real pair has. With ``capture`` enabled its sensor-noise
+    then re-shoots the bg alone (:mod:`training.fitting.capture`: misalignment, exposure, noise,
+    JPEG, focus) and gives the fgbg its own noise and JPEG history: without it, fgbg equals bg bit
+    for bit outside the object, a tell no real pair has. With ``capture`` enabled its sensor-noise
     model replaces ``noise_p``/``noise_std`` (two noise models stacked would leave the noise
     level outside both documented ranges).
     """
@@ -112,7 +112,7 @@ class TrainConfig:
     seed: int = field(default=0, metadata=_ORDER)
     workers: int = 2
     prefetch: int = 2  # windows queued per loader worker
-    # shuffle window, in store chunks (see training.data)
+    # shuffle window, in store chunks (see training.fitting.epochs)
     shuffle_chunks: int = field(default=4, metadata=_ORDER)
     loss_weighting: LossWeighting = "uncertainty"
     mask_weight: float = 1.0  # only for loss_weighting=fixed

@@ -10,7 +10,7 @@ import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 
 # The fastest whole model (forward + backward) on a CPU of the timm encoders
 # `python -m benchmarks.backbones` times (docs/benchmarks.md, "Backbones").

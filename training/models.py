@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datagen.errors import InputError, error_summary
+from datagen.common.errors import InputError, error_summary
 from training.model_config import HUB_WEIGHTS, ModelConfig
 
 IN_CHANS = 6  # bg RGB + fg_bg RGB, stacked on the channel axis

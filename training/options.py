@@ -12,22 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 
 #: What ``fgd eval --split`` and ``fgd export-samples --split`` draw from.
 EVAL_SPLITS = ("val", "train", "all")
 
-#: How ``fgd predict --align`` registers a bg to its fg_bg (:func:`training.align.align_bg`).
+#: How ``fgd predict --align`` registers a bg to its fg_bg
+#: (:func:`training.inference.align.align_bg`).
 Method = Literal["auto", "homography", "off"]
 METHODS: tuple[str, ...] = get_args(Method)
 
-#: The file formats of ``fgd export-model`` (:mod:`training.export_model`).
+#: The file formats of ``fgd export-model`` (:mod:`training.inference.export_model`).
 Format = Literal["onnx", "torchscript"]
 FORMATS: tuple[str, ...] = get_args(Format)
 
 # ----------------------------------------------------------------------------- export-samples
 
-#: Most samples one run draws (:func:`training.export_samples.sample_cap`).
+#: Most samples one run draws (:func:`training.inference.export_samples.sample_cap`).
 MAX_SAMPLES = 64
 #: Tile edge (pixels) up to which a grid may hold :data:`MAX_SAMPLES` rows.
 FULL_GRID_TILE = 224

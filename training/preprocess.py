@@ -1,8 +1,8 @@
 """Model inputs from uint8 image pairs: convert, resize and normalise (no targets needed).
 
 The one path from pixels to network inputs. Validation, ``fgd eval`` and ``fgd predict`` call
-:func:`preprocess`; training calls :func:`training.augment.prepare_batch`, which is these same
-steps with the augmentation's geometry and colour changes in between (and the targets carried
+:func:`preprocess`; training calls :func:`training.fitting.augment.prepare_batch`, which is these
+same steps with the augmentation's geometry and colour changes in between (and the targets carried
 along), so that without augmentation both give the same bytes.
 """
 
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from datagen.audit import measure_stats
-from datagen.store import FgdStore
+from datagen.store.audit import measure_stats
+from datagen.store.reader import FgdStore
 
 
 @dataclass(frozen=True)

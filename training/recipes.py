@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 from training.config import load_yaml
 
 RECIPE_DIR = Path(__file__).with_name("recipes")

@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 
 
 def _inductor_cache() -> Path:

@@ -6,9 +6,9 @@ the machine itself scales: two vCPUs of a virtual machine may share one physical
 amount of work in one process while the other core idles, then in two processes started
 together (a barrier), the two taking turns ``--repeats`` times:
 
-- ``shard``: what a build worker does, :func:`datagen.build.build_shard` rebuilding whole shards
-  of a store of the real photos (each process its own shards; one untimed shard first loads the
-  assets, as a worker's first task does);
+- ``shard``: what a build worker does, :func:`datagen.builder.build.build_shard` rebuilding
+  whole shards of a store of the real photos (each process its own shards; one untimed shard
+  first loads the assets, as a worker's first task does);
 - ``python``: an interpreter loop on a few integers (one core's execution units, no memory);
 - ``zstd``: compressing a 3 MB mostly-zero buffer, as the builder's shard encoder does with a
   chunk of masks (streaming memory);
@@ -38,10 +38,10 @@ import cv2
 import numpy as np
 from numcodecs import Zstd
 
-from datagen.build import build_shard, build_store
-from datagen.config import BuildConfig
-from datagen.errors import InputError
-from datagen.store import open_store
+from datagen.builder.build import build_shard, build_store
+from datagen.builder.config import BuildConfig
+from datagen.common.errors import InputError
+from datagen.store.reader import open_store
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real-samples"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from datagen.export import export_hdf5
+from datagen.store.hdf5 import export_hdf5
 
 
 def read_times(path: Path, n: int, reads: int, seed: int = 0) -> np.ndarray:

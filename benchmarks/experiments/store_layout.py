@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.datagen_checkout import plan_options, timed_build
-from datagen.build import build_store, directory_bytes
-from datagen.config import BuildConfig
-from datagen.store import open_store
+from datagen.builder.build import build_store, directory_bytes
+from datagen.builder.config import BuildConfig
+from datagen.store.reader import open_store
 
 
 def main() -> None:

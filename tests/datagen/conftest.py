@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import zarr
 
-from datagen import schema
-from datagen.build import build_store
-from datagen.config import BuildConfig
-from datagen.schema import SPEC
-from datagen.shards import layout_of
-from datagen.store import FgdStore, open_store
+from datagen.builder.build import build_store
+from datagen.builder.config import BuildConfig
+from datagen.store import schema
+from datagen.store.reader import FgdStore, open_store
+from datagen.store.schema import SPEC
+from datagen.store.shards import layout_of
 
 
 def tiny_config(out: Path, **overrides: object) -> BuildConfig:

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from datagen.build import BuildConfig, build_store
+from datagen.builder.build import BuildConfig, build_store
 
 TINY = {"size": 32, "n_bg": 5, "n_fg": 3, "positions": 2, "chunk_size": 8, "shard_size": 16}
 """60 samples (5 bg x 3 fg x 2 flips x 2 positions) in 8 chunks at 32 px."""

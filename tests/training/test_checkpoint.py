@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from datagen.errors import DamagedDataError
+from datagen.common.errors import DamagedDataError
 from training.checkpoint import (
     CHECKSUM_KEY,
     load_checkpoint,
@@ -21,7 +21,7 @@ from training.checkpoint import (
     tensor_checksum,
 )
 from training.commands import resolve_train_config
-from training.evaluate import eval_setup, predict
+from training.fitting.evaluate import eval_setup, predict
 from training.losses import target_to_depth
 from training.preprocess import preprocess
 

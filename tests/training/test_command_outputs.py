@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from .test_predict import assert_one_line_error, write_photo
+from .inference.test_pairs import assert_one_line_error, write_photo
 
 
 def _can_write_in(folder: Path) -> bool:

@@ -8,11 +8,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from datagen.store import open_store
+from datagen.store.reader import open_store
 
 from ..conftest import progress_lines
 from .conftest import train_args
-from .test_predict import write_photo
+from .inference.test_pairs import write_photo
 
 
 def _run(fgd: click.Group, args: list[str]) -> str:

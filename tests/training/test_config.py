@@ -7,7 +7,7 @@ import typing
 
 import pytest
 
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 from training import config
 from training.commands import eval_command, train_command
 from training.config import TrainConfig, fixed_on_resume

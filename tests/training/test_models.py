@@ -10,7 +10,7 @@ import pytest
 import timm
 import torch
 
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 from training.model_config import DEFAULT_BACKBONE, HUB_WEIGHTS, ModelConfig
 from training.models import build_model
 

@@ -9,10 +9,10 @@ import yaml
 from click.testing import CliRunner
 
 from cli import fgd
-from datagen.errors import InputError
+from datagen.common.errors import InputError
 from training.commands import resolve_train_config
 from training.config import TrainConfig
-from training.evaluate import METRIC_KEYS
+from training.fitting.evaluate import METRIC_KEYS
 from training.recipes import NO_RECIPE, default_recipe, load_recipe, recipe_names
 
 
@@ -113,7 +113,7 @@ def test_bare_pretrained_flag_asks_for_hub_weights(
 ) -> None:
     seen: list[TrainConfig] = []
     monkeypatch.setattr(
-        "training.train.train",  # what fgd train imports when it runs
+        "training.fitting.train.train",  # what fgd train imports when it runs
         lambda cfg, **_: seen.append(cfg) or dict.fromkeys(METRIC_KEYS, 1.0),
     )
     args = ["train", "--store", "s.zarr", "--out", str(tmp_path / "r"), *given, "--size", "32"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.experiments import cores
-from datagen.build import build_store
+from datagen.builder.build import build_store
 from tests.datagen.conftest import tiny_config
 
 
