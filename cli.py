@@ -38,7 +38,8 @@ SUMMARIES = {
     "datagen": "Build and inspect the fg_bg / mask / depth dataset (a chunked Zarr store).",
     "train": "Train the mask + depth network on a store (DDP under torchrun, on one or more "
     "machines).",
-    "eval": "Print all metrics of a checkpoint on a split of a store (and write them as JSON).",
+    "eval": "Print all metrics of a checkpoint on a split of a store, per held-out object and "
+    "per kind too (and write them as JSON).",
     "export-samples": "Draw store samples as a grid (with a checkpoint: predictions and errors "
     "too).",
     "export-model": "Export CHECKPOINT as a model that runs without fgd: inputs bg and fg_bg as "

@@ -129,7 +129,7 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
         stage("train", lambda: train_run(plan, cfg, out / "tb"))
         best = str(Path(cfg.out) / "checkpoints" / "best.pt")
         stage("eval", lambda: run_eval(store, best, "val", None, plan.device, cfg.workers,
-                                       progress=False))  # fmt: skip
+                                       progress=False).to_json())  # fmt: skip
         export_samples(store, checkpoint=best, n=8, out=out / "grid.png", tile=160,
                        device=plan.device, overwrite=True, progress=False)  # fmt: skip
         stage("predict", lambda: predict_rate(plan, best, store))

@@ -36,7 +36,12 @@ def datagen_group() -> None:
     help="Zarr store to write: a folder or an fsspec URL (file://, s3://bucket/x.zarr, memory://).",
 )
 @click.option("--bg", type=click.Path(), help="Folder of bg photos (default: procedural scenes).")
-@click.option("--fg", type=click.Path(), help="Folder of RGBA PNG cutouts (default: procedural).")
+@click.option(
+    "--fg",
+    type=click.Path(),
+    help="Folder of RGBA PNG cutouts (default: procedural); an optional labels.csv in it (rows "
+    "name,kind) gives each cutout's kind, for fgd eval's metrics per kind.",
+)
 @click.option("--size", default=default("size"), show_default=True, help="Image height and width.")
 @click.option(
     "--n-bg", type=int, help=f"Number of bg scenes (default: {PROCEDURAL_COUNT}, or all files)."

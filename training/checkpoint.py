@@ -5,8 +5,10 @@ lists, str, int, float, bool; RNG states as tensors), tagged ``{"fgd-checkpoint"
 ``fgd_version`` that wrote it (older checkpoints of the same format lack it). It carries
 everything evaluation needs: the model config, the depth range and image normalisation used, and
 the resolved train config (whose seed and split settings let ``fgd eval`` recompute the
-validation split); ``last.pt`` also carries
-the optimizer, scheduler, loss and RNG states and the epoch position that ``--resume`` needs.
+validation split) and ``split``, what that split held out
+(:meth:`training.fitting.epochs.Split.record`; checkpoints from before it lack it); ``last.pt``
+also carries the optimizer, scheduler, loss and RNG states and the epoch position that
+``--resume`` needs.
 
 A checkpoint is checked before it is used: a flipped bit in a weight would otherwise pass
 unnoticed into every prediction. Its first bytes come first, so that a file of another kind (an

@@ -159,9 +159,16 @@ _DEFAULT_RECIPES = {"CPU": default_recipe("cpu"), "GPU": default_recipe("cuda")}
 @_option(
     "--split",
     key="split",
-    help=f"{_choices(SPLITS)} (scene: hold out whole bg scenes; random: hold out samples).",
+    help=f"{_choices(SPLITS)}: what validation holds out (scene+object: whole bg scenes and fg "
+    "cutouts, validating on samples of both and training on samples of neither; object: whole "
+    "cutouts; scene: whole scenes; random: samples; auto: scene+object with >= 5 of each, else "
+    "scene, else object, else random).",
 )
-@_option("--val-fraction", key="val_fraction", type=float, help="Fraction held out for validation.")
+@_option(
+    "--val-fraction", key="val_fraction", type=float,
+    help="Fraction held out for validation: of the samples (random), else of the scenes and "
+    "of the cutouts, each axis the split holds out.",
+)  # fmt: skip
 @_option("--seed", key="seed", type=int, help="Seed of the split, the order and the augmentation.")
 @_option(
     "--workers", key="workers", type=LOADER_PROCESSES,
@@ -309,7 +316,15 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     show_default=True,
     help=f"{_choices(EVAL_SPLITS)} (recomputed from the checkpoint's seed and split settings).",
 )
-@click.option("--json", "json_out", help="Also write the metrics to this JSON file.")
+@click.option(
+    "--holdout",
+    help=f"{_choices(SPLITS)}: the split kind that cuts the store into val and train "
+    "[default: the one the checkpoint trained with; its seed and validation fraction stay].",
+)
+@click.option(
+    "--json", "json_out",
+    help="Also write the metrics (overall, per held-out object, per kind) to this JSON file.",
+)  # fmt: skip
 @click.option("--batch-size", type=int, help="Samples per batch [the run's batch size].")
 @click.option("--device", default=DEFAULTS.device, show_default=True, help=_choices(DEVICES) + ".")
 @click.option(
@@ -321,31 +336,32 @@ def eval_command(
     store: str,
     checkpoint: str,
     split: str,
+    holdout: str | None,
     json_out: str | None,
     batch_size: int | None,
     device: str,
     workers: int,
     no_progress: bool,
 ) -> None:
-    """Print all metrics of a checkpoint on a split of a store (and write them as JSON)."""
+    """Print all metrics of a checkpoint on a split of a store, per held-out object and per
+    kind too (and write them as JSON)."""
     if json_out is not None:  # before any work: a run must not be lost to an unwritable path
         if not Path(json_out).parent.exists():
             raise InputError(f"--json {json_out}: folder {Path(json_out).parent} does not exist")
         check_output(json_out, "--json")
     # training.runtime before the rest of training: it must look at $TMPDIR before timm writes there
     from training import runtime
-    from training.fitting.evaluate import METRIC_KEYS, format_metrics, run_eval
+    from training.fitting.evaluate import format_report, run_eval
 
     try:
-        metrics = run_eval(
-            store, checkpoint, split, batch_size, device, workers, progress=not no_progress
+        report = run_eval(
+            store, checkpoint, split, batch_size, device, workers, not no_progress, holdout
         )
     finally:
         runtime.remove_scratch()
-    click.echo(format_metrics(metrics))
+    click.echo(format_report(report))
     if json_out is not None:
-        values = {k: metrics[k] for k in METRIC_KEYS} | {"n_samples": int(metrics["n_samples"])}
-        write_text_atomic(json_out, json.dumps(values, indent=2) + "\n", "--json")
+        write_text_atomic(json_out, json.dumps(report.to_json(), indent=2) + "\n", "--json")
 
 
 #: ``--device`` of the commands that run a checkpoint (``fgd predict``, ``fgd export-samples``).

@@ -22,7 +22,9 @@ from training.model_config import DEFAULT_BACKBONE, Fusion, ModelConfig
 
 # Each choice is a Literal type (what the dataclass fields are annotated with, checked by
 # from_dict) and the tuple of its values (for help texts and messages), read from the type.
-Split = Literal["scene", "random"]
+# auto: the most honest hold-out the store allows, resolved by the run (its config records the
+# kind it resolved to); see training.fitting.epochs.make_split for what each kind holds out.
+Split = Literal["auto", "scene+object", "object", "scene", "random"]
 Device = Literal["auto", "cpu", "cuda"]
 LossWeighting = Literal["fixed", "uncertainty"]
 AmpMode = Literal["auto", "bf16", "off"]
@@ -107,7 +109,7 @@ class TrainConfig:
     amp: AmpMode = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     channels_last: bool = True
     device: Device = "auto"
-    split: Split = field(default="scene", metadata=_ORDER)
+    split: Split = field(default="auto", metadata=_ORDER)
     val_fraction: float = field(default=0.1, metadata=_ORDER)
     seed: int = field(default=0, metadata=_ORDER)
     workers: int = 2

@@ -188,6 +188,26 @@ def per_sample_absrel(pred_depth: Tensor, gt_depth: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- accumulator
 
 
+def sample_stats(
+    pred_mask: Tensor,
+    gt_mask: Tensor,
+    pred_depth: Tensor,
+    gt_depth: Tensor,
+    boundary_tolerance: int | None = None,
+) -> Tensor:
+    """Per-sample ``(B, len(FIELDS))`` float32 sums that the accumulators add up: a 1 (the
+    sample count), :func:`region_stats`, :func:`boundary_stats`, :func:`depth_stats`."""
+    return torch.cat(
+        [
+            torch.ones(pred_mask.shape[0], 1, device=pred_mask.device),
+            region_stats(pred_mask, gt_mask),
+            boundary_stats(pred_mask, gt_mask, boundary_tolerance),
+            depth_stats(pred_depth, gt_depth),
+        ],
+        1,
+    )
+
+
 class MetricAccumulator:
     """Dataset-level metrics from summed statistics (see the module docstring).
 
@@ -227,16 +247,16 @@ class MetricAccumulator:
                 (thresholded at 0.5, so mask probabilities can be passed directly).
             pred_depth, gt_depth: same shape, metres; pixels with ``gt_depth <= 0`` are ignored.
         """
-        batch = torch.cat(
-            [
-                torch.ones(pred_mask.shape[0], 1, device=pred_mask.device),
-                region_stats(pred_mask, gt_mask),
-                boundary_stats(pred_mask, gt_mask, self.boundary_tolerance),
-                depth_stats(pred_depth, gt_depth),
-            ],
-            1,
-        ).sum(0, dtype=torch.float64)
+        rows = sample_stats(pred_mask, gt_mask, pred_depth, gt_depth, self.boundary_tolerance)
+        batch = rows.sum(0, dtype=torch.float64)
         self._sums = batch if self._sums is None else self._sums + batch
+
+    @classmethod
+    def of_sums(cls, sums: Tensor, boundary_tolerance: int | None = None) -> MetricAccumulator:
+        """An accumulator holding these summed statistics (``(len(FIELDS),)`` float64)."""
+        acc = cls(boundary_tolerance=boundary_tolerance)
+        acc._sums = sums.to(torch.float64)
+        return acc
 
     def state_tensor(self) -> Tensor:
         """The summed statistics, ``(len(FIELDS),)`` float64 (zeros before any update)."""
@@ -268,3 +288,49 @@ class MetricAccumulator:
             **_depth_metrics(s[9:]),
         }
         return {**{k: float(v) for k, v in out.items()}, "n_samples": float(s[0])}
+
+
+class GroupedAccumulator:
+    """One :class:`MetricAccumulator` per group (e.g. per fg cutout), fed sample by sample.
+
+    The sums are a ``(n_groups, len(FIELDS))`` float64 tensor: a group's row is exactly what a
+    MetricAccumulator fed only that group's samples holds, so the groups' accumulators merged
+    (:meth:`total`, or :meth:`MetricAccumulator.merge` over any subset, such as the cutouts of
+    one kind) are the pooled metric of their samples together, not a mean of group metrics.
+    """
+
+    def __init__(
+        self,
+        n_groups: int,
+        device: torch.device | str | None = None,
+        boundary_tolerance: int | None = None,
+    ) -> None:
+        self.boundary_tolerance = boundary_tolerance
+        self._sums = torch.zeros(n_groups, len(_FIELDS), device=device, dtype=torch.float64)
+
+    @torch.no_grad()
+    def update(
+        self,
+        group: Tensor,
+        pred_mask: Tensor,
+        gt_mask: Tensor,
+        pred_depth: Tensor,
+        gt_depth: Tensor,
+    ) -> None:
+        """Add a batch whose sample ``i`` belongs to group ``group[i]`` (``(B,)`` integers in
+        ``[0, n_groups)``); the other arguments as :meth:`MetricAccumulator.update`'s."""
+        rows = sample_stats(pred_mask, gt_mask, pred_depth, gt_depth, self.boundary_tolerance)
+        self._sums = self._sums.to(rows.device)
+        self._sums.index_add_(0, group.to(rows.device, torch.long), rows.to(torch.float64))
+
+    def group(self, g: int) -> MetricAccumulator:
+        """The accumulator of group ``g``'s samples."""
+        return MetricAccumulator.of_sums(self._sums[g], self.boundary_tolerance)
+
+    def total(self) -> MetricAccumulator:
+        """The accumulator of every sample (all groups merged)."""
+        return MetricAccumulator.of_sums(self._sums.sum(0), self.boundary_tolerance)
+
+    def counts(self) -> Tensor:
+        """``(n_groups,)`` samples added to each group (on the CPU)."""
+        return self._sums[:, 0].cpu()

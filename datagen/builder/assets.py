@@ -14,6 +14,7 @@ that map at its contact point instead.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -47,6 +48,9 @@ MIN_FG_PIXELS = 16
 #: How many of the files a folder listing passes over its note names.
 NAMED_SKIPPED = 3
 
+#: The optional file of the ``--fg`` folder that gives each cutout's kind (data/README.md).
+LABELS_FILE = "labels.csv"
+
 
 @dataclass(frozen=True)
 class Assets:
@@ -65,6 +69,8 @@ class Assets:
             to its alpha and fitted inside S x S keeping its aspect.
         fg_shape: (n_fg, 2) int32 height and width of each working copy.
         digest: SHA-256 over the source files (or the rendered procedural assets).
+        fg_kinds: The kind of every fg when the ``--fg`` folder holds a :data:`LABELS_FILE`
+            (built-in cutouts beside them: the kind their name carries), else None.
     """
 
     bg_names: list[str]
@@ -76,6 +82,7 @@ class Assets:
     fg: np.ndarray
     fg_shape: np.ndarray
     digest: str
+    fg_kinds: list[str] | None = None
 
 
 def load_assets(
@@ -109,12 +116,19 @@ def load_assets(
     else:
         bg_names, bg, bg_depth, bg_ground = _user_scenes(config, digest, said)
         bg_light = np.full((len(bg_names), len(fields(schema.SceneLight))), np.nan)
+    fg_kinds = None
     if config.fg is None:
         cutouts = _procedural_cutouts(config, config.n_fg or PROCEDURAL_COUNT, digest, progress)
     else:
         cutouts = _user_cutouts(config, digest, said)
+        fg_kinds = _user_labels(Path(config.fg), [name for name, _ in cutouts], digest)
         if config.builtin_fg:
-            cutouts += _procedural_cutouts(config, config.builtin_fg, digest, progress)
+            from datagen.builder.procedural.cutouts.cutout import procedural_kind
+
+            builtin = _procedural_cutouts(config, config.builtin_fg, digest, progress)
+            cutouts += builtin
+            if fg_kinds is not None:
+                fg_kinds += [str(procedural_kind(name)) for name, _ in builtin]
     if bg_depth_fn is not None:
         bg_depth = bg_depth_fn(bg)
         bg_ground[:, 1] = np.nan
@@ -131,7 +145,48 @@ def load_assets(
         fg=fg,
         fg_shape=fg_shape,
         digest=digest.hexdigest(),
+        fg_kinds=fg_kinds,
     )
+
+
+def _user_labels(folder: Path, names: list[str], digest: hashlib._Hash) -> list[str] | None:
+    """The kind of each cutout in ``names`` from ``folder``'s :data:`LABELS_FILE` (rows
+    ``name,kind`` under that header), or None without the file; its bytes join the digest, so
+    a store built with other labels is another store."""
+    path = folder / LABELS_FILE
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    digest.update(raw)
+    where = f"--fg {path}"
+    try:
+        rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InputError(f"{where}: not a UTF-8 CSV file ({error})") from None
+    if not rows or [cell.strip() for cell in rows[0]] != ["name", "kind"]:
+        raise InputError(f"{where}: the first row must be the header name,kind")
+    in_folder = {p.name for p in folder.iterdir()}
+    kinds: dict[str, str] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line
+        if len(row) != 2:
+            raise InputError(f"{where}: row {number} has {len(row)} fields, not 2 (name,kind)")
+        name, kind = (cell.strip() for cell in row)
+        if name not in in_folder:
+            raise InputError(f"{where}: row {number} names {name!r}, no file of {folder}")
+        if name in kinds:
+            raise InputError(f"{where}: row {number} names {name!r} a second time")
+        if not kind:
+            raise InputError(f"{where}: row {number} gives {name!r} no kind")
+        kinds[name] = kind
+    missing = [name for name in names if name not in kinds]
+    if missing:
+        raise InputError(
+            f"{where}: no kind for {missing[0]!r} ({len(missing)} cutouts have none; every "
+            "cutout the build uses needs a row)"
+        )
+    return [kinds[name] for name in names]
 
 
 def _render(
@@ -171,7 +226,8 @@ def asset_counts(config: BuildConfig) -> tuple[int, int]:
     if config.bg is not None:
         n_bg = len(_list_images("--bg", config.bg, config.n_bg)[0])
     if config.fg is not None:
-        n_fg = len(_list_images("--fg", config.fg, config.n_fg)[0]) + (config.builtin_fg or 0)
+        n_fg = len(_list_images("--fg", config.fg, config.n_fg, skip=LABELS_FILE)[0])
+        n_fg += config.builtin_fg or 0
     return n_bg, n_fg
 
 
@@ -250,7 +306,7 @@ def _user_depth(config: BuildConfig, bg_path: Path, digest: hashlib._Hash) -> np
 def _user_cutouts(
     config: BuildConfig, digest: hashlib._Hash, said: list[str]
 ) -> list[tuple[str, np.ndarray]]:
-    paths, skipped = _list_images("--fg", config.fg, config.n_fg)
+    paths, skipped = _list_images("--fg", config.fg, config.n_fg, skip=LABELS_FILE)
     said.extend(skipped_note("--fg", Path(config.fg or ""), skipped))
     cutouts = []
     for path in paths:
@@ -319,15 +375,17 @@ def skipped_note(option: str, folder: Path, skipped: Sequence[Path]) -> list[str
 
 
 def _list_images(
-    option: str, folder: str | None, limit: int | None
+    option: str, folder: str | None, limit: int | None, skip: str | None = None
 ) -> tuple[list[Path], list[Path]]:
     """The first ``limit`` (default: all) images of the folder given as ``option``, and the
-    files passed over (:func:`image_files`); a missing folder, one without images, or one with
-    fewer than ``limit`` is an InputError."""
+    files passed over (:func:`image_files`) but ``skip`` (the fg folder's labels, which are
+    read, not passed over); a missing folder, one without images, or one with fewer than
+    ``limit`` is an InputError."""
     root = Path(folder or "")
     if not root.is_dir():
         raise InputError(f"{option} {root}: no such folder")
     images, skipped = image_files(root)
+    skipped = [p for p in skipped if p.name != skip]
     if not images:
         others = f" (only {len(skipped)} other file(s), e.g. {skipped[0].name})" if skipped else ""
         raise InputError(

@@ -275,6 +275,7 @@ def _new_root(
         fg_names=assets.fg_names,
         plan=list(schema.PLAN_COLUMNS),
         n_flips=config.n_flips,
+        fg_kinds=assets.fg_kinds,
     )
 
 

@@ -240,6 +240,43 @@ def bg_depth_not_positive(tmp: Path):
     return _bg_depth_case(tmp, write), ("--bg-depth", "bg_1.npy", "finite, positive")
 
 
+def _labels_case(tmp: Path, text: str) -> list[str]:
+    """--bg, and --fg of fg_0.png and fg_1.png with a labels.csv of ``text``."""
+    fg = write_fg(tmp / "fg")
+    (fg / "labels.csv").write_text(text)
+    return ["--bg", str(write_bg(tmp / "bg")), "--fg", str(fg)]
+
+
+def labels_without_header(tmp: Path):
+    args = _labels_case(tmp, "fg_0.png,person\nfg_1.png,animal\n")
+    return args, ("--fg", "labels.csv", "header name,kind")
+
+
+def labels_naming_no_file(tmp: Path):
+    args = _labels_case(tmp, "name,kind\nfg_0.png,person\nfg_7.png,animal\n")
+    return args, ("labels.csv", "row 3", "'fg_7.png'", "no file of")
+
+
+def labels_missing_a_cutout(tmp: Path):
+    args = _labels_case(tmp, "name,kind\nfg_0.png,person\n")
+    return args, ("labels.csv", "no kind for 'fg_1.png'")
+
+
+def labels_twice(tmp: Path):
+    args = _labels_case(tmp, "name,kind\nfg_0.png,person\nfg_0.png,animal\nfg_1.png,x\n")
+    return args, ("labels.csv", "row 3", "a second time")
+
+
+def labels_empty_kind(tmp: Path):
+    args = _labels_case(tmp, "name,kind\nfg_0.png,\nfg_1.png,animal\n")
+    return args, ("labels.csv", "row 2", "no kind")
+
+
+def labels_three_fields(tmp: Path):
+    args = _labels_case(tmp, "name,kind\nfg_0.png,person,tall\nfg_1.png,animal\n")
+    return args, ("labels.csv", "row 2", "3 fields")
+
+
 def bg_depth_without_bg(tmp: Path):
     (tmp / "depth").mkdir()
     return ["--bg-depth", str(tmp / "depth")], ("--bg-depth needs --bg",)
@@ -253,7 +290,8 @@ CASES: list[Case] = [
     bad_shadow_p, bad_shadow_strength, non_numeric_shadow_strength, not_torchscript,
     teacher_without_model, not_a_depth_model, out_under_a_file, out_is_foreign_folder,
     bg_depth_missing_map, bg_depth_not_numeric, bg_depth_8_bit_png, bg_depth_not_positive,
-    bg_depth_without_bg,
+    bg_depth_without_bg, labels_without_header, labels_naming_no_file, labels_missing_a_cutout,
+    labels_twice, labels_empty_kind, labels_three_fields,
 ]  # fmt: skip
 
 

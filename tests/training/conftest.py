@@ -23,6 +23,16 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
+def five_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """50 samples (5 bg x 5 fg x 2 flips) at 32 px: enough assets for the scene+object split
+    that ``--split auto`` picks (1 bg and 1 fg held out: 2 validation, 32 training samples)."""
+    path = tmp_path_factory.mktemp("store") / "five.zarr"
+    config = {**TINY, "n_fg": 5, "positions": 1}
+    build_store(BuildConfig(out=str(path), workers=1, **config), progress=False)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def fgd() -> click.Group:
     """The `fgd` click group."""
     import cli

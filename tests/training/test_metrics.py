@@ -10,6 +10,7 @@ import torch.distributed as dist
 
 from training.metrics import (
     METRIC_KEYS,
+    GroupedAccumulator,
     MetricAccumulator,
     boundary,
     boundary_stats,
@@ -175,6 +176,49 @@ def test_merge_and_state_tensor_add_up():
     left.merge(right)
     assert torch.equal(left.state_tensor(), both.state_tensor())
     assert left.state_tensor().dtype == torch.float64
+
+
+def _random_batches(n_batches: int, seed: int) -> list[tuple[torch.Tensor, ...]]:
+    """Batches of 5 samples of blobby masks and depths, some pixels without depth."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n_batches):
+        gt = torch.rand(5, 1, 24, 24, generator=gen) > 0.6
+        pred = torch.rand(5, 1, 24, 24, generator=gen)
+        has_depth = torch.rand(5, 1, 1, 1, generator=gen) > 0.2
+        gt_depth = torch.rand(5, 1, 24, 24, generator=gen) * 10 * has_depth
+        pred_depth = gt_depth * (0.7 + 0.6 * torch.rand(5, 1, 24, 24, generator=gen)) + 0.1
+        out.append((pred, gt, pred_depth, gt_depth))
+    return out
+
+
+def test_group_accumulators_are_the_pooled_metrics_of_their_samples_and_add_up():
+    """Per-object (and per-kind) figures of fgd eval: each group's accumulator is exactly that
+    of its own samples, and the groups merged give the overall metric of all samples."""
+    batches = _random_batches(4, seed=3)
+    gen = torch.Generator().manual_seed(4)
+    groups = [torch.randint(0, 4, (5,), generator=gen) for _ in batches]  # group 3 may be empty
+    overall, by_group = MetricAccumulator(), GroupedAccumulator(5)
+    alone = [MetricAccumulator() for _ in range(5)]
+    for batch, group in zip(batches, groups, strict=True):
+        overall.update(*batch)
+        by_group.update(group, *batch)
+        for g in group.unique().tolist():
+            alone[g].update(*(t[group == g] for t in batch))
+    for g in range(5):
+        torch.testing.assert_close(by_group.group(g).state_tensor(), alone[g].state_tensor())
+        assert by_group.counts()[g] == sum(int((group == g).sum()) for group in groups)
+    merged = MetricAccumulator()
+    for g in range(5):
+        merged.merge(by_group.group(g))
+    for total in (merged, by_group.total()):
+        torch.testing.assert_close(total.state_tensor(), overall.state_tensor(), rtol=1e-12, atol=0)
+        assert total.compute() == pytest.approx(overall.compute(), rel=1e-9, nan_ok=True)
+    assert by_group.group(4).compute()["n_samples"] == 0  # a group never fed
+    assert math.isnan(by_group.group(4).compute()["mask_iou"])
+    # pooled, not averaged: the overall IoU is no mean of the groups' IoUs
+    ious = [by_group.group(g).compute()["mask_iou"] for g in range(4) if by_group.counts()[g]]
+    assert overall.compute()["mask_iou"] != pytest.approx(sum(ious) / len(ious), rel=1e-6)
 
 
 def test_empty_accumulator_reports_nan_and_zero_samples():

@@ -46,50 +46,158 @@ from typing import Any
 import numpy as np
 
 from datagen.common.errors import InputError
+from training.config import SPLITS
 
 # Distinct streams of the seed so that split, order and augmentation draws never coincide.
 _SPLIT_STREAM = 0x5B1
 _ORDER_STREAM = 0x0DE
+# The held-out cutouts come from a stream of their own, so that ``scene+object`` holds out the
+# scenes ``scene`` holds out and the cutouts ``object`` holds out (and ``scene`` draws as it
+# always did: old runs resume with their split).
+_OBJECT_STREAM = 0x0B7
+
+#: ``auto`` holds out scenes and objects when the store has at least this many of each.
+AUTO_MIN_ASSETS = 5
 
 
 @dataclass(frozen=True)
 class Split:
-    """Sorted sample indices of the training and validation parts."""
+    """Sorted sample indices of the training and validation parts, the resolved kind that made
+    them and the sorted bg / fg ids it held out (empty for an axis it does not hold out).
+
+    No training sample shows a held-out bg or fg: for ``scene+object`` validation is the samples
+    whose bg *and* fg are held out, and the samples that pair one held-out asset with a trained
+    one are in neither part.
+    """
 
     train: np.ndarray
     val: np.ndarray
+    kind: str
+    held_out_bg: np.ndarray
+    held_out_fg: np.ndarray
+
+    def record(self, bg_names: Sequence[str], fg_names: Sequence[str]) -> dict[str, Any]:
+        """What the run records of its split (checkpoint key ``split``, ``RUN_DIR/split.json``):
+        plain ints, strings and lists, so ``torch.load(weights_only=True)`` reads it."""
+        return {
+            "kind": self.kind,
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "held_out_bg": [int(i) for i in self.held_out_bg],
+            "held_out_fg": [int(i) for i in self.held_out_fg],
+            "held_out_bg_names": [bg_names[i] for i in self.held_out_bg],
+            "held_out_fg_names": [fg_names[i] for i in self.held_out_fg],
+        }
 
 
-def make_split(bg_ids: np.ndarray, kind: str, val_fraction: float, seed: int) -> Split:
-    """Split sample indices into train / val.
+def resolve_split(kind: str, bg_ids: np.ndarray, fg_ids: np.ndarray) -> tuple[str, str]:
+    """The split kind ``kind`` means for a store of these samples, and why.
 
-    ``kind="scene"`` holds out whole bg scenes (``round(val_fraction * n_scenes)``, at least one,
-    chosen by ``seed``), so validation measures generalisation to scenes never seen in training.
-    ``kind="random"`` holds out a seeded random ``val_fraction`` of the samples, as the original
-    notebooks did.
+    A kind other than ``auto`` is itself (reason ""). ``auto`` is the most honest split the
+    store allows: ``scene+object`` with at least :data:`AUTO_MIN_ASSETS` bg scenes and fg
+    cutouts, else ``scene`` (at least 2 scenes), else ``object`` (at least 2 cutouts), else
+    ``random``; the reason says what the store has and what validation then measures.
     """
-    bg_ids = np.asarray(bg_ids)
+    if kind != "auto":
+        return kind, ""
+    n_bg, n_fg = len(np.unique(bg_ids)), len(np.unique(fg_ids))
+    has = f"the store has {_count(n_bg, 'bg scene')} and {_count(n_fg, 'fg cutout')}"
+    if n_bg >= AUTO_MIN_ASSETS and n_fg >= AUTO_MIN_ASSETS:
+        return "scene+object", f"{has}: validation shows only scenes and cutouts never trained on"
+    few = f"fewer than {AUTO_MIN_ASSETS} of each"
+    if n_bg >= 2:
+        return (
+            "scene",
+            f"{has}, {few}: validation holds out scenes only, its cutouts were trained on",
+        )
+    if n_fg >= 2:
+        return (
+            "object",
+            f"{has}, {few}: validation holds out cutouts only, its scene was trained on",
+        )
+    return "random", f"{has}: validation samples show the scene and cutout of training samples"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def make_split(
+    bg_ids: np.ndarray, fg_ids: np.ndarray, kind: str, val_fraction: float, seed: int
+) -> Split:
+    """Split sample indices into train / val (a pure function of its arguments).
+
+    ``kind="scene"`` holds out whole bg scenes, ``"object"`` whole fg cutouts, ``"scene+object"``
+    both (validation: the samples of a held-out scene *and* a held-out cutout; training: those
+    of neither), so validation measures generalisation to scenes, objects or both never seen in
+    training. Each held-out axis holds out ``round(val_fraction * n)`` of its ``n`` assets, at
+    least one and at most ``n - 1``, chosen by ``seed``. ``kind="random"`` holds out a seeded
+    random ``val_fraction`` of the samples, as the original notebooks did. ``"auto"`` is first
+    resolved by :func:`resolve_split`.
+
+    Raises:
+        InputError: An unknown kind, too few assets on a held-out axis, or an empty part.
+    """
+    bg_ids, fg_ids = np.asarray(bg_ids), np.asarray(fg_ids)
+    if kind not in SPLITS:
+        raise InputError(f"--split must be one of {', '.join(SPLITS)}, got {kind!r}")
+    if len(bg_ids) != len(fg_ids):
+        raise ValueError(f"{len(bg_ids)} bg ids but {len(fg_ids)} fg ids")
+    kind, _ = resolve_split(kind, bg_ids, fg_ids)
     n = len(bg_ids)
     rng = np.random.default_rng([seed, _SPLIT_STREAM])
-    if kind == "scene":
-        scenes = np.unique(bg_ids)
-        if len(scenes) < 2:
-            raise InputError(
-                f"--split scene needs at least 2 bg scenes, the store has {len(scenes)}; "
-                "use --split random"
-            )
-        n_val = min(len(scenes) - 1, max(1, round(val_fraction * len(scenes))))
-        held_out = rng.choice(scenes, size=n_val, replace=False)
-        is_val = np.isin(bg_ids, held_out)
-    elif kind == "random":
+    held_bg = held_fg = np.zeros(0, dtype=np.int64)
+    if kind == "random":
         if n < 2:
             raise InputError(f"--split random needs at least 2 samples, the store has {n}")
         n_val = min(n - 1, max(1, round(val_fraction * n)))
         is_val = np.zeros(n, dtype=bool)
         is_val[rng.permutation(n)[:n_val]] = True
+        return Split(np.flatnonzero(~is_val), np.flatnonzero(is_val), kind, held_bg, held_fg)
+    if "scene" in kind:
+        held_bg = _hold_out(bg_ids, "bg scenes", kind, val_fraction, rng)
+    if "object" in kind:
+        fg_rng = np.random.default_rng([seed, _SPLIT_STREAM, _OBJECT_STREAM])
+        held_fg = _hold_out(fg_ids, "fg cutouts", kind, val_fraction, fg_rng)
+    in_bg, in_fg = np.isin(bg_ids, held_bg), np.isin(fg_ids, held_fg)
+    if kind == "scene+object":
+        is_val, is_train = in_bg & in_fg, ~in_bg & ~in_fg
     else:
-        raise InputError(f"--split must be scene or random, got {kind!r}")
-    return Split(train=np.flatnonzero(~is_val), val=np.flatnonzero(is_val))
+        is_val = in_bg | in_fg  # one axis is held out, the other's mask is all False
+        is_train = ~is_val
+    for part, mask in (("validation", is_val), ("training", is_train)):
+        if not mask.any():
+            raise InputError(f"--split {kind}: no sample is left for {part} in this store")
+    return Split(
+        train=np.flatnonzero(is_train),
+        val=np.flatnonzero(is_val),
+        kind=kind,
+        held_out_bg=held_bg,
+        held_out_fg=held_fg,
+    )
+
+
+#: What may still split a store that has too few of an axis: (kind, axis) -> the kinds to use.
+_INSTEAD = {
+    ("scene", "bg scenes"): "random",
+    ("object", "fg cutouts"): "scene or random",
+    ("scene+object", "bg scenes"): "object or random",
+    ("scene+object", "fg cutouts"): "scene or random",
+}
+
+
+def _hold_out(
+    ids: np.ndarray, what: str, kind: str, val_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The sorted ids of one axis held out: ``round(val_fraction * n)``, in ``[1, n - 1]``."""
+    assets = np.unique(ids)
+    if len(assets) < 2:
+        raise InputError(
+            f"--split {kind} needs at least 2 {what}, the store has {len(assets)}; "
+            f"use --split {_INSTEAD[kind, what]}"
+        )
+    n_val = min(len(assets) - 1, max(1, round(val_fraction * len(assets))))
+    return np.sort(rng.choice(assets, size=n_val, replace=False)).astype(np.int64)
 
 
 def window_size(batch_size: int, chunk_size: int, shuffle_chunks: int) -> int:

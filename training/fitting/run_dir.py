@@ -1,11 +1,12 @@
 """What a run writes into RUN_DIR besides its checkpoints, and the checks made before it does.
 
-Rank 0 writes ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one line per
-validation) and TensorBoard events under ``tb/``; with ``sample_log`` every rank appends its
-batches to ``samples/rank{R}.jsonl``. A resumed run first drops the lines past its checkpoint
-(what a killed run logged after it), so the logs read as those of one uninterrupted run; a new
-run in the RUN_DIR of one that stopped before its first checkpoint first removes what that one
-left, so it starts over in place.
+Rank 0 writes ``config.yaml`` (the resolved config), ``split.json`` (the held-out bg and fg
+ids and names of its split: :meth:`training.fitting.epochs.Split.record`), ``metrics.jsonl``
+(one line per validation) and TensorBoard events under ``tb/``; with ``sample_log`` every rank
+appends its batches to ``samples/rank{R}.jsonl``. A resumed run first drops the lines past its
+checkpoint (what a killed run logged after it), so the logs read as those of one uninterrupted
+run; a new run in the RUN_DIR of one that stopped before its first checkpoint first removes what
+that one left, so it starts over in place.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from training.fitting.run_lock import refuse_if_in_use
 from training.runtime import DistInfo, barrier
 
 #: Run-directory entries that mark an existing run (all that a run writes there).
-RUN_MARKERS = ("config.yaml", "metrics.jsonl", "tb", "checkpoints", "samples")
+RUN_MARKERS = ("config.yaml", "split.json", "metrics.jsonl", "tb", "checkpoints", "samples")
 
 
 def check_run_dir(out: Path, resume: bool) -> None:
@@ -103,7 +104,15 @@ def _check_writable(out: Path) -> None:
 class RunOutputs:
     """The logs of one run (see the module docstring); :meth:`open` starts them."""
 
-    def __init__(self, out: Path, cfg: TrainConfig, dinfo: DistInfo, step: int, resumed: bool):
+    def __init__(
+        self,
+        out: Path,
+        cfg: TrainConfig,
+        dinfo: DistInfo,
+        step: int,
+        resumed: bool,
+        split: dict[str, Any],
+    ):
         from torch.utils.tensorboard import SummaryWriter
 
         self.out, self.dinfo = out, dinfo
@@ -111,6 +120,7 @@ class RunOutputs:
         if dinfo.is_main:
             out.mkdir(parents=True, exist_ok=True)
             dump_yaml(cfg, out / "config.yaml")
+            write_text_atomic(out / "split.json", json.dumps(split, indent=2) + "\n", "--out")
             if resumed:
                 _trim_jsonl(out / "metrics.jsonl", step)
             self.writer = SummaryWriter(str(out / "tb"), purge_step=step if resumed else None)
@@ -122,17 +132,23 @@ class RunOutputs:
 
     @classmethod
     def open(
-        cls, out: Path, cfg: TrainConfig, dinfo: DistInfo, step: int, resumed: bool
+        cls,
+        out: Path,
+        cfg: TrainConfig,
+        dinfo: DistInfo,
+        step: int,
+        resumed: bool,
+        split: dict[str, Any],
     ) -> RunOutputs:
         """Start the logs once every rank is ready (a resumed run's trimmed first, what a run
-        that saved nothing left removed)."""
+        that saved nothing left removed); ``split`` is what ``split.json`` records."""
         if dinfo.is_main:  # before the barrier: the other ranks open their sample logs after it
             if resumed:
                 trim_sample_logs(out, step)
             else:
                 clear_unsaved_run(out)
         barrier(dinfo)  # every rank has checked RUN_DIR before rank 0 writes into it
-        return cls(out, cfg, dinfo, step, resumed)
+        return cls(out, cfg, dinfo, step, resumed, split)
 
     def log_samples(self, epoch: int, step: int, batch: int, indices: torch.Tensor) -> None:
         """One line of ``samples/rank{R}.jsonl`` for a batch just trained (``sample_log``)."""

@@ -21,7 +21,7 @@ from datagen.common.errors import InputError
 from datagen.store.reader import open_store
 from training.checkpoint import load_checkpoint
 from training.config import TrainConfig, fixed_on_resume
-from training.fitting.epochs import EpochCursor, Split, make_split, window_size
+from training.fitting.epochs import EpochCursor, Split, make_split, resolve_split, window_size
 from training.fitting.run_dir import check_run_dir
 from training.fitting.run_lock import RunLock
 from training.fitting.schedule import total_steps
@@ -46,6 +46,7 @@ class RunSetup:
     depth_max: float
     norm: Normalization
     split: Split
+    split_record: dict[str, Any]  # what the run records of its split (Split.record)
     cursor: EpochCursor
     first_order: tuple[np.ndarray, int]  # the cursor's order for the epoch it starts in
     total_steps: int
@@ -91,12 +92,17 @@ def _plan_run(
     progress: bool,
 ) -> RunSetup:
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt", "--resume:") if resume else None
-    if ckpt is not None:
-        check_resumable(TrainConfig.from_dict(ckpt["train_config"], "checkpoint train_config"), cfg)
     device = resolve_device(cfg.device, dinfo.local_rank)
     if not cfg.store:
         raise InputError("--store is required")
     ds = open_store(cfg.store)
+    # The kind `auto` resolves to is the run's: what config.yaml, the checkpoint and a resume
+    # see (a resumed run's config holds it already, so a resume compares resolved kinds).
+    kind, why = resolve_split(cfg.split, ds.bg_ids, ds.fg_ids)
+    split_note = f"fgd train: --split {cfg.split}: using {kind} ({why})" if why else ""
+    cfg = cfg.replace(split=kind)
+    if ckpt is not None:
+        check_resumable(TrainConfig.from_dict(ckpt["train_config"], "checkpoint train_config"), cfg)
     check_backbone(cfg.backbone)  # before any long work (measuring the store's stats)
     sizes = [
         ("--size", cfg.size or ds.size),
@@ -111,7 +117,7 @@ def _plan_run(
             )
     if cfg.size == 0:
         cfg = cfg.replace(size=ds.size)
-    split = make_split(ds.bg_ids, cfg.split, cfg.val_fraction, cfg.seed)
+    split = make_split(ds.bg_ids, ds.fg_ids, cfg.split, cfg.val_fraction, cfg.seed)
     per_rank = len(split.train) // dinfo.world
     if per_rank < cfg.batch_size:
         raise InputError(
@@ -130,6 +136,8 @@ def _plan_run(
         order, done = cursor.order()
     except ValueError as exc:  # a position that this split cannot have reached
         raise InputError(f"--resume: last.pt does not fit this run ({exc})") from None
+    if split_note and dinfo.is_main:  # once the run is accepted: bad input stays one line
+        print(split_note, file=sys.stderr)
     steps_per_epoch = per_rank // cfg.batch_size  # of a whole epoch with this world
     left = len(order) // cfg.batch_size - done
     norm = (
@@ -146,6 +154,7 @@ def _plan_run(
         depth_max=float(ds.depth_max),
         norm=norm,
         split=split,
+        split_record=split.record(ds.bg_names, ds.fg_names),
         cursor=cursor,
         first_order=(order, done),
         total_steps=total_steps(cfg, cursor.step, cursor.epoch, left, steps_per_epoch),

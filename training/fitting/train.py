@@ -191,7 +191,12 @@ class Trainer:
         if setup.checkpoint is not None:
             self._restore(setup.checkpoint)
         self.outputs = RunOutputs.open(
-            setup.out, cfg, dinfo, self.cursor.step, resumed=setup.checkpoint is not None
+            setup.out,
+            cfg,
+            dinfo,
+            self.cursor.step,
+            resumed=setup.checkpoint is not None,
+            split=setup.split_record,
         )
 
     def run(self) -> dict[str, float]:
@@ -337,6 +342,7 @@ class Trainer:
             "depth_max": self.setup.depth_max,
             "normalization": self.setup.norm.to_dict(),
             "store": {"path": str(cfg.store), "size": self.setup.store_size},
+            "split": self.setup.split_record,
             **self.cursor.position(),
             "best_score": self.saver.best,
             "elapsed_s": self.elapsed(),

@@ -86,7 +86,7 @@ def select_samples(
         pool = np.arange(len(ds))
     else:
         cfg = train_config
-        parts = make_split(ds.bg_ids, cfg.split, cfg.val_fraction, cfg.seed)
+        parts = make_split(ds.bg_ids, ds.fg_ids, cfg.split, cfg.val_fraction, cfg.seed)
         pool = parts.val if split == "val" else parts.train
     chosen = np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False)
     return np.sort(chosen)

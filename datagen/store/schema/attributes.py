@@ -128,9 +128,11 @@ class RootAttrs:
     """The root attributes of a store (``zarr.json``), in the order every store holds.
 
     ``config`` is the build's content key (:meth:`datagen.builder.config.BuildConfig.content_key`),
-    ``runtime`` its other fields; ``integrity`` (CRC-32 of every shard object of every
-    per-sample array, hex) appears when the build completes, ``stats`` once ``fgd datagen
-    stats`` ran.
+    ``runtime`` its other fields; ``fg_kinds`` (the kind of every fg, such as ``person``) only in
+    a store whose ``--fg`` folder held a ``labels.csv``, so stores without one stay
+    byte-identical (built-in cutouts carry their kind in their names); ``integrity`` (CRC-32 of
+    every shard object of every per-sample array, hex) appears when the build completes,
+    ``stats`` once ``fgd datagen stats`` ran.
     """
 
     fgd_format: int
@@ -149,6 +151,7 @@ class RootAttrs:
     fg_names: list[str]
     plan: list[str]
     n_flips: int
+    fg_kinds: list[str] | None = None
     integrity: dict[str, list[str]] | None = None
     stats: Stats | None = None
 
@@ -176,7 +179,14 @@ class RootAttrs:
         if integrity is not None:
             names = sample_arrays(values["fgd_format"], values["depth"].teacher is not None)
             integrity = {name: [str(c) for c in integrity[name]] for name in names}
-        return cls(**values, integrity=integrity)
+        fg_kinds = data.get("fg_kinds")
+        if fg_kinds is not None:
+            fg_kinds = [str(kind) for kind in fg_kinds]
+            if len(fg_kinds) != len(values["fg_names"]):
+                raise ValueError(
+                    f"fg_kinds has {len(fg_kinds)} entries for {len(values['fg_names'])} fg"
+                )
+        return cls(**values, fg_kinds=fg_kinds, integrity=integrity)
 
     @property
     def sample_arrays(self) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from datagen.builder.build import (
     preload_assets,
     regenerate,
 )
+from datagen.builder.procedural.cutouts.cutout import procedural_kind
 from datagen.common.errors import InputError
 from datagen.common.imaging import decode_jpeg, encode_jpeg
 from datagen.store import schema
@@ -61,6 +62,29 @@ def test_cli_build_reads_back_through_open_store(tmp_path: Path) -> None:
     meta = ds.meta(5)
     assert meta["bg_name"] == ds.bg_names[meta["bg_id"]]
     assert {"bg_id", "fg_id", "flip", "x", "y", "scale", "box"} <= meta.keys()
+
+
+def test_labels_csv_gives_the_kinds_and_only_it_writes_them(tmp_path: Path) -> None:
+    bg, fg = write_bg(tmp_path / "bg"), write_fg(tmp_path / "fg")
+    plain = tmp_path / "plain.zarr"
+    args = ["datagen", "build", "--size", "64", "--positions", "1", "--workers", "1", "--quiet",
+            "--bg", str(bg), "--fg", str(fg), "--builtin-fg", "2"]  # fmt: skip
+    assert CliRunner().invoke(fgd, [*args, "--out", str(plain)]).exit_code == 0
+    assert "fg_kinds" not in zarr.open_group(str(plain), mode="r").attrs  # stores stay as they were
+    assert open_store(plain).root.fg_kinds is None
+    (fg / "labels.csv").write_text("name,kind\nfg_1.png, vehicle\n\nfg_0.png,person\n")
+    labelled = tmp_path / "labelled.zarr"
+    result = CliRunner().invoke(fgd, [*args, "--out", str(labelled)])
+    assert result.exit_code == 0, result.output
+    ds = open_store(labelled)
+    assert ds.fg_names[:2] == ["fg_0.png", "fg_1.png"]  # labels.csv is no cutout
+    builtin = [procedural_kind(n) for n in ds.fg_names[2:]]
+    assert ds.root.fg_kinds == ["person", "vehicle", *builtin]
+    assert None not in builtin
+    assert_same_arrays(plain, labelled)  # the labels change no sample
+    (fg / "labels.csv").write_text("name,kind\nfg_0.png,person\nfg_1.png,object\n")
+    again = CliRunner().invoke(fgd, [*args, "--out", str(labelled)])
+    assert again.exit_code == 2 and "another config" in again.output  # other labels: another store
 
 
 def test_every_sample_is_consistent(tiny_store: Path) -> None:

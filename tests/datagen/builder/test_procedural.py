@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from datagen.builder import procedural
+from datagen.builder.procedural.cutouts.cutout import CUTOUT_CATEGORIES, procedural_kind
 from datagen.builder.procedural.scenes.camera import Camera
 from datagen.builder.procedural.scenes.lighting import indoor_lighting
 from datagen.builder.procedural.scenes.materials import flat
@@ -199,6 +200,18 @@ def test_cutout_names(cutouts: list[tuple[str, np.ndarray]]) -> None:
         assert match, name
         assert int(match.group(1)) == i
         assert match.group(2) in CATEGORIES
+
+
+def test_every_cutout_name_carries_its_kind(cutouts: list[tuple[str, np.ndarray]]) -> None:
+    """fgd eval reads the kind of a built-in cutout off its name (stores record none)."""
+    words = {"people": "person", "animals": "animal", "furniture": "furniture",
+             "vehicles": "vehicle", "misc": "object"}  # fmt: skip
+    assert CUTOUT_CATEGORIES == {k: words[c] for k, c in CATEGORIES.items()}
+    for name, _ in cutouts:
+        assert procedural_kind(name) == words[CATEGORIES[name.rsplit("-", 1)[1]]], name
+    assert procedural_kind("proc-fg-1234-dog") == "animal"  # past 999 cutouts
+    for other in ("dog.png", "proc-fg-001-dragon", "proc-bg-001-room", "xproc-fg-001-dog"):
+        assert procedural_kind(other) is None, other
 
 
 def test_cutouts_are_varied(cutouts: list[tuple[str, np.ndarray]]) -> None:

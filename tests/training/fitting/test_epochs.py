@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,6 +19,7 @@ from training.fitting.epochs import (
     make_split,
     normalize_segments,
     remaining_stream,
+    resolve_split,
     segment_order,
     window_size,
 )
@@ -25,7 +28,7 @@ from training.fitting.loader import Loader
 
 def test_scene_split_holds_out_whole_scenes(tiny_store):
     ds = open_store(tiny_store)
-    split = make_split(ds.bg_ids, "scene", 0.2, seed=0)
+    split = make_split(ds.bg_ids, ds.fg_ids, "scene", 0.2, seed=0)
     train_scenes, val_scenes = set(ds.bg_ids[split.train]), set(ds.bg_ids[split.val])
     assert train_scenes.isdisjoint(val_scenes)
     assert len(val_scenes) == 1  # round(0.2 * 5 scenes)
@@ -34,21 +37,159 @@ def test_scene_split_holds_out_whole_scenes(tiny_store):
 
 def test_scene_split_is_seeded():
     bg_ids = np.repeat(np.arange(20), 7)
-    a, b = make_split(bg_ids, "scene", 0.1, 3), make_split(bg_ids, "scene", 0.1, 3)
+    fg_ids = np.tile(np.arange(7), 20)
+    a, b = make_split(bg_ids, fg_ids, "scene", 0.1, 3), make_split(bg_ids, fg_ids, "scene", 0.1, 3)
     assert np.array_equal(a.val, b.val)
-    held_out = {frozenset(bg_ids[make_split(bg_ids, "scene", 0.1, s).val]) for s in range(8)}
+    held_out = {tuple(make_split(bg_ids, fg_ids, "scene", 0.1, s).held_out_bg) for s in range(8)}
     assert len(held_out) > 1
 
 
 def test_random_split_sizes():
-    split = make_split(np.zeros(1000, dtype=np.int32), "random", 0.1, seed=1)
+    split = make_split(*np.zeros((2, 1000), dtype=np.int32), "random", 0.1, seed=1)
     assert len(split.val) == 100
     assert np.intersect1d(split.train, split.val).size == 0
 
 
 def test_scene_split_needs_two_scenes():
     with pytest.raises(InputError, match="--split random"):
-        make_split(np.zeros(10, dtype=np.int32), "scene", 0.1, 0)
+        make_split(*np.zeros((2, 10), dtype=np.int32), "scene", 0.1, 0)
+
+
+def _split_before_objects(bg_ids: np.ndarray, kind: str, val_fraction: float, seed: int):
+    """``make_split`` as it was before cutouts could be held out (its ``scene`` and ``random``
+    kinds), literally: runs recorded with those kinds must resume on the same indices."""
+    rng = np.random.default_rng([seed, 0x5B1])
+    n = len(bg_ids)
+    if kind == "scene":
+        scenes = np.unique(bg_ids)
+        n_val = min(len(scenes) - 1, max(1, round(val_fraction * len(scenes))))
+        is_val = np.isin(bg_ids, rng.choice(scenes, size=n_val, replace=False))
+    else:
+        is_val = np.zeros(n, dtype=bool)
+        is_val[rng.permutation(n)[: min(n - 1, max(1, round(val_fraction * n)))]] = True
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n_bg=st.integers(2, 40),
+    n_fg=st.integers(1, 12),
+    fraction=st.floats(0.01, 0.99),
+    seed=st.integers(0, 2**31),
+    kind=st.sampled_from(["scene", "random"]),
+)
+def test_scene_and_random_splits_are_the_ones_old_runs_trained_on(n_bg, n_fg, fraction, seed,
+                                                                   kind):  # fmt: skip
+    bg_ids = np.repeat(np.arange(n_bg, dtype=np.int32), n_fg * 2)
+    fg_ids = np.tile(np.arange(n_fg, dtype=np.int32), n_bg * 2)
+    split = make_split(bg_ids, fg_ids, kind, fraction, seed)
+    train, val = _split_before_objects(bg_ids, kind, fraction, seed)
+    assert np.array_equal(split.train, train) and np.array_equal(split.val, val)
+
+
+def _asset_ids(draw, n: int) -> np.ndarray:
+    """``n`` arbitrary ids of at most 8 assets."""
+    return np.array(draw(st.lists(st.integers(0, 7), min_size=n, max_size=n)), dtype=np.int32)
+
+
+@st.composite
+def _stores(draw) -> tuple[np.ndarray, np.ndarray]:
+    """bg and fg ids of a store: a plan's full cross product (as fgd builds), or arbitrary."""
+    if draw(st.booleans()):
+        n_bg, n_fg, reps = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 3))
+        pairs = np.array([(b, f) for b in range(n_bg) for f in range(n_fg)] * reps, np.int32)
+        order = np.random.default_rng(draw(st.integers(0, 99))).permutation(len(pairs))
+        return pairs[order, 0], pairs[order, 1]
+    n = draw(st.integers(1, 60))
+    return _asset_ids(draw, n), _asset_ids(draw, n)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    store=_stores(),
+    kind=st.sampled_from(["scene+object", "object", "scene", "random", "auto"]),
+    fraction=st.floats(0.01, 0.99),
+    seed=st.integers(0, 2**31),
+)
+def test_no_split_leaks_a_held_out_asset_into_training(store, kind, fraction, seed):
+    bg_ids, fg_ids = store
+    resolved = resolve_split(kind, bg_ids, fg_ids)[0]
+    refused = None
+    try:
+        split = make_split(bg_ids, fg_ids, kind, fraction, seed)
+    except InputError as error:
+        refused = str(error)
+    if refused is not None:  # too few assets, or a part left empty: said, never silent
+        assert re.match(rf"--split {re.escape(resolved)}[ :]", refused)
+        return
+    assert split.kind == resolved != "auto"
+    train, val = split.train, split.val
+    assert len(train) and len(val) and np.intersect1d(train, val).size == 0
+    assert np.array_equal(train, np.unique(train)) and np.array_equal(val, np.unique(val))
+    assert set(bg_ids[train].tolist()).isdisjoint(split.held_out_bg.tolist())
+    assert set(fg_ids[train].tolist()).isdisjoint(split.held_out_fg.tolist())
+    in_bg, in_fg = np.isin(bg_ids, split.held_out_bg), np.isin(fg_ids, split.held_out_fg)
+    for axis, ids, held in (("scene", bg_ids, split.held_out_bg),
+                            ("object", fg_ids, split.held_out_fg)):  # fmt: skip
+        n = len(np.unique(ids))
+        expected = min(n - 1, max(1, round(fraction * n))) if axis in split.kind else 0
+        assert len(held) == expected and set(held.tolist()) <= set(ids.tolist())
+    if split.kind == "scene+object":  # val: both held out; train: neither
+        assert np.array_equal(val, np.flatnonzero(in_bg & in_fg))
+        assert np.array_equal(train, np.flatnonzero(~in_bg & ~in_fg))
+    elif split.kind == "random":
+        assert len(val) == min(len(bg_ids) - 1, max(1, round(fraction * len(bg_ids))))
+    if split.kind != "scene+object":  # every sample is in one part
+        assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(len(bg_ids)))
+    if split.kind in ("scene", "object"):
+        assert np.array_equal(val, np.flatnonzero(in_bg | in_fg))
+
+
+def test_scene_object_holds_out_the_scenes_of_scene_and_the_cutouts_of_object():
+    bg_ids = np.repeat(np.arange(30), 8)
+    fg_ids = np.tile(np.arange(8), 30)
+    for seed in range(5):
+        both = make_split(bg_ids, fg_ids, "scene+object", 0.2, seed)
+        scene = make_split(bg_ids, fg_ids, "scene", 0.2, seed)
+        obj = make_split(bg_ids, fg_ids, "object", 0.2, seed)
+        assert np.array_equal(both.held_out_bg, scene.held_out_bg)
+        assert np.array_equal(both.held_out_fg, obj.held_out_fg)
+        assert (len(both.held_out_bg), len(both.held_out_fg)) == (6, 2)
+        assert len(both.val) == 6 * 2 and len(both.train) == 24 * 6
+    assert len({tuple(make_split(bg_ids, fg_ids, "object", 0.2, s).held_out_fg)
+                for s in range(8)}) > 1  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("n_bg", "n_fg", "kind", "says"),
+    [
+        (5, 5, "scene+object", "the store has 5 bg scenes and 5 fg cutouts: validation shows only"),
+        (200, 10, "scene+object", "200 bg scenes and 10 fg cutouts"),
+        (5, 3, "scene", "3 fg cutouts, fewer than 5 of each: validation holds out scenes only"),
+        (4, 50, "scene", "4 bg scenes"),
+        (1, 4, "object", "1 bg scene and 4 fg cutouts, fewer than 5 of each: validation holds"),
+        (1, 1, "random", "1 bg scene and 1 fg cutout: validation samples show the scene"),
+    ],
+)
+def test_auto_resolves_to_the_most_honest_split_the_store_allows(n_bg, n_fg, kind, says):
+    bg_ids = np.repeat(np.arange(n_bg), n_fg * 2)
+    fg_ids = np.tile(np.arange(n_fg), n_bg * 2)
+    resolved, why = resolve_split("auto", bg_ids, fg_ids)
+    assert resolved == kind and says in why
+    assert make_split(bg_ids, fg_ids, "auto", 0.1, 0).kind == kind
+    assert resolve_split("scene", bg_ids, fg_ids) == ("scene", "")  # a kind given is kept
+
+
+@pytest.mark.parametrize(
+    ("kind", "bg", "fg", "instead"),
+    [("object", 3, 1, "scene or random"), ("scene+object", 1, 3, "object or random"),
+     ("scene+object", 3, 1, "scene or random")],
+)  # fmt: skip
+def test_a_split_without_two_of_an_axis_names_what_to_use(kind, bg, fg, instead):
+    bg_ids, fg_ids = np.repeat(np.arange(bg), fg), np.tile(np.arange(fg), bg)
+    with pytest.raises(InputError, match=f"--split {re.escape(kind)} needs at least 2 .*; use "
+                                         f"--split {instead}$"):  # fmt: skip
+        make_split(bg_ids, fg_ids, kind, 0.1, 0)
 
 
 def _train_indices(n: int, holes: int, seed: int) -> np.ndarray:
@@ -115,7 +256,7 @@ def test_window_size_is_whole_batches():
 @pytest.mark.parametrize("workers", [0, 2])
 def test_loader_delivers_the_order(tiny_store, workers):
     ds = open_store(tiny_store)
-    indices = make_split(ds.bg_ids, "scene", 0.2, 0).train
+    indices = make_split(ds.bg_ids, ds.fg_ids, "scene", 0.2, 0).train
     order = epoch_order(indices, ds.chunk_size, 16, seed=0, epoch=0)
     loader = Loader(tiny_store, batch_size=4, window=16, workers=workers)
     batches = list(loader.batches(order))

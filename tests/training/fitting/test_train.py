@@ -22,7 +22,9 @@ import torch
 import yaml
 from click.testing import CliRunner
 
+from datagen.builder.procedural.cutouts.cutout import procedural_kind
 from datagen.store.reader import open_store
+from tests.datagen.test_bad_input import write_bg, write_fg
 from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.commands import resolve_train_config
 from training.config import TrainConfig
@@ -47,6 +49,13 @@ def trained_run(tiny_store, fgd, tmp_path_factory) -> Path:
     return out
 
 
+def _scene_split(tiny_store: str):
+    """The split a run on the tiny store gets by default: auto resolves to scene (its 3 fg
+    cutouts are too few for scene+object)."""
+    ds = open_store(tiny_store)
+    return make_split(ds.bg_ids, ds.fg_ids, "scene", 0.1, 0)
+
+
 def _read_metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
@@ -60,8 +69,7 @@ def test_train_writes_config_metrics_events_and_checkpoints(trained_run, tiny_st
     assert [r["epoch"] for r in records] == [1, 2]  # one validation per epoch
     for record in records:
         assert set(METRIC_KEYS) | {"step", "train_loss", "train_mask", "train_depth"} <= set(record)
-        assert record["n_samples"] == len(make_split(open_store(tiny_store).bg_ids, "scene",
-                                                     0.1, 0).val)  # fmt: skip
+        assert record["n_samples"] == len(_scene_split(tiny_store).val)
     assert list((trained_run / "tb").glob("events.out.tfevents.*"))
     for name in ("last.pt", "best.pt"):
         ckpt = torch.load(trained_run / "checkpoints" / name, weights_only=True)
@@ -81,13 +89,163 @@ def test_eval_reproduces_the_validation_and_writes_exact_keys(trained_run, tiny_
     result = CliRunner().invoke(fgd, args)
     assert result.exit_code == 0, result.output
     metrics = json.loads(out_json.read_text())
-    assert list(metrics) == list(METRIC_KEYS)
+    assert list(metrics) == [*METRIC_KEYS, "part", "holdout", "held_out", "per_object", "per_kind"]
+    assert (metrics["part"], metrics["holdout"], metrics["per_object"]) == ("val", "scene", {})
+    assert sum(row["n_samples"] for row in metrics["per_kind"].values()) == metrics["n_samples"]
     for key in METRIC_KEYS:
         assert key in result.output
         assert metrics[key] == pytest.approx(_read_metrics(trained_run)[-1][key], rel=1e-5)
     whole = CliRunner().invoke(fgd, [*args[:-3], "--split", "all", "--json", str(out_json)])
     assert whole.exit_code == 0, whole.output
     assert json.loads(out_json.read_text())["n_samples"] == len(open_store(tiny_store))
+
+
+# ----------------------------------------------------------------------------- splits
+
+
+def _split_record(store: str, kind: str) -> dict:
+    """What a run on ``store`` with the default seed and fraction records of a ``kind`` split."""
+    ds = open_store(store)
+    return make_split(ds.bg_ids, ds.fg_ids, kind, 0.1, 0).record(ds.bg_names, ds.fg_names)
+
+
+def test_the_default_split_falls_back_to_scene_and_says_why(tiny_store, fgd, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(fgd, train_args(tiny_store, out, "--max-steps", "1"))
+    assert result.exit_code == 0, result.output
+    note = (
+        "fgd train: --split auto: using scene (the store has 5 bg scenes and 3 fg cutouts, "
+        "fewer than 5 of each: validation holds out scenes only, its cutouts were trained on)"
+    )
+    assert result.stderr.splitlines().count(note) == 1, result.stderr
+    assert yaml.safe_load((out / "config.yaml").read_text())["split"] == "scene"  # resolved
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert ckpt["train_config"]["split"] == "scene"
+    record = _split_record(tiny_store, "scene")
+    assert ckpt["split"] == json.loads((out / "split.json").read_text()) == record
+    assert (len(record["held_out_bg"]), record["held_out_fg"]) == (1, [])
+
+
+@pytest.fixture(scope="module")
+def honest_run(five_store, fgd, tmp_path_factory) -> tuple[Path, str]:
+    """A default run (auto: scene+object) on the 5 x 5 store, and its stderr."""
+    out = tmp_path_factory.mktemp("runs") / "honest"
+    result = CliRunner().invoke(fgd, train_args(five_store, out, "--max-steps", "4",
+                                                "--sample-log"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out, result.stderr
+
+
+def test_a_scene_object_run_never_trains_on_a_held_out_scene_or_object(honest_run, five_store):
+    out, stderr = honest_run
+    note = ("fgd train: --split auto: using scene+object (the store has 5 bg scenes and 5 fg "
+            "cutouts: validation shows only scenes and cutouts never trained on)")  # fmt: skip
+    assert stderr.splitlines().count(note) == 1, stderr
+    assert yaml.safe_load((out / "config.yaml").read_text())["split"] == "scene+object"
+    record = _split_record(five_store, "scene+object")
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert ckpt["split"] == json.loads((out / "split.json").read_text()) == record
+    assert (len(record["held_out_bg"]), len(record["held_out_fg"])) == (1, 1)
+    assert (record["n_train"], record["n_val"]) == (4 * 4 * 2, 1 * 1 * 2)
+    ds = open_store(five_store)
+    trained = np.concatenate([r["indices"] for r in read_sample_logs(out)])
+    assert len(trained) == 4 * 8
+    assert not np.isin(ds.bg_ids[trained], record["held_out_bg"]).any()
+    assert not np.isin(ds.fg_ids[trained], record["held_out_fg"]).any()
+    assert _read_metrics(out)[-1]["n_samples"] == record["n_val"]
+
+
+def test_eval_reuses_the_runs_split_unless_told_and_reports_per_object(honest_run, five_store,
+                                                                       fgd, tmp_path):  # fmt: skip
+    out, _ = honest_run
+    record = _split_record(five_store, "scene+object")
+    (held_fg,) = record["held_out_fg_names"]
+    kind = procedural_kind(held_fg)
+    reports = {}
+    for holdout in (None, "scene", "object"):
+        path = tmp_path / f"{holdout}.json"
+        extra = ["--json", str(path)] + ([] if holdout is None else ["--holdout", holdout])
+        result = CliRunner().invoke(fgd, _eval(five_store, out / "checkpoints" / "last.pt", *extra))
+        assert result.exit_code == 0, result.output
+        reports[holdout] = report = json.loads(path.read_text())
+        per_kind = sum(row["n_samples"] for row in report["per_kind"].values())
+        assert per_kind == report["n_samples"]  # every evaluated sample, in one kind each
+        for name, row in report["per_object"].items():
+            assert name in result.output and row["kind"] == procedural_kind(name)
+    run = reports[None]
+    assert (run["holdout"], run["n_samples"]) == ("scene+object", 2)
+    assert run["held_out"] == {"bg": record["held_out_bg_names"], "fg": [held_fg]}
+    for key in METRIC_KEYS:  # the run's own validation, recomputed
+        assert run[key] == pytest.approx(_read_metrics(out)[-1][key], rel=1e-5)
+        assert run["per_object"][held_fg][key] == run[key] == run["per_kind"][kind][key]
+    scene = reports["scene"]  # the held-out scene with every cutout: 1 x 5 x 2 samples
+    assert (scene["holdout"], scene["n_samples"], scene["per_object"]) == ("scene", 10, {})
+    assert scene["held_out"] == {"bg": record["held_out_bg_names"], "fg": []}
+    obj = reports["object"]  # the held-out cutout on every scene
+    assert (obj["holdout"], obj["n_samples"], list(obj["per_object"])) == ("object", 10, [held_fg])
+    assert obj["per_object"][held_fg]["n_samples"] == 10
+    bad = CliRunner().invoke(fgd, _eval(five_store, out / "checkpoints" / "last.pt",
+                                        "--holdout", "objects"))  # fmt: skip
+    _assert_one_line_error(bad, "--holdout must be one of auto, scene+object, object, scene")
+
+
+def test_eval_reports_per_kind_of_a_labels_csv(checkpoint, fgd, tmp_path):
+    fg = write_fg(tmp_path / "fg", count=3)
+    (fg / "labels.csv").write_text("name,kind\nfg_0.png,person\nfg_1.png,mug\nfg_2.png,person\n")
+    store = str(tmp_path / "labelled.zarr")
+    build = ["datagen", "build", "--out", store, "--size", "32", "--positions", "1", "--workers",
+             "1", "--quiet", "--bg", str(write_bg(tmp_path / "bg")), "--fg", str(fg)]  # fmt: skip
+    assert CliRunner().invoke(fgd, build).exit_code == 0
+    report = tmp_path / "all.json"
+    result = CliRunner().invoke(fgd, _eval(store, checkpoint, "--split", "all", "--json",
+                                           str(report)))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(report.read_text())
+    per_kind = {kind: row["n_samples"] for kind, row in figures["per_kind"].items()}
+    assert per_kind == {"mug": 2 * 2, "person": 2 * 2 * 2}  # 2 scenes x 2 flips per cutout
+    assert (figures["holdout"], figures["per_object"]) == (None, {})
+    assert "all: every sample of the store" in result.output
+
+
+def test_eval_refuses_a_store_whose_split_is_not_the_runs(honest_run, five_store, fgd, tmp_path):
+    out, _ = honest_run
+    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    held = ckpt["split"]["held_out_fg"][0]
+    ckpt["split"]["held_out_fg"] = [(held + 1) % 5]  # as if trained on another store
+    other = tmp_path / "other.pt"
+    torch.save(ckpt, other)
+    result = CliRunner().invoke(fgd, _eval(five_store, other))
+    _assert_one_line_error(result, f"--store {five_store}: its scene+object split holds out "
+                                   f"other fg than the run of {other} did")  # fmt: skip
+    assert CliRunner().invoke(fgd, _eval(five_store, other, "--split", "all")).exit_code == 0
+
+
+def test_runs_resume_with_the_split_they_recorded(honest_run, five_store, fgd, tmp_path):
+    """A scene+object run resumes as one; a run recorded before splits were recorded (split
+    scene, no split record) resumes as scene, though auto would now pick scene+object."""
+    honest = Path(shutil.copytree(honest_run[0], tmp_path / "honest"))
+    before = (honest / "split.json").read_text()
+    old = tmp_path / "old"
+    result = CliRunner().invoke(fgd, train_args(five_store, old, "--max-steps", "2",
+                                                "--split", "scene", "--sample-log"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ckpt = torch.load(old / "checkpoints" / "last.pt", weights_only=True)
+    del ckpt["split"]
+    torch.save(ckpt, old / "checkpoints" / "last.pt")
+    (old / "split.json").unlink()
+    for run in (honest, old):
+        resume = ["train", "--out", str(run), "--resume", "--max-steps", "6", "--no-progress"]
+        result = CliRunner().invoke(fgd, resume)
+        assert result.exit_code == 0, result.output
+        assert "--split auto" not in result.stderr  # nothing to resolve: the run's kind is kept
+    assert (honest / "split.json").read_text() == before
+    assert yaml.safe_load((old / "config.yaml").read_text())["split"] == "scene"
+    scene = _split_record(five_store, "scene")
+    assert load_checkpoint(old / "checkpoints" / "last.pt")["split"] == scene
+    trained = np.concatenate([r["indices"] for r in read_sample_logs(old)])
+    ds = open_store(five_store)
+    assert not np.isin(ds.bg_ids[trained], scene["held_out_bg"]).any()
+    assert np.isin(ds.fg_ids[trained], _split_record(five_store, "object")["held_out_fg"]).any()
 
 
 def test_flags_override_the_config_file_only_where_given(tmp_path):
@@ -226,7 +384,7 @@ def _run_all(cmds: list[list[str]], tmp_path: Path, timeout: float = 240):
 
 
 def _train_split(tiny_store: str) -> np.ndarray:
-    return make_split(open_store(tiny_store).bg_ids, "scene", 0.1, 0).train
+    return _scene_split(tiny_store).train
 
 
 def _assert_trained_once(records: list[dict], train: np.ndarray, max_left_out: int) -> None:
@@ -249,13 +407,13 @@ def test_torchrun_two_processes_gloo(tiny_store, tmp_path):
     steps = len(train) // 2 // 5  # 48 samples, 24 per rank: 4 steps of 2 x 5
     records = _read_metrics(out)
     assert [r["step"] for r in records] == [2, steps]  # rank 0 alone writes
-    n_val = len(make_split(open_store(tiny_store).bg_ids, "scene", 0.1, 0).val)
+    n_val = len(_scene_split(tiny_store).val)
     assert all(r["n_samples"] == n_val for r in records)  # both ranks' parts, merged
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
     assert (ckpt["world_size"], ckpt["step"], ckpt["epoch"], ckpt["segments"]) == (2, steps, 1, [])
     assert done.stdout.count("mask_iou") == 1  # the final table, from rank 0 only
     assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoints", "config.yaml", "metrics.jsonl", "samples", "tb"]  # fmt: skip
+        "checkpoints", "config.yaml", "metrics.jsonl", "samples", "split.json", "tb"]  # fmt: skip
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
     assert len(list((out / "tb").glob("events.out.tfevents.*"))) == 1
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["rank0.jsonl", "rank1.jsonl"]
@@ -480,8 +638,8 @@ def test_ctrl_c_before_the_first_checkpoint_then_the_same_run_starts_over(tiny_s
     assert live.exit_code == 2, live.output
     _assert_in_use_by(live.stderr.strip(), out, proc.pid)  # refused as live, not "remove it"
     # The interrupted run saved nothing and let its lock go: the same command starts it over.
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "tb"]
-    _assert_starts_over(fgd, tiny_store, out, "config.yaml, tb/")
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "split.json", "tb"]
+    _assert_starts_over(fgd, tiny_store, out, "config.yaml, split.json, tb/")
 
 
 def _assert_starts_over(fgd, tiny_store: str, out: Path, removed: str) -> None:
@@ -494,7 +652,7 @@ def _assert_starts_over(fgd, tiny_store: str, out: Path, removed: str) -> None:
     )
     assert result.stderr.splitlines().count(note) == 1, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoints", "config.yaml", "metrics.jsonl", "tb"]  # fmt: skip
+        "checkpoints", "config.yaml", "metrics.jsonl", "split.json", "tb"]  # fmt: skip
     assert [r["step"] for r in _read_metrics(out)] == [2]
     assert len(list((out / "tb").glob("events.out.tfevents.*"))) == 1  # one writer, the new run's
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2

@@ -71,7 +71,7 @@ def test_export_samples_draws_from_the_training_split(tiny_store):
     """--split val/train is the split training computes from the run's config."""
     ds = open_store(tiny_store)
     cfg = TrainConfig(split="random", val_fraction=0.25, seed=7)
-    parts = make_split(ds.bg_ids, "random", 0.25, 7)
+    parts = make_split(ds.bg_ids, ds.fg_ids, "random", 0.25, 7)
     val = select_samples(ds, split="val", n=len(ds), seed=0, train_config=cfg)
     np.testing.assert_array_equal(val, parts.val)
     some = select_samples(ds, split="train", n=5, seed=3, train_config=cfg)
@@ -129,7 +129,8 @@ def test_export_samples_says_when_the_split_is_smaller_and_shows_progress(
     fgd, tiny_store, tmp_path
 ):
     cfg = TrainConfig()
-    val = make_split(open_store(tiny_store).bg_ids, cfg.split, cfg.val_fraction, cfg.seed).val
+    ds = open_store(tiny_store)
+    val = make_split(ds.bg_ids, ds.fg_ids, cfg.split, cfg.val_fraction, cfg.seed).val
     args = ["--store", tiny_store, "--split", "val", "--n", "40", "--tile", "32"]
     result = run_export(fgd, *args, "--out", str(tmp_path / "a.png"))
     assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -64,6 +65,25 @@ _CUTOUT_KINDS = (
     + ("car", "car", "van", "bike")
     + ("bottle", "vase", "sign", "cone", "hydrant", "bin", "suitcase")
 )
+
+#: The kind each procedural cutout counts as where metrics are reported per kind (``fgd eval``),
+#: in the words a ``labels.csv`` of user cutouts uses (data/README.md).
+CUTOUT_CATEGORIES: dict[str, str] = {
+    "person": "person",
+    **dict.fromkeys((*SPECIES, "bird"), "animal"),
+    **dict.fromkeys(("chair", "table", "sofa", "lamp", "plant", "cabinet"), "furniture"),
+    **dict.fromkeys(("car", "van", "bike"), "vehicle"),
+    **dict.fromkeys(("bottle", "vase", "sign", "cone", "hydrant", "bin", "suitcase"), "object"),
+}
+
+_NAME = re.compile(r"proc-fg-\d{3,}-([a-z]+)")
+
+
+def procedural_kind(name: str) -> str | None:
+    """The :data:`CUTOUT_CATEGORIES` kind of a built-in cutout named by :func:`render_cutout`
+    (every store of them carries it in its fg names); None for any other name."""
+    match = _NAME.fullmatch(name)
+    return CUTOUT_CATEGORIES.get(match.group(1)) if match else None
 
 
 def render_cutout(seed: int, index: int, height: int) -> tuple[str, np.ndarray]:
