@@ -8,6 +8,7 @@ run (and ``fgd eval``) can be reproduced from it alone. Unknown keys and ill-typ
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,52 @@ _STORE = {"fixed_on_resume": "the run's split and sample order index its samples
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """The valid values of a numeric field, stated in its metadata (``bounds``) and checked by
+    its dataclass in one loop: ``low <= value <= high`` (``low < value`` when ``open_low``); a
+    ``(lo, hi)`` pair must also have ``lo <= hi``, both ends within the bounds."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    open_low: bool = False
+
+    def holds(self, value: float | tuple[float, float]) -> bool:
+        ends = tuple(value) if isinstance(value, tuple | list) else (value,)
+        above = (lambda v: v > self.low) if self.open_low else (lambda v: v >= self.low)
+        return all(above(v) and v <= self.high for v in ends) and list(ends) == sorted(ends)
+
+    def rule(self, pair: bool) -> str:
+        """The rule as the error states it: "in [0, 1]", ">= 0", "0 < lo <= hi <= 1"."""
+        if pair:
+            low = f"{self.low:g} {'<' if self.open_low else '<='} " if self.low > -math.inf else ""
+            high = f" <= {self.high:g}" if self.high < math.inf else ""
+            return f"{low}lo <= hi{high}"
+        if self.high < math.inf:
+            return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}]"
+        return f"{'>' if self.open_low else '>='} {self.low:g}"
+
+
+def check_bounds(config: Any, prefix: str) -> None:
+    """Raise :class:`InputError` for the first field of dataclass ``config`` outside the
+    :class:`Bounds` in its metadata (named ``prefix`` + field)."""
+    for f in dataclasses.fields(config):
+        bounds = f.metadata.get("bounds")
+        value = getattr(config, f.name)
+        if bounds is not None and not bounds.holds(value):
+            pair = isinstance(value, tuple | list)
+            shown = list(value) if pair else value
+            raise InputError(f"{prefix}{f.name} must be {bounds.rule(pair)}, got {shown!r}")
+
+
+#: Field metadata: a probability, a non-negative amount, a positive (lo, hi) range, and one
+#: within (0, 1].
+_PROBABILITY = {"bounds": Bounds(0.0, 1.0)}
+_AMOUNT = {"bounds": Bounds(0.0)}
+_POSITIVE_RANGE = {"bounds": Bounds(0.0, open_low=True)}
+_FRACTION_RANGE = {"bounds": Bounds(0.0, 1.0, open_low=True)}
+
+
+@dataclass(frozen=True)
 class AugmentConfig:
     """Augmentation applied on the device to a batch (see :mod:`training.fitting.augment`).
 
@@ -57,26 +104,32 @@ class AugmentConfig:
     """
 
     enabled: bool = True
-    hflip: float = 0.5
+    hflip: float = field(default=0.5, metadata=_PROBABILITY)
     # Crops and rotations are off by default: both zoom (a rotated crop is shrunk to stay in the
     # frame), and a zoomed view of a ground plane looks like a longer focal length, so it either
     # mislabels depth or widens the focal prior the network must average over. Turn them on for
     # photos from many cameras, where that prior is wide anyway. benchmarks/train_quality.py
     # measures.
-    crop_scale: tuple[float, float] = (1.0, 1.0)  # area fraction kept by the random resized crop
-    crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio of the crop
-    rotate_degrees: float = 0.0
+    # area fraction kept by the random resized crop, and the crop's aspect ratio
+    crop_scale: tuple[float, float] = field(default=(1.0, 1.0), metadata=_FRACTION_RANGE)
+    crop_ratio: tuple[float, float] = field(default=(0.8, 1.25), metadata=_POSITIVE_RANGE)
+    rotate_degrees: float = field(default=0.0, metadata=_AMOUNT)
     zoom_depth: bool = True  # divide depth by the crop's zoom (a zoomed view = a nearer scene)
-    brightness: float = 0.25
-    contrast: float = 0.25
-    saturation: float = 0.25
-    hue: float = 0.04  # fraction of a full turn of the hue wheel
-    pair_jitter: float = 0.05  # extra brightness/contrast/saturation change of fgbg alone
-    blur_p: float = 0.2
-    blur_sigma: tuple[float, float] = (0.2, 1.2)  # in pixels of the output image
-    noise_p: float = 0.3
-    noise_std: float = 0.02  # in units of [0, 1] intensity; drawn per sample in [0, noise_std]
+    brightness: float = field(default=0.25, metadata=_AMOUNT)
+    contrast: float = field(default=0.25, metadata=_AMOUNT)
+    saturation: float = field(default=0.25, metadata=_AMOUNT)
+    hue: float = field(default=0.04, metadata=_AMOUNT)  # fraction of a full turn of the hue wheel
+    # extra brightness/contrast/saturation change of fgbg alone
+    pair_jitter: float = field(default=0.05, metadata=_AMOUNT)
+    blur_p: float = field(default=0.2, metadata=_PROBABILITY)
+    blur_sigma: tuple[float, float] = field(default=(0.2, 1.2), metadata=_POSITIVE_RANGE)  # px
+    noise_p: float = field(default=0.3, metadata=_PROBABILITY)
+    # in units of [0, 1] intensity; drawn per sample in [0, noise_std]
+    noise_std: float = field(default=0.02, metadata=_AMOUNT)
     capture: CaptureConfig = field(default_factory=CaptureConfig)  # the second shot
+
+    def __post_init__(self) -> None:
+        check_bounds(self, "augment.")
 
 
 @dataclass(frozen=True)
@@ -194,36 +247,6 @@ class TrainConfig:
                 "resize_schedule entries are (start >= 0, size >= 1)",
                 [start, sz],
             )
-        a = self.augment
-        for name in ("hflip", "blur_p", "noise_p"):
-            _check(
-                0 <= getattr(a, name) <= 1, f"augment.{name} must be in [0, 1]", getattr(a, name)
-            )
-        _check(
-            0 < a.crop_scale[0] <= a.crop_scale[1] <= 1,
-            "augment.crop_scale must be 0 < lo <= hi <= 1",
-            list(a.crop_scale),
-        )
-        _check(
-            0 < a.crop_ratio[0] <= a.crop_ratio[1],
-            "augment.crop_ratio must be 0 < lo <= hi",
-            list(a.crop_ratio),
-        )
-        _check(
-            0 < a.blur_sigma[0] <= a.blur_sigma[1],
-            "augment.blur_sigma must be 0 < lo <= hi",
-            list(a.blur_sigma),
-        )
-        for name in (
-            "rotate_degrees",
-            "brightness",
-            "contrast",
-            "saturation",
-            "hue",
-            "pair_jitter",
-            "noise_std",
-        ):
-            _check(getattr(a, name) >= 0, f"augment.{name} must be >= 0", getattr(a, name))
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from datagen.common.errors import InputError
 from training import config
 from training.commands import eval_command, train_command
-from training.config import TrainConfig, fixed_on_resume
+from training.config import AugmentConfig, Bounds, TrainConfig, fixed_on_resume
 from training.models import ModelConfig
 
 
@@ -57,3 +57,44 @@ def test_click_defaults_are_the_dataclass_defaults():
 def test_range_messages_say_the_range(changes, message):
     with pytest.raises(InputError, match=re.escape(message)):
         TrainConfig(**changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"hflip": 1.5}, "augment.hflip must be in [0, 1], got 1.5"),
+        ({"noise_p": -0.1}, "augment.noise_p must be in [0, 1], got -0.1"),
+        ({"hue": -0.01}, "augment.hue must be >= 0, got -0.01"),
+        (
+            {"crop_scale": (0.0, 1.0)},
+            "augment.crop_scale must be 0 < lo <= hi <= 1, got [0.0, 1.0]",
+        ),
+        ({"crop_scale": (0.5, 1.2)}, "augment.crop_scale must be 0 < lo <= hi <= 1"),
+        ({"crop_ratio": (1.25, 0.8)}, "augment.crop_ratio must be 0 < lo <= hi, got [1.25, 0.8]"),
+        ({"blur_sigma": (0.0, 1.0)}, "augment.blur_sigma must be 0 < lo <= hi"),
+    ],
+)
+def test_augment_ranges_are_checked_from_field_metadata(changes, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        AugmentConfig(**changes)
+    with pytest.raises(InputError, match=re.escape(message)):  # and through a config file's dict
+        TrainConfig.from_dict({"augment": changes}, "test")
+
+
+def test_every_numeric_augment_setting_states_its_bounds():
+    numeric = {
+        f.name
+        for f in dataclasses.fields(AugmentConfig)
+        if f.type in ("float", "tuple[float, float]")
+    }
+    assert numeric and numeric == {
+        f.name for f in dataclasses.fields(AugmentConfig) if "bounds" in f.metadata
+    }
+
+
+def test_bounds_state_their_rule():
+    assert Bounds(0.0, 1.0).rule(pair=False) == "in [0, 1]"
+    assert Bounds(0.0).rule(pair=False) == ">= 0"
+    assert Bounds(0.0, open_low=True).rule(pair=True) == "0 < lo <= hi"
+    assert Bounds(0.0, 1.0).holds((0.0, 1.0)) and not Bounds(0.0, 1.0).holds((1.0, 0.0))
+    assert not Bounds(0.0, open_low=True).holds(0.0) and Bounds(0.0).holds(0.0)

@@ -53,7 +53,7 @@ The arrays (S = ``size``):
 - Teacher stores only (``--depth teacher``, :attr:`ArraySpec.teacher_since`): ``teacher_fit``
   (N, 2) float32 and, per store, ``bg_teacher_fit`` (n_bg, 2) float32: the scale and shift
   that made the teacher's depth of each fg_bg composite (each bg) metric
-  (:class:`TeacherAttrs`). Other stores lack both, byte for byte as before.
+  (:class:`TeacherAttrs`). Other stores lack both.
 """
 
 from __future__ import annotations
