@@ -32,6 +32,7 @@ from training.config import (
 )
 from training.model_config import HUB_WEIGHTS
 from training.options import (
+    DEFAULT_REFINER,
     EVAL_SPLITS,
     FORMATS,
     FULL_GRID_TILE,
@@ -39,9 +40,11 @@ from training.options import (
     MAX_TILE,
     METHODS,
     PREDICT_TTA,
+    REFINERS,
     SETTINGS_FILE,
     Format,
     Method,
+    Refiner,
     TTAConfig,
     parse_scales,
     scales_text,
@@ -429,6 +432,22 @@ device_option = click.option(
     show_default=True,
     help="Test-time augmentation: add a mirrored pass at every scale.",
 )
+@click.option(
+    "--refine",
+    type=click.Choice(REFINERS),
+    default=DEFAULT_REFINER,
+    show_default=True,
+    help="How the network's coarse mask reaches the photo's size: guided fits its edge to the "
+    "photo's (a fast guided filter on the fg_bg and its difference to the bg); off resizes it.",
+)
+@click.option(
+    "--composite",
+    "composite_bg",
+    type=click.Path(path_type=Path),
+    metavar="IMAGE",
+    help="Also write composite.png: the object on this background (scaled to cover the photo "
+    "and centre-cropped).",
+)
 @device_option
 @click.option("--batch-size", default=8, show_default=True, help="Pairs per forward pass.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -444,26 +463,31 @@ def predict_command(
     align: Method,
     scales: tuple[float, ...],
     flip: bool,
+    refine: Refiner,
+    composite_bg: Path | None,
     device: str,
     batch_size: int,
     no_progress: bool,
 ) -> None:
     """Predict mask and depth of your own photo pairs, any size.
 
-    Writes mask.png (0/255), depth.png (16-bit; depth.json holds metres per unit),
-    depth_color.png and overlay.png (mask outline on the fg_bg photo) at the photo's size, and
-    align.json (the bg -> fg_bg homography and its residual); predict.json in --out records
-    the settings and which folder holds each pair. Each prediction averages the passes of
-    --scales and --flip.
+    Writes, at the photo's size: alpha.png (the soft alpha, 8-bit; --refine), mask.png
+    (alpha >= 0.5, 0/255), foreground.png (RGBA: the object's colours, estimated under the soft
+    alpha with fgd[matting], and its alpha), overlay.png (the alpha on the fg_bg photo),
+    depth.png (16-bit; depth.json holds metres per unit), depth_color.png, composite.png with
+    --composite, and align.json (the bg -> fg_bg homography and its residual); predict.json in
+    --out records the settings and which folder holds each pair. Each prediction averages the
+    passes of --scales and --flip.
     """
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
-    from training.inference.pairs import check_jobs, predict_jobs, predict_pairs
+    from training.inference.pairs import check_jobs, predict_jobs, predict_pairs, read_image
     from training.inference.predictor import Predictor
 
     jobs = predict_jobs(out, bg, fgbg, pairs, bg_dir, fgbg_dir)
     tta = TTAConfig(scales, flip)
     check_jobs(jobs)
+    new_bg = None if composite_bg is None else read_image(composite_bg, "--composite")
     predictor = Predictor.from_file(checkpoint, device).with_tta(tta)
     predict_pairs(
         predictor,
@@ -472,6 +496,8 @@ def predict_command(
         batch_size=batch_size,
         progress=not no_progress and len(jobs) > 1,
         align=align,
+        refine=refine,
+        new_bg=new_bg,
     )
     settings = {
         "checkpoint": str(checkpoint),
@@ -480,6 +506,8 @@ def predict_command(
         "input_sizes": tta.input_sizes(predictor.size),
         "flip": tta.flip,
         "align": align,
+        "refine": refine,
+        "composite": None if composite_bg is None else str(composite_bg),
         "pairs": len(jobs),
         # Where each pair's files went: a folder name may differ from its photo's (made safe
         # and unique by training.inference.pairs.pair_folders).

@@ -89,11 +89,29 @@ def tolerance_px(height: int, width: int, fraction: float = BOUNDARY_TOLERANCE) 
     return math.ceil(fraction * math.hypot(height, width))
 
 
-def _dilate(mask: Tensor, radius: int) -> Tensor:
-    """Binary dilation of a bool ``(B, 1, H, W)`` mask by a disk of ``radius`` pixels."""
-    r = torch.arange(-radius, radius + 1, device=mask.device, dtype=torch.float32)
-    disk = ((r[:, None] ** 2 + r[None, :] ** 2) <= radius**2).float()
-    return F.conv2d(mask.float(), disk[None, None], padding=radius) > 0.5
+def dilate(mask: Tensor, radius: int) -> Tensor:
+    """Binary dilation of a bool ``(B, 1, H, W)`` mask by a disk of ``radius`` pixels (the
+    pixels with dx^2 + dy^2 <= radius^2; outside the image counts as background).
+
+    The disk is a stack of row runs, half-width ``isqrt(radius^2 - dy^2)`` at row offsets +-dy,
+    so the dilation is an OR of row-run tests shifted up and down, each a difference of one
+    prefix sum along the rows: O(radius) per pixel rather than a (2 * radius + 1)^2
+    convolution, which matters at a photo's full size (a radius of 18 px at 1920x1080).
+    """
+    h, w = mask.shape[-2:]
+    prefix = F.pad(mask.to(torch.int32), (radius + 1, radius)).cumsum(-1, dtype=torch.int32)
+    out = torch.zeros_like(mask, dtype=torch.bool)
+    for dy in range(min(radius, h - 1) + 1):  # rows farther off are outside the image
+        half = math.isqrt(radius * radius - dy * dy)
+        # any mask pixel in [x - half, x + half] of the row; rows dy above and below share it
+        run = (
+            prefix[..., radius + 1 + half : radius + 1 + half + w]
+            > (prefix[..., radius - half : radius - half + w])
+        )
+        out[..., : h - dy, :] |= run[..., dy:, :]
+        if dy:
+            out[..., dy:, :] |= run[..., : h - dy, :]
+    return out
 
 
 def boundary_stats(pred: Tensor, gt: Tensor, tolerance: int | None = None) -> Tensor:
@@ -107,7 +125,7 @@ def boundary_stats(pred: Tensor, gt: Tensor, tolerance: int | None = None) -> Te
     """
     pb, gb = boundary(_binary(pred)), boundary(_binary(gt))
     radius = tolerance if tolerance is not None else tolerance_px(*pb.shape[-2:])
-    cols = [pb & _dilate(gb, radius), pb, gb & _dilate(pb, radius), gb]
+    cols = [pb & dilate(gb, radius), pb, gb & dilate(pb, radius), gb]
     return torch.stack([c.flatten(1).sum(1) for c in cols], 1).float()
 
 

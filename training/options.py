@@ -109,3 +109,13 @@ def parse_scales(text: str) -> tuple[float, ...]:
 
 #: ``fgd predict``'s passes: the measured best on real pairs (docs/benchmarks.md, "Prediction").
 PREDICT_TTA = TTAConfig(scales=(1.0, 1.5, 2.0), flip=True)
+
+# ----------------------------------------------------------------------------- predict: refine
+
+#: ``fgd predict --refine``: the soft alpha at the photo's size, fitted to the photo by a fast
+#: guided filter (:func:`training.inference.refine.refine_alpha`), or the network's
+#: probability resized bilinearly (off).
+Refiner = Literal["guided", "off"]
+REFINERS: tuple[str, ...] = get_args(Refiner)
+#: The measured better of the two (docs/benchmarks.md, "Full-resolution refinement").
+DEFAULT_REFINER: Refiner = "guided"

@@ -14,6 +14,7 @@ from training.metrics import (
     MetricAccumulator,
     boundary,
     boundary_stats,
+    dilate,
     per_sample_absrel,
     per_sample_boundary_f,
     per_sample_delta1,
@@ -65,6 +66,18 @@ def test_boundary_is_the_inner_ring_and_the_image_border_is_not_one():
     # a half-plane touching the border: only the edge facing the background
     half = _box(5, 0, 0, 5, 2)
     assert torch.equal(boundary(half), _box(5, 0, 1, 5, 1))
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2, 5, 18])
+@pytest.mark.parametrize("shape", [(2, 1, 40, 50), (1, 1, 7, 9), (1, 1, 1, 30)])
+def test_dilate_is_a_disk_convolution(radius, shape):
+    """The row-run dilation against its definition: a convolution with the disk, zeros
+    outside the image (a radius larger than the image included)."""
+    mask = torch.rand(shape, generator=torch.Generator().manual_seed(radius)) > 0.9
+    r = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    disk = ((r[:, None] ** 2 + r[None, :] ** 2) <= radius**2).float()
+    expected = torch.nn.functional.conv2d(mask.float(), disk[None, None], padding=radius) > 0.5
+    assert torch.equal(dilate(mask, radius), expected)
 
 
 def test_boundary_f_of_a_one_pixel_shift_hand_computed():

@@ -34,20 +34,32 @@ from datagen.common.progress import progress_bar
 from datagen.store.schema import MASK_THRESHOLD
 from training.capture_config import trains_for_misalignment
 from training.inference.align import AlignResult, align_bg
+from training.inference.compose import (
+    FOREGROUND_NOTE,
+    composite,
+    cover,
+    estimate_foreground,
+    has_pymatting,
+    matte_overlay,
+    rgba,
+)
 from training.inference.predictor import Predictor
+from training.inference.refine import refine_alpha, upsample_probability
 from training.inference.visualize import (
     check_output_folder,
     colorize_depth,
     depth_png_files,
     depth_range,
-    outline_overlay,
     png_bytes,
 )
 from training.options import (
+    DEFAULT_REFINER,
     METHODS,
     MIN_INPUT_SIZE,
+    REFINERS,
     SETTINGS_FILE,
     Method,
+    Refiner,
 )
 
 __all__ = [
@@ -55,6 +67,7 @@ __all__ = [
     "align_pair",
     "align_report",
     "check_jobs",
+    "finish_pair",
     "load_pair",
     "pair_folders",
     "pairs_from_csv",
@@ -276,36 +289,67 @@ def check_jobs(jobs: Sequence[PairJob], option: str = "--out") -> None:
 def write_prediction(
     out_dir: Path,
     fgbg: np.ndarray,
-    prob: np.ndarray,
+    alpha: np.ndarray,
     depth: np.ndarray,
     depth_max: float,
     option: str = "--out",
     align: dict[str, object] | None = None,
     root: Path | None = None,
+    foreground: np.ndarray | None = None,
+    new_bg: np.ndarray | None = None,
 ) -> None:
-    """Write ``mask.png`` (0/255), ``depth.png`` (16-bit) + ``depth.json`` (its scale),
-    ``depth_color.png`` and ``overlay.png`` (mask outline on the fg_bg photo) into ``out_dir``,
-    and ``align.json`` when an ``align`` report (:func:`align_report`) is given, all or none
-    (files of an earlier prediction stay whole when a write fails); a failed write, or a file
-    that would land outside ``root`` (the folder the user named; default ``out_dir``), is an
-    InputError naming ``option``."""
+    """Write a pair's outputs into ``out_dir``, all or none (files of an earlier prediction stay
+    whole when a write fails): ``alpha.png`` (the soft ``alpha`` (H, W) in [0, 1], 8-bit),
+    ``mask.png`` (alpha >= 0.5, 0/255), ``foreground.png`` (RGBA: ``foreground``'s colours,
+    default the fg_bg's, with the alpha), ``overlay.png`` (:func:`matte_overlay` of the alpha
+    on the fg_bg photo), ``depth.png`` (16-bit) + ``depth.json`` (its scale),
+    ``depth_color.png``, ``composite.png`` when a ``new_bg`` of the photo's size is given
+    (:func:`training.inference.compose.composite`), and ``align.json`` when an ``align``
+    report (:func:`align_report`) is. A failed write, or a file that would land outside
+    ``root`` (the folder the user named; default ``out_dir``), is an InputError naming
+    ``option``."""
     root = out_dir if root is None else root
     try:
         inside(root, out_dir, option).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{option} {out_dir}: cannot create it ({error_summary(exc)})") from None
-    mask = np.where(prob >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
+    mask = np.where(alpha >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
+    alpha_u8 = np.clip(np.rint(alpha * 255), 0, 255).astype(np.uint8)
+    colours = fgbg if foreground is None else foreground
     files = {
         out_dir / "mask.png": png_bytes(mask),
+        out_dir / "alpha.png": png_bytes(alpha_u8),
+        out_dir / "foreground.png": png_bytes(rgba(colours, alpha_u8)),
         **depth_png_files(out_dir / "depth.png", depth, depth_max),
         out_dir / "depth_color.png": png_bytes(colorize_depth(depth, *depth_range(depth))),
-        out_dir / "overlay.png": png_bytes(outline_overlay(fgbg, mask)),
+        out_dir / "overlay.png": png_bytes(matte_overlay(fgbg, alpha)),
     }
+    if new_bg is not None:
+        files[out_dir / "composite.png"] = png_bytes(composite(colours, alpha_u8, new_bg))
     if align is not None:
         files[out_dir / "align.json"] = (json.dumps(align, indent=2) + "\n").encode()
     for path in files:
         inside(root, path, option)  # a linked folder on the way leads elsewhere
     write_files_atomic(files, option)  # all of a pair's files, or none
+
+
+def finish_pair(
+    bg: np.ndarray,
+    fgbg: np.ndarray,
+    coarse_prob: np.ndarray,
+    coarse_depth: np.ndarray,
+    refine: Refiner = DEFAULT_REFINER,
+    registered: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The soft alpha and the depth of a pair at the photo's size from the network's coarse
+    outputs (:meth:`Predictor.run_pairs_coarse
+    <training.inference.predictor.Predictor.run_pairs_coarse>`): the alpha refined as
+    ``refine`` says (:func:`training.inference.refine.refine_alpha`, guided by the bg too where
+    it is ``registered`` to the fg_bg: an unregistered bg's difference is no guide), the depth
+    resized bilinearly."""
+    height, width = fgbg.shape[:2]
+    alpha = refine_alpha(coarse_prob, fgbg, bg if registered else None, refine)
+    return alpha, upsample_probability(coarse_depth, height, width)
 
 
 def predict_pairs(
@@ -316,8 +360,14 @@ def predict_pairs(
     batch_size: int = 8,
     progress: bool = True,
     align: Method = "auto",
+    refine: Refiner = DEFAULT_REFINER,
+    new_bg: np.ndarray | None = None,
 ) -> None:
-    """Predict every pair of ``jobs`` and write its outputs (:func:`write_prediction`).
+    """Predict every pair of ``jobs`` and write its outputs (:func:`write_prediction`): the
+    network's coarse outputs brought to the photo's size by :func:`finish_pair` (``refine``),
+    the object's colours by :func:`training.inference.compose.estimate_foreground` (a note line
+    says when pymatting is missing), and with a ``new_bg`` (any size: :func:`cover` fits it to
+    each photo) the object composited on it.
 
     Each bg is first registered to its fg_bg as ``align`` says (:func:`align_pair`); with
     ``"auto"`` a pair that cannot be is predicted as it is. That, an alpha channel dropped and a
@@ -333,11 +383,33 @@ def predict_pairs(
     """
     if align not in METHODS:
         raise InputError(f"--align {align!r}: choose one of {', '.join(METHODS)}")
+    if refine not in REFINERS:
+        raise InputError(f"--refine {refine!r}: choose one of {', '.join(REFINERS)}")
 
     def load(job: PairJob) -> tuple[np.ndarray, np.ndarray, AlignResult, list[str]]:
         bg, fgbg, warnings = load_pair(job, resize)
         bg, result = align_pair(job, bg, fgbg, align)
         return bg, fgbg, result, warnings
+
+    def finish_and_write(
+        job: PairJob,
+        loaded: tuple[np.ndarray, np.ndarray, AlignResult, list[str]],
+        coarse: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        bg, fgbg, result, _ = loaded
+        alpha, depth = finish_pair(bg, fgbg, *coarse, refine, registered=result.ok)
+        height, width = fgbg.shape[:2]
+        write_prediction(
+            job.out,
+            fgbg,
+            alpha,
+            depth,
+            predictor.depth_max,
+            align=align_report(result, align),
+            root=job.root,
+            foreground=estimate_foreground(fgbg, alpha),
+            new_bg=None if new_bg is None else cover(new_bg, height, width),
+        )
 
     cfg = predictor.train_config
     caveat = (
@@ -355,18 +427,9 @@ def predict_pairs(
             loaded = list(pool.map(load, part))
             pairs = [(bg, fgbg) for bg, fgbg, _, _ in loaded]
             writes = [
-                pool.submit(
-                    write_prediction,
-                    job.out,
-                    fgbg,
-                    prob,
-                    depth,
-                    predictor.depth_max,
-                    align=align_report(result, align),
-                    root=job.root,
-                )
-                for job, (_, fgbg, result, _), (prob, depth) in zip(
-                    part, loaded, predictor.run_pairs(pairs), strict=True
+                pool.submit(finish_and_write, job, pair, coarse)
+                for job, pair, coarse in zip(
+                    part, loaded, predictor.run_pairs_coarse(pairs), strict=True
                 )
             ]
             # Warned once the outputs are written: a failed write is then the one line shown.
@@ -380,6 +443,8 @@ def predict_pairs(
                 for warning in warnings:
                     bar.write(f"fgd: warning: {warning}", file=sys.stderr)
                 bar.update()
+    if not has_pymatting():  # after the outputs, as the other notes: an error stays one line
+        click.echo(f"fgd: note: {FOREGROUND_NOTE}", err=True)
     renamed = [job for job in jobs if job.renamed]
     if renamed:
         mapping = ", ".join(f"{job.fgbg} -> {job.folder}" for job in renamed)

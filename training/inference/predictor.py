@@ -26,9 +26,7 @@ from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.config import TrainConfig
 from training.fitting.evaluate import eval_setup, predict
 from training.inference.export_model import load_exported
-from training.inference.visualize import (
-    Letterbox,
-)
+from training.inference.visualize import Letterbox
 from training.losses import target_to_depth
 from training.options import (
     TTAConfig,
@@ -165,12 +163,33 @@ class Predictor:
     def run_pairs(
         self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Mask probability and depth of (bg, fgbg) pairs of any size, each at its pair's size.
+        """Mask probability and depth of (bg, fgbg) pairs of any size, each at its pair's size
+        (:meth:`run_pairs_coarse` resized bilinearly)."""
+        return [
+            (box.invert(p), box.invert(d))
+            for box, p, d in zip(*self._run_boxed(pairs), strict=True)
+        ]
+
+    def run_pairs_coarse(
+        self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Mask probability and depth of (bg, fgbg) pairs of any size, each over its pair's
+        picture area at the model's grid (:meth:`Letterbox.crop
+        <training.inference.visualize.Letterbox.crop>` of the largest input size): what
+        :mod:`training.inference.refine` brings to the photo's size.
 
         Every pair is letterboxed to the largest input size of its passes (so a pass above the
         trained size sees the photo's own detail); the padding is the normalisation mean, so it
         is (to rounding) zero in the normalised input of both images.
         """
+        return [
+            (box.crop(p), box.crop(d)) for box, p, d in zip(*self._run_boxed(pairs), strict=True)
+        ]
+
+    def _run_boxed(
+        self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[list[Letterbox], np.ndarray, np.ndarray]:
+        """Each pair's letterbox and the (B, S, S) probabilities and depths of the boxed pairs."""
         norm = self.norm
         pad_bg, pad_fgbg = _mean_u8(norm.bg_mean), _mean_u8(norm.fgbg_mean)
         side = max(self.tta.input_sizes(self.size))
@@ -178,9 +197,7 @@ class Predictor:
         bg = np.stack([box.apply(b, pad_bg) for box, (b, _) in zip(boxes, pairs, strict=True)])
         fgbg = np.stack([box.apply(f, pad_fgbg) for box, (_, f) in zip(boxes, pairs, strict=True)])
         prob, depth = self.run(bg, fgbg)
-        return [
-            (box.invert(p), box.invert(d)) for box, p, d in zip(boxes, prob, depth, strict=True)
-        ]
+        return boxes, prob, depth
 
 
 def _mean(passes: list[Tensor]) -> np.ndarray:

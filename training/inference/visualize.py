@@ -436,12 +436,17 @@ class Letterbox:
         out[top : top + h, left : left + w] = scaled.reshape(h, w, *image.shape[2:])
         return out
 
+    def crop(self, output: np.ndarray) -> np.ndarray:
+        """(size, size[, C]) model output -> its picture area at the model's grid,
+        (inner height, inner width[, C])."""
+        h, w = self.inner
+        top, left = self.offset
+        return np.ascontiguousarray(output[top : top + h, left : left + w])
+
     def invert(self, output: np.ndarray) -> np.ndarray:
         """(size, size[, C]) model output -> (height, width[, C]): the picture area, bilinearly
         resized back to the original size."""
-        h, w = self.inner
-        top, left = self.offset
-        crop = np.ascontiguousarray(output[top : top + h, left : left + w])
+        crop = self.crop(output)
         restored = cv2.resize(crop, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
         return restored.reshape(self.height, self.width, *output.shape[2:])
 
@@ -541,10 +546,11 @@ def check_output_folder(folder: str | os.PathLike, option: str) -> Path:
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """An RGB (H, W, 3) or grey (H, W) uint8/uint16 image as PNG bytes."""
+    """An RGB (H, W, 3), RGBA (H, W, 4) or grey (H, W) uint8/uint16 image as PNG bytes."""
     array = np.ascontiguousarray(image)
     if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+        code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        array = cv2.cvtColor(array, code)
     # Level 6 writes smaller files than the default level.
     ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:

@@ -20,12 +20,16 @@ from training.checkpoint import load_checkpoint, save_checkpoint
 from training.inference.align import corner_error
 from training.inference.pairs import MIN_PHOTO_SIDE, pair_folders, read_image
 from training.inference.predictor import Predictor
+from training.inference.refine import refine_alpha
 from training.inference.visualize import Letterbox
 from training.options import PREDICT_TTA
 
 from ..conftest import fgd_command
 
-OUTPUTS = ("align.json", "depth.json", "depth.png", "depth_color.png", "mask.png", "overlay.png")
+OUTPUTS = (
+    "align.json", "alpha.png", "depth.json", "depth.png", "depth_color.png", "foreground.png",
+    "mask.png", "overlay.png",
+)  # fmt: skip
 SETTINGS = "predict.json"  # in --out, beside the pair's outputs or its folders
 REPO = Path(__file__).resolve().parents[3]
 
@@ -143,8 +147,21 @@ def test_predict_matches_the_predictor_and_is_deterministic(fgd, checkpoint, tmp
     predictor = Predictor.from_checkpoint(checkpoint, "cpu").with_tta(PREDICT_TTA)
     with torch.no_grad():
         ((prob, _),) = predictor.run_pairs([(bg, fgbg)])
-    mask = cv2.imread(str(tmp_path / "a" / "mask.png"), cv2.IMREAD_UNCHANGED)
+        ((coarse, _),) = predictor.run_pairs_coarse([(bg, fgbg)])
+    # --refine off is the probability as fgd predicted it before refinement, bit for bit
+    off = invoke(fgd, *args, "--refine", "off", "--align", "off", "--out", str(tmp_path / "off"))
+    assert off.exit_code == 0, off.output
+    mask = cv2.imread(str(tmp_path / "off" / "mask.png"), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(mask, np.where(prob >= 0.5, 255, 0))
+    alpha = cv2.imread(str(tmp_path / "off" / "alpha.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(alpha, np.clip(np.rint(prob * 255), 0, 255))
+    # the default refines the same coarse probability, guided by the photo and the bg
+    assert invoke(fgd, *args, "--align", "off", "--out", str(tmp_path / "guided")).exit_code == 0
+    refined = refine_alpha(coarse, fgbg, bg, "guided")
+    alpha = cv2.imread(str(tmp_path / "guided" / "alpha.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(alpha, np.clip(np.rint(refined * 255), 0, 255))
+    mask = cv2.imread(str(tmp_path / "guided" / "mask.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(mask, np.where(refined >= 0.5, 255, 0))
 
 
 def test_predict_pairs_csv_writes_one_folder_per_pair(fgd, checkpoint, tmp_path):
