@@ -21,13 +21,14 @@ for a pair, ``peak MB`` the most memory the step's arrays held at once (tracemal
 ``--oracle`` replaces the network by the true alpha area-averaged to the network's grid: what
 the step gives a perfect coarse mask, so the gap to it is the network's. ``--sweep`` prints the
 metrics of a grid of the filter's settings on the odd-numbered cutouts instead (how the
-defaults were chosen; the table then reports all of them). ``--figure PNG`` draws the first
-pair's softest edge at full resolution: fg_bg, truth, upsampled, refined. ``--smoke`` runs on
+defaults were chosen; the table then reports all of them). ``--figure PNG`` draws a pair's
+softest edge (``--figure-pair``, default the first) at full resolution: fg_bg, truth,
+upsampled, refined. ``--smoke`` runs on
 two small synthetic pairs and an untrained network, in seconds.
 
     .venv/bin/python -m benchmarks.refine --checkpoint RUN/checkpoints/best.pt
         [--hires ../shared/real-hires] [--size 1920x1080] [--limit N] [--oracle] [--sweep]
-        [--figure PNG]
+        [--figure PNG [--figure-pair hr_fg_002]]
 """
 
 from __future__ import annotations
@@ -65,12 +66,13 @@ SWEEP: dict[str, tuple[tuple[Stage, ...], float]] = {
     "480 r8 (one stage)": ((Stage(480, 8),), 1.0),
     "480 r4 (one stage)": ((Stage(480, 4),), 1.0),
     "240 r8 (one stage)": ((Stage(240, 8),), 1.0),
-    "240 r8 > 480 r4 (default)": (refine.STAGES, refine.DIFF_WEIGHT),
+    "240 r8 > 480 r4": ((Stage(240, 8), Stage(480, 4)), 1.0),
     "240 r8 > 480 r2": ((Stage(240, 8), Stage(480, 2)), 1.0),
-    "240 r16 > 480 r4": ((Stage(240, 16), Stage(480, 4)), 1.0),
+    "240 r16 > 480 r4 (default)": (refine.STAGES, refine.DIFF_WEIGHT),
     "240 r4 > 480 r4": ((Stage(240, 4), Stage(480, 4)), 1.0),
     "240 r8 > 720 r4": ((Stage(240, 8), Stage(720, 4)), 1.0),
     "240 r8 > 480 r4 > 480 r2": ((Stage(240, 8), Stage(480, 4), Stage(480, 2)), 1.0),
+    "240 r16 > 480 r4 > 480 r2": ((Stage(240, 16), Stage(480, 4), Stage(480, 2)), 1.0),
     "default, eps 1e-4": (tuple(replace(s, eps=1e-4) for s in refine.STAGES), 1.0),
     "default, eps 1e-2": (tuple(replace(s, eps=1e-2) for s in refine.STAGES), 1.0),
     "default, sharpen 2": (tuple(replace(s, sharpen=2) for s in refine.STAGES), 1.0),
@@ -237,7 +239,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     p.add_argument(
         "--figure",
         type=Path,
-        help="write a PNG of the first pair's softest edge: fg_bg, truth, upsampled, default",
+        help="write a PNG of a pair's softest edge: fg_bg, truth, upsampled, default",
+    )
+    p.add_argument(
+        "--figure-pair", help="the pair --figure draws (its cutout's name; default: the first)"
     )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -260,6 +265,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     ((coarse0, _),) = predictor.run_pairs_coarse([(align_bg(bg0, fgbg0).warped_bg, fgbg0)])
     for step in steps(bg0, fgbg0).values():
         step(coarse0)
+    names = [name for name, *_ in pairs]
+    if args.figure_pair and args.figure_pair not in names:
+        raise SystemExit(f"--figure-pair {args.figure_pair}: not among the pairs ({names[0]}, ...)")
+    drawn = names.index(args.figure_pair) if args.figure_pair else 0
     load_before = os.getloadavg()[0]
     metrics: dict[str, list[dict[str, float]]] = {row: [] for row in ROWS}
     step_ms: dict[str, list[float]] = {row: [] for row in ROWS}
@@ -278,13 +287,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
             alpha = step(coarse)
             step_ms[row].append(1000 * (time.perf_counter() - t0))
             metrics[row].append(alpha_metrics(alpha, gt))
-            if args.figure and k == 0 and row != ROWS[1]:
+            if args.figure and k == drawn and row != ROWS[1]:
                 figure.append(alpha)
             if row not in memory:
                 memory[row] = peak_mb(lambda s=step, c=coarse: s(c))
     load_after = os.getloadavg()[0]
     if args.figure:
-        _, _, fgbg, gt = pairs[0]
+        _, _, fgbg, gt = pairs[drawn]
         write_png(args.figure, edge_figure(fgbg, gt, figure, min(300, *gt.shape)))
 
     model = str(args.checkpoint) if args.checkpoint else "cpu-quick (untrained)"

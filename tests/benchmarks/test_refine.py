@@ -23,7 +23,7 @@ def test_refine_sweep_lists_every_setting(capsys) -> None:
     results = bench.main(["--smoke", "--sweep", "--threads", "1"])
     assert [r["setting"] for r in results] == ["upsampled", *bench.SWEEP]
     assert all(np.isfinite(r["sad"]) for r in results)
-    assert "| 240 r8 > 480 r4 (default) |" in capsys.readouterr().out
+    assert "| 240 r16 > 480 r4 (default) |" in capsys.readouterr().out
 
 
 def test_composites_hold_the_cutout_where_its_alpha_is():

@@ -69,7 +69,7 @@ class Stage:
 #: The cascade: a wide window on a coarse grid finds where the edge runs in the photo (the
 #: network's edge is off by up to a grid cell); a narrow one on a finer grid then fits the
 #: soft edge to the photo's own, each strand of hair included.
-STAGES = (Stage(240, 8), Stage(480, 4))
+STAGES = (Stage(240, 16), Stage(480, 4))
 
 
 def upsample_probability(coarse: np.ndarray, height: int, width: int) -> np.ndarray:

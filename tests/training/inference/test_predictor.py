@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import cv2
 import numpy as np
 import pytest
 
 from datagen.common.errors import InputError
 from training.inference.predictor import Predictor
+from training.inference.visualize import Letterbox
 from training.options import TTAConfig
 
 
@@ -31,6 +33,27 @@ def test_run_pairs_puts_outputs_back_where_the_pixels_were(checkpoint, monkeypat
         ((prob, depth),) = predictor.run_pairs([(fgbg.copy(), fgbg)])
         assert prob.shape == depth.shape == (h, w)
         assert np.abs(prob - fgbg[..., 0] / 255).mean() < 0.01
+
+
+def test_run_pairs_coarse_is_the_picture_area_at_the_models_grid(checkpoint, monkeypatch):
+    """What refinement starts from: the letterbox's picture area, unresized; run_pairs is it
+    resized to the photo."""
+    predictor = Predictor.from_checkpoint(checkpoint, "cpu")
+
+    def echo(self, bg: np.ndarray, fgbg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        red = fgbg[..., 0].astype(np.float32) / 255
+        return red, red * 10
+
+    monkeypatch.setattr(Predictor, "run", echo)
+    rng = np.random.default_rng(0)
+    fgbg = rng.integers(0, 256, (90, 150, 3), dtype=np.uint8)
+    ((coarse, coarse_depth),) = predictor.run_pairs_coarse([(fgbg.copy(), fgbg)])
+    box = Letterbox(90, 150, predictor.size)
+    assert coarse.shape == coarse_depth.shape == box.inner
+    boxed = box.crop(box.apply(fgbg))[..., 0]
+    np.testing.assert_array_equal(coarse, boxed.astype(np.float32) / 255)
+    ((prob, _),) = predictor.run_pairs([(fgbg.copy(), fgbg)])
+    np.testing.assert_array_equal(prob, cv2.resize(coarse, (150, 90)))
 
 
 def spied(predictor: Predictor, seen: list[tuple[int, int]]) -> Predictor:
