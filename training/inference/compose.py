@@ -40,7 +40,10 @@ OVERLAY_TINT = (40, 70, 160)
 
 def has_pymatting() -> bool:
     """Whether pymatting (the ``fgd[matting]`` extra) can be imported."""
-    return importlib.util.find_spec("pymatting") is not None
+    # Without importing it (its first import compiles for minutes); a folder left behind by an
+    # uninstall is a namespace package, which has no origin.
+    spec = importlib.util.find_spec("pymatting")
+    return spec is not None and spec.origin is not None
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
